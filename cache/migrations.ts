@@ -1,0 +1,78 @@
+/**
+ * The store's schema, as numbered migrations applied in order (PRAGMA user_version records how many ran).
+ * Never edit a migration that has shipped: add a new one.
+ */
+export const MIGRATIONS: ReadonlyArray<string> = [
+  /* 1: runs, artifacts, files, blobs, edges, heads, locks, stat cache */ `
+  CREATE TABLE artifacts (
+    hash TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    file_count INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL
+  );
+  CREATE TABLE artifact_files (
+    artifact TEXT NOT NULL REFERENCES artifacts(hash),
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL REFERENCES blobs(hash),
+    size INTEGER NOT NULL,
+    exec INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (artifact, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX artifact_files_blob ON artifact_files(blob);
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted', 'damaged')),
+    reason TEXT,
+    record TEXT NOT NULL,
+    output TEXT REFERENCES artifacts(hash),
+    error TEXT,
+    pid INTEGER NOT NULL,
+    pstart TEXT,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    duration_ms INTEGER,
+    log_path TEXT
+  );
+  CREATE INDEX runs_key ON runs(key, status);
+  CREATE INDEX runs_stage ON runs(pipeline, stage);
+  CREATE INDEX runs_status ON runs(status);
+  CREATE TABLE edges (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    role TEXT NOT NULL CHECK (role IN ('input', 'output')),
+    name TEXT NOT NULL,
+    artifact TEXT NOT NULL REFERENCES artifacts(hash),
+    PRIMARY KEY (run_id, role, name)
+  ) WITHOUT ROWID;
+  CREATE INDEX edges_artifact ON edges(artifact, role);
+  CREATE TABLE heads (
+    pipeline TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    PRIMARY KEY (pipeline, stage)
+  ) WITHOUT ROWID;
+  CREATE TABLE locks (
+    key TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pstart TEXT,
+    acquired_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE stat_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    ino TEXT NOT NULL,
+    hash TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `
+]

@@ -1,0 +1,173 @@
+/**
+ * Run records in SQLite: what ran, with which key record, what it read and produced. Every write that
+ * completes a run is one transaction, so a crash leaves either no record of success or a whole one.
+ * All SQL is parameterised.
+ */
+import type { BlobStat } from "../artifacts/blobs.js"
+import type { FileEntry, Manifest } from "../artifacts/manifest.js"
+import type { Db } from "./db.js"
+import type { CacheKey, KeyRecord } from "./fingerprint.js"
+import { isAlive, self } from "./liveness.js"
+
+export type RunStatus = "running" | "ok" | "failed" | "interrupted" | "damaged"
+
+export interface RunRow {
+  readonly id: number
+  readonly key: string
+  readonly pipeline: string
+  readonly stage: string
+  readonly kind: string
+  readonly status: RunStatus
+  readonly reason: string | null
+  readonly record: string
+  readonly output: string | null
+  readonly error: string | null
+  readonly started_at: number
+  readonly ended_at: number | null
+  readonly duration_ms: number | null
+  readonly log_path: string | null
+}
+
+export interface BeginRun {
+  readonly key: CacheKey
+  readonly pipeline: string
+  readonly stage: string
+  readonly kind: string
+  readonly reason: string
+  readonly record: KeyRecord
+}
+
+export interface Finished {
+  readonly type: string
+  readonly manifest: Manifest
+  readonly blobs: ReadonlyArray<BlobStat>
+  readonly inputs: Readonly<Record<string, string>>
+}
+
+export class Records {
+  private readonly s
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      findOk: db.prepare<[string], RunRow>(
+        "SELECT * FROM runs WHERE key = ? AND status = 'ok' ORDER BY id DESC LIMIT 1"
+      ),
+      head: db.prepare<[string, string], RunRow>(
+        "SELECT r.* FROM heads h JOIN runs r ON r.id = h.run_id WHERE h.pipeline = ? AND h.stage = ?"
+      ),
+      lastOfKey: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE key = ? ORDER BY id DESC LIMIT 1"),
+      setHead: db.prepare("INSERT OR REPLACE INTO heads (pipeline, stage, run_id) VALUES (?, ?, ?)"),
+      begin: db.prepare(
+        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, pid, pstart, started_at, log_path)
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`
+      ),
+      setLog: db.prepare("UPDATE runs SET log_path = ? WHERE id = ?"),
+      end: db.prepare(
+        "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, duration_ms = ? - started_at WHERE id = ?"
+      ),
+      artifact: db.prepare(
+        "INSERT OR IGNORE INTO artifacts (hash, type, size, file_count, created_at) VALUES (?, ?, ?, ?, ?)"
+      ),
+      file: db.prepare(
+        "INSERT OR IGNORE INTO artifact_files (artifact, path, blob, size, exec) VALUES (?, ?, ?, ?, ?)"
+      ),
+      blob: db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ns) VALUES (?, ?, ?)"),
+      edge: db.prepare("INSERT OR REPLACE INTO edges (run_id, role, name, artifact) VALUES (?, ?, ?, ?)"),
+      files: db.prepare<[string], { path: string; blob: string; size: number; exec: number }>(
+        "SELECT path, blob, size, exec FROM artifact_files WHERE artifact = ? ORDER BY path"
+      ),
+      blobsOf: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>(
+        `SELECT DISTINCT b.hash, b.size, b.mtime_ns FROM artifact_files f JOIN blobs b ON b.hash = f.blob
+         WHERE f.artifact = ?`
+      ),
+      artifactType: db.prepare<[string], { type: string }>("SELECT type FROM artifacts WHERE hash = ?"),
+      damage: db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?"),
+      running: db.prepare<[], { id: number; pid: number; pstart: string | null }>(
+        "SELECT id, pid, pstart FROM runs WHERE status = 'running'"
+      ),
+      interrupt: db.prepare(
+        "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
+      )
+    }
+  }
+
+  findOk(key: string): RunRow | undefined {
+    return this.s.findOk.get(key)
+  }
+
+  /** The run a stage of this pipeline last ran or restored: what a new key is compared with. */
+  head(pipeline: string, stage: string): RunRow | undefined {
+    return this.s.head.get(pipeline, stage)
+  }
+
+  lastOfKey(key: string): RunRow | undefined {
+    return this.s.lastOfKey.get(key)
+  }
+
+  setHead(pipeline: string, stage: string, runId: number): void {
+    this.s.setHead.run(pipeline, stage, runId)
+  }
+
+  begin(r: BeginRun, logDir: string): { id: number; logPath: string } {
+    const id = Number(
+      this.s.begin.run(r.key, r.pipeline, r.stage, r.kind, r.reason, JSON.stringify(r.record), self.pid, self.start, Date.now(), null)
+        .lastInsertRowid
+    )
+    const logPath = `${logDir}/${id}.log`
+    this.s.setLog.run(logPath, id)
+    return { id, logPath }
+  }
+
+  /** Records a successful run and its output artifact, all or nothing. */
+  succeed(runId: number, pipeline: string, stage: string, f: Finished): void {
+    this.db.transaction(() => {
+      const now = Date.now()
+      for (const b of f.blobs) this.s.blob.run(b.hash, b.size, b.mtimeNs)
+      this.s.artifact.run(f.manifest.hash, f.type, f.manifest.size, f.manifest.files.length, now)
+      for (const file of f.manifest.files) this.s.file.run(f.manifest.hash, file.path, file.hash, file.size, file.exec ? 1 : 0)
+      for (const [name, hash] of Object.entries(f.inputs)) this.s.edge.run(runId, "input", name, hash)
+      this.s.edge.run(runId, "output", "out", f.manifest.hash)
+      this.s.end.run("ok", f.manifest.hash, null, now, now, runId)
+      this.s.setHead.run(pipeline, stage, runId)
+    }).immediate()
+  }
+
+  fail(runId: number, status: "failed" | "interrupted", error: string): void {
+    const now = Date.now()
+    this.s.end.run(status, null, error, now, now, runId)
+  }
+
+  files(artifact: string): Array<FileEntry> {
+    return this.s.files.all(artifact).map((r) => ({ path: r.path, hash: r.blob, size: r.size, exec: r.exec === 1 }))
+  }
+
+  blobsOf(artifact: string): Array<BlobStat> {
+    return this.s.blobsOf.all(artifact).map((b) => ({ hash: b.hash, size: b.size, mtimeNs: b.mtime_ns }))
+  }
+
+  artifactType(hash: string): string | undefined {
+    return this.s.artifactType.get(hash)?.type
+  }
+
+  refreshBlobs(blobs: ReadonlyArray<BlobStat>): void {
+    this.db.transaction(() => {
+      for (const b of blobs) this.s.blob.run(b.hash, b.size, b.mtimeNs)
+    })()
+  }
+
+  /** Every successful run whose output is this artifact stops being a cache hit. */
+  markDamaged(artifact: string): void {
+    this.s.damage.run(artifact)
+  }
+
+  /** Runs left 'running' by a process that no longer exists (killed, crashed) become 'interrupted'. */
+  reapDead(): number {
+    let n = 0
+    for (const r of this.s.running.all()) {
+      if (!isAlive(r.pid, r.pstart)) {
+        n += this.s.interrupt.run(`process ${r.pid} died while the stage ran`, Date.now(), r.id).changes
+      }
+    }
+    return n
+  }
+}

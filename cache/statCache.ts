@@ -1,0 +1,62 @@
+/**
+ * Content hashes of workspace files and directories (a stage's `deps`), remembered in SQLite by path, size,
+ * mtime and inode: a file whose stat is unchanged is not read again, so no-op runs stay cheap on large deps.
+ * Files modified in the last second are not remembered (their mtime may not yet reflect a second write).
+ */
+import { lstatSync, readdirSync, statSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { hashFile } from "../artifacts/hashFile.js"
+import { makeManifest, type FileEntry } from "../artifacts/manifest.js"
+import type { Db } from "./db.js"
+
+export class DepMissing extends Error {}
+
+export class StatCache {
+  private readonly getRow
+  private readonly put
+  constructor(db: Db) {
+    this.getRow = db.prepare<[string], { size: number; mtime_ns: string; ino: string; hash: string }>(
+      "SELECT size, mtime_ns, ino, hash FROM stat_cache WHERE path = ?"
+    )
+    this.put = db.prepare(
+      "INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, ino, hash) VALUES (?, ?, ?, ?, ?)"
+    )
+  }
+
+  hashFile(abs: string): { hash: string; size: number; exec: boolean } {
+    const st = statSync(abs, { bigint: true })
+    const size = Number(st.size)
+    const mtimeNs = String(st.mtimeNs)
+    const ino = String(st.ino)
+    const exec = (Number(st.mode) & 0o111) !== 0
+    const row = this.getRow.get(abs)
+    if (row && row.size === size && row.mtime_ns === mtimeNs && row.ino === ino) return { hash: row.hash, size, exec }
+    const hash = hashFile(abs)
+    if (Date.now() - Number(st.mtimeNs / 1_000_000n) > 1000) this.put.run(abs, size, mtimeNs, ino, hash)
+    return { hash, size, exec }
+  }
+
+  /** A file's content hash, or for a directory the manifest hash of every file below it. */
+  hashPath(workspace: string, path: string): string {
+    const abs = resolve(workspace, path)
+    let st
+    try {
+      st = statSync(abs)
+    } catch {
+      throw new DepMissing(`${path}: no such file or directory in ${workspace}`)
+    }
+    if (!st.isDirectory()) return this.hashFile(abs).hash
+    const entries: Array<FileEntry> = []
+    const walk = (dir: string, rel: string) => {
+      for (const name of readdirSync(dir).sort()) {
+        const a = join(dir, name)
+        const r = rel ? `${rel}/${name}` : name
+        const s = lstatSync(a).isSymbolicLink() ? statSync(a) : lstatSync(a)
+        if (s.isDirectory()) walk(a, r)
+        else if (s.isFile()) entries.push({ path: r, ...this.hashFile(a) })
+      }
+    }
+    walk(abs, "")
+    return makeManifest(entries).hash
+  }
+}

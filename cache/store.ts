@@ -1,0 +1,58 @@
+/**
+ * The store service: a directory holding pipe.db (records), blobs/ (content), logs/, tmp/ (work in progress)
+ * and quarantine/ (damaged blobs). Acquired as a scoped Layer so the database is always closed.
+ * Opening it also tidies what dead processes left behind: 'running' records and their temp directories.
+ */
+import { Context, Effect, Layer } from "effect"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
+import { join } from "node:path"
+import { removeTree } from "../artifacts/blobs.js"
+import { StoreError } from "../pipelines/errors.js"
+import { openDb, type Db } from "./db.js"
+import { isAlive } from "./liveness.js"
+import { Locks } from "./locks.js"
+import { Records } from "./records.js"
+import { StatCache } from "./statCache.js"
+
+export interface StoreApi {
+  readonly root: string
+  readonly db: Db
+  readonly records: Records
+  readonly locks: Locks
+  readonly stats: StatCache
+}
+
+export class Store extends Context.Tag("pipe/Store")<Store, StoreApi>() {}
+
+/** tmp/<pid>-<pstart>-<run id>: removable once that process is gone. */
+const sweepTmp = (root: string): void => {
+  const tmp = join(root, "tmp")
+  for (const name of readdirSync(tmp)) {
+    const [pid, pstart] = name.split("-")
+    if (pid && !isAlive(Number(pid), pstart && pstart !== "x" ? pstart : null)) removeTree(join(tmp, name))
+  }
+}
+
+export const openStore = (root: string): StoreApi => {
+  for (const d of ["blobs", "logs", "tmp"]) mkdirSync(join(root, d), { recursive: true })
+  const db = openDb(join(root, "pipe.db"))
+  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db) }
+  store.records.reapDead()
+  sweepTmp(root)
+  return store
+}
+
+export const storeLayer = (root: string): Layer.Layer<Store, StoreError> =>
+  Layer.scoped(
+    Store,
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => openStore(root),
+        catch: (e) => new StoreError({ message: `cannot open the store at ${root}: ${(e as Error).message}` })
+      }),
+      (s) => Effect.sync(() => s.db.close())
+    )
+  )
+
+/** Whether a store exists yet (status on a fresh workspace should not create one). */
+export const storeExists = (root: string): boolean => existsSync(join(root, "pipe.db"))

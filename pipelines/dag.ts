@@ -1,0 +1,65 @@
+/** Graph algorithms over stage ids: cycle detection (the cycle comes back as data), topological order, selection. */
+
+export type Edges = ReadonlyMap<string, ReadonlyArray<string>>
+
+/** The first cycle found, as the hops walked: ["a", "b", "a"]; undefined when the graph is acyclic. */
+export const detectCycle = (needs: Edges): ReadonlyArray<string> | undefined => {
+  const state = new Map<string, "visiting" | "done">()
+  const stack: Array<string> = []
+  const visit = (id: string): ReadonlyArray<string> | undefined => {
+    const s = state.get(id)
+    if (s === "done") return undefined
+    if (s === "visiting") return [...stack.slice(stack.indexOf(id)), id]
+    state.set(id, "visiting")
+    stack.push(id)
+    for (const dep of needs.get(id) ?? []) {
+      if (!needs.has(dep)) continue
+      const cycle = visit(dep)
+      if (cycle) return cycle
+    }
+    stack.pop()
+    state.set(id, "done")
+    return undefined
+  }
+  for (const id of needs.keys()) {
+    const cycle = visit(id)
+    if (cycle) return cycle.slice().reverse()
+  }
+  return undefined
+}
+
+/** Kahn's algorithm; ties keep declaration order so output is stable. Assumes no cycle. */
+export const topoOrder = (needs: Edges): ReadonlyArray<string> => {
+  const ids = [...needs.keys()]
+  const pending = new Map(ids.map((id) => [id, (needs.get(id) ?? []).filter((d) => needs.has(d)).length]))
+  const dependents = new Map<string, Array<string>>(ids.map((id) => [id, []]))
+  for (const id of ids) for (const d of needs.get(id) ?? []) dependents.get(d)?.push(id)
+  const order: Array<string> = []
+  const ready = ids.filter((id) => pending.get(id) === 0)
+  const position = new Map(ids.map((id, i) => [id, i]))
+  while (ready.length > 0) {
+    const id = ready.shift()!
+    order.push(id)
+    for (const next of dependents.get(id)!) {
+      const n = pending.get(next)! - 1
+      pending.set(next, n)
+      if (n === 0) {
+        ready.push(next)
+        ready.sort((a, b) => position.get(a)! - position.get(b)!)
+      }
+    }
+  }
+  return order
+}
+
+/** The targets and everything upstream of them. */
+export const upstreamClosure = (needs: Edges, targets: ReadonlyArray<string>): ReadonlySet<string> => {
+  const seen = new Set<string>()
+  const walk = (id: string) => {
+    if (seen.has(id)) return
+    seen.add(id)
+    for (const d of needs.get(id) ?? []) walk(d)
+  }
+  targets.forEach(walk)
+  return seen
+}

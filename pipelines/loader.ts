@@ -1,0 +1,186 @@
+/**
+ * Loading a pipeline file: YAML (with line:col for every problem) or a TypeScript/JavaScript module whose
+ * default export is a composed pipeline. Both end in the same `validate`, so they build the same DAG and keys.
+ */
+import { Effect, Either } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { basename, dirname, extname, relative, resolve } from "node:path"
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml"
+import type { Registry } from "../stages/registry.js"
+import { formatPath, type Diagnostic, type DocPath } from "./diagnostic.js"
+import { PipelineInvalid, UsageError, type Problem } from "./errors.js"
+import type { Pipeline } from "./model.js"
+import type { Override } from "./overrides.js"
+import { didYouMean } from "./suggest.js"
+import { validate } from "./validate.js"
+
+export interface Loaded {
+  readonly pipeline: Pipeline
+  /** Absolute path of the pipeline file. */
+  readonly file: string
+  /** The file as the user named it, for messages. */
+  readonly display: string
+  /** The directory commands run in and deps are resolved against. */
+  readonly workspace: string
+  /** "pipeline.yaml:12:9" for a path in the document (just the file name when positions are unknown). */
+  readonly locate: (path: DocPath) => string
+}
+
+const SCRIPT_EXTS = new Set([".ts", ".mts", ".js", ".mjs"])
+
+export const defaultPipelineFile = (cwd: string): string => resolve(cwd, "pipeline.yaml")
+
+/** Applies --set overrides to the raw document; returns the problems with overrides naming unknown stages. */
+const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array<UsageError> => {
+  const errors: Array<UsageError> = []
+  const stages = (raw as { stages?: unknown } | null)?.stages
+  if (typeof stages !== "object" || stages === null) return errors
+  const byId = stages as Record<string, unknown>
+  for (const o of overrides) {
+    const stage = byId[o.stage]
+    if (typeof stage !== "object" || stage === null) {
+      errors.push(
+        new UsageError({
+          message: `--set ${o.text}: unknown stage '${o.stage}'${didYouMean(o.stage, Object.keys(byId))}`
+        })
+      )
+      continue
+    }
+    const s = stage as Record<string, unknown>
+    let target = (s["params"] = typeof s["params"] === "object" && s["params"] !== null ? { ...(s["params"] as object) } : {}) as Record<string, unknown>
+    const keys = o.param.split(".")
+    keys.slice(0, -1).forEach((k) => {
+      const next = target[k]
+      target = target[k] = typeof next === "object" && next !== null ? { ...(next as object) } : {}
+    })
+    target[keys.at(-1)!] = o.value
+  }
+  return errors
+}
+
+const overrideFor = (d: Diagnostic, overrides: ReadonlyArray<Override>): Override | undefined =>
+  d.path[0] === "stages" && d.path[2] === "params"
+    ? overrides.find((o) => o.stage === d.path[1] && formatPath(d.path.slice(3)).startsWith(o.param))
+    : undefined
+
+/** The position of a path in the YAML document: the deepest node that exists on the way. */
+const locate = (doc: Document, lc: LineCounter, d: Diagnostic): { line: number; col: number } => {
+  let node: unknown = doc.contents
+  let offset = (doc.contents as { range?: [number] } | null)?.range?.[0] ?? 0
+  for (let i = 0; i < d.path.length; i++) {
+    const seg = d.path[i]
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg)
+      if (!pair) break
+      const keyStart = (pair.key as { range?: [number] } | null)?.range?.[0]
+      const value = pair.value as { range?: [number]; value?: unknown } | null
+      if (i === d.path.length - 1 && d.at === "key" && keyStart !== undefined) {
+        offset = keyStart
+        break
+      }
+      if (value?.range && !(isScalar(value) && value.value === null && keyStart !== undefined)) offset = value.range[0]
+      else if (keyStart !== undefined) offset = keyStart
+      node = value
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg] as { range?: [number] } | undefined
+      if (!item) break
+      if (item.range) offset = item.range[0]
+      node = item
+    } else break
+  }
+  return lc.linePos(offset)
+}
+
+const toProblems = (
+  diagnostics: ReadonlyArray<Diagnostic>,
+  display: string,
+  overrides: ReadonlyArray<Override>,
+  where?: (d: Diagnostic) => { line: number; col: number }
+): Array<Problem> =>
+  diagnostics
+    .map((d) => {
+      const o = overrideFor(d, overrides)
+      const pos = o ? undefined : where?.(d)
+      return {
+        location: o ? `--set ${o.text}` : pos ? `${display}:${pos.line}:${pos.col}` : display,
+        path: formatPath(d.path),
+        message: d.message,
+        sort: pos ? pos.line * 1e6 + pos.col : 0
+      }
+    })
+    .sort((a, b) => a.sort - b.sort)
+    .map(({ sort: _, ...p }) => p)
+
+const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry) =>
+  Effect.gen(function* () {
+    const text = readFileSync(file, "utf8")
+    const lc = new LineCounter()
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true })
+    if (doc.errors.length > 0) {
+      return yield* new PipelineInvalid({
+        file: display,
+        problems: doc.errors.map((e) => {
+          const p = lc.linePos(e.pos[0])
+          return { location: `${display}:${p.line}:${p.col}`, path: "", message: `YAML syntax error: ${e.message.split("\n")[0]}` }
+        })
+      })
+    }
+    const raw = doc.toJS({ maxAliasCount: 1000 }) as unknown
+    const where = (d: Diagnostic) => locate(doc, lc, d)
+    const pipeline = yield* check(raw, display, overrides, registry, where)
+    return {
+      pipeline,
+      locate: (path: DocPath) => toProblems([{ path, message: "" }], display, overrides, where)[0]!.location
+    }
+  })
+
+const check = (
+  raw: unknown,
+  display: string,
+  overrides: ReadonlyArray<Override>,
+  registry: Registry,
+  where?: (d: Diagnostic) => { line: number; col: number }
+) =>
+  Effect.gen(function* () {
+    const usage = applyOverrides(raw, overrides)
+    if (usage.length > 0) return yield* Effect.fail(usage[0]!)
+    const result = validate(raw, registry)
+    if (Either.isLeft(result)) {
+      return yield* new PipelineInvalid({ file: display, problems: toProblems(result.left, display, overrides, where) })
+    }
+    return result.right
+  })
+
+/** A composed pipeline module: bundled with esbuild (TypeScript allowed), imported, its default export validated. */
+const fromModule = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry) =>
+  Effect.gen(function* () {
+    const raw = yield* Effect.tryPromise({
+      try: async () => {
+        const { importPipelineModule } = await import("./importModule.js")
+        return importPipelineModule(file)
+      },
+      catch: (e) =>
+        new PipelineInvalid({ file: display, problems: [{ location: display, path: "", message: String((e as Error).message ?? e) }] })
+    })
+    const pipeline = yield* check(raw, display, overrides, registry)
+    return { pipeline, locate: () => display }
+  })
+
+export const loadPipeline = (
+  file: string,
+  overrides: ReadonlyArray<Override>,
+  registry: Registry
+): Effect.Effect<Loaded, PipelineInvalid | UsageError> =>
+  Effect.gen(function* () {
+    const abs = resolve(file)
+    const display = relative(process.cwd(), abs).startsWith("..") ? abs : relative(process.cwd(), abs) || basename(abs)
+    if (!existsSync(abs)) {
+      return yield* new UsageError({
+        message: `${display}: no such pipeline file; create pipeline.yaml here or pass -f FILE`
+      })
+    }
+    const { pipeline, locate } = SCRIPT_EXTS.has(extname(abs))
+      ? yield* fromModule(abs, display, overrides, registry)
+      : yield* fromYaml(abs, display, overrides, registry)
+    return { pipeline, file: abs, display, workspace: dirname(abs), locate }
+  })

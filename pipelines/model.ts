@@ -1,0 +1,29 @@
+/** The checked pipeline: what validation produces and planning consumes. */
+import type { Json } from "../cache/canonical.js"
+import type { AnyStageKind } from "../stages/kind.js"
+
+export interface StageNode {
+  readonly id: string
+  readonly kind: AnyStageKind
+  readonly description?: string
+  readonly needs: ReadonlyArray<string>
+  /** Which input slot of the kind each needed stage fills. */
+  readonly slots: Readonly<Record<string, string>>
+  /** Kind-specific fields, decoded. */
+  readonly config: Readonly<Record<string, unknown>>
+  /** Params, decoded, defaults applied. */
+  readonly params: unknown
+  /** Params and config in their encoded form: what the cache key sees. */
+  readonly canonicalParams: Json
+  readonly canonicalConfig: Json
+  readonly deps: ReadonlyArray<string>
+}
+
+export interface Pipeline {
+  readonly name: string
+  readonly description?: string
+  /** In declaration order. */
+  readonly stages: ReadonlyMap<string, StageNode>
+  /** A topological order (declaration order among independent stages). */
+  readonly order: ReadonlyArray<string>
+}

@@ -1,0 +1,88 @@
+/**
+ * Turns Effect Schema decoding failures into Diagnostics with plain messages:
+ * `expected a positive integer, got -3`, `unknown key 'nedds' (did you mean 'needs'?)`.
+ * Messages come from each schema's `description` annotation, so a schema states once what it expects.
+ */
+import { Option, ParseResult, SchemaAST as AST } from "effect"
+import type { Diagnostic, DocPath } from "./diagnostic.js"
+import { didYouMean } from "./suggest.js"
+
+export const show = (v: unknown): string => {
+  if (v === undefined) return "nothing"
+  if (v === null) return "null"
+  if (Array.isArray(v)) return "a list"
+  if (typeof v === "object") return "a map"
+  if (typeof v === "string") return JSON.stringify(v)
+  return String(v)
+}
+
+const expected = (ast: AST.AST): string => {
+  const d = AST.getDescriptionAnnotation(ast)
+  if (Option.isSome(d)) return d.value
+  switch (ast._tag) {
+    case "TupleType":
+      return "a list"
+    case "TypeLiteral":
+      return "a map"
+    case "Literal":
+      return JSON.stringify(ast.literal)
+    case "Union":
+      return ast.types.map(expected).join(" or ")
+    case "Refinement":
+    case "Transformation":
+      return expected(ast._tag === "Refinement" ? ast.from : ast.to)
+    case "Suspend":
+      return expected(ast.f())
+    default:
+      return String(ast)
+  }
+}
+
+const keysOf = (ast: AST.AST | undefined): Array<string> => {
+  if (!ast) return []
+  if (ast._tag === "TypeLiteral") return ast.propertySignatures.map((p) => String(p.name))
+  if (ast._tag === "Transformation") return keysOf(ast.to)
+  if (ast._tag === "Refinement") return keysOf(ast.from)
+  return []
+}
+
+const toArray = <A>(x: A | ReadonlyArray<A>): ReadonlyArray<A> => (Array.isArray(x) ? x : [x as A])
+
+export const diagnosticsOf = (
+  issue: ParseResult.ParseIssue,
+  path: DocPath = [],
+  parent?: AST.AST
+): Array<Diagnostic> => {
+  switch (issue._tag) {
+    case "Pointer":
+      return diagnosticsOf(issue.issue, [...path, ...toArray(issue.path).map((p) => (typeof p === "symbol" ? String(p) : p))], parent)
+    case "Composite":
+      return toArray(issue.issues).flatMap((i) => diagnosticsOf(i, path, issue.ast))
+    case "Unexpected": {
+      const key = String(path.at(-1))
+      const allowed = keysOf(parent)
+      const hint = didYouMean(key, allowed)
+      return [
+        {
+          path,
+          at: "key",
+          message: `unknown key '${key}'${hint}${hint || allowed.length === 0 ? "" : `; allowed keys: ${allowed.join(", ")}`}`
+        }
+      ]
+    }
+    case "Missing":
+      return [{ path, message: `missing required key '${String(path.at(-1))}' (${expected(issue.ast as unknown as AST.AST)})`, at: "key" }]
+    case "Refinement": {
+      const d = AST.getDescriptionAnnotation(issue.ast)
+      if (issue.kind === "Predicate" || Option.isSome(d)) {
+        return [{ path, message: `expected ${expected(issue.ast)}, got ${show(issue.actual)}` }]
+      }
+      return diagnosticsOf(issue.issue, path, parent)
+    }
+    case "Transformation":
+      return diagnosticsOf(issue.issue, path, parent)
+    case "Type":
+    case "Forbidden":
+      return [{ path, message: issue.message ?? `expected ${expected(issue.ast)}, got ${show(issue.actual)}` }]
+  }
+}

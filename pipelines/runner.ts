@@ -1,0 +1,112 @@
+/**
+ * Executing a pipeline: stages in topological order; each is decided (pipelines/plan.ts) once its inputs are
+ * known, then restored from the cache or run under its key's lock. A failed stage's dependents are skipped;
+ * independent branches still run. Another process running the same key is waited for, then its result reused.
+ */
+import { Effect } from "effect"
+import { checkBlobs, quarantine } from "../artifacts/blobs.js"
+import { Store } from "../cache/store.js"
+import { cacheView } from "../cache/view.js"
+import { upstreamClosure } from "./dag.js"
+import type { PipelineInvalid } from "./errors.js"
+import type { Reporter, StageEvent, StageStatus, Summary } from "./events.js"
+import { executeStage } from "./execute.js"
+import { gatherFacts } from "./facts.js"
+import type { Loaded } from "./loader.js"
+import { decide, type Decision } from "./plan.js"
+
+export interface RunOptions {
+  readonly loaded: Loaded
+  /** Run these and their upstream; empty means every stage. */
+  readonly targets: ReadonlyArray<string>
+  readonly force: boolean
+  readonly reporter: Reporter
+}
+
+export const selection = (loaded: Loaded, targets: ReadonlyArray<string>): ReadonlySet<string> => {
+  if (targets.length === 0) return new Set(loaded.pipeline.order)
+  const needs = new Map([...loaded.pipeline.stages].map(([id, s]) => [id, s.needs]))
+  return upstreamClosure(needs, targets)
+}
+
+const POLL_MS = 200
+
+export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineInvalid, Store> =>
+  Effect.gen(function* () {
+    const t0 = Date.now()
+    const store = yield* Store
+    const { loaded, reporter } = opts
+    const pipeline = loaded.pipeline
+    const selected = selection(loaded, opts.targets)
+    const facts = yield* gatherFacts(loaded, selected, store)
+    const view = cacheView(store, pipeline.name)
+    const outputs = new Map<string, string>()
+    const status = new Map<string, StageStatus>()
+    const counts = { ran: 0, cached: 0, failed: 0, skipped: 0 }
+
+    const finish = (e: StageEvent) => {
+      status.set(e.stage, e.status)
+      counts[e.status]++
+      if (e.output) outputs.set(e.stage, e.output)
+      reporter.finished(e)
+    }
+
+    const restore = (id: string, d: Extract<Decision, { _tag: "Cached" }>, reason: string) => {
+      if (view.head(id)?.id !== d.run.id) store.records.setHead(pipeline.name, id, d.run.id)
+      finish({ stage: id, status: "cached", key: d.key, reason, ms: 0, run: d.run.id, output: d.output })
+    }
+
+    for (const id of pipeline.order) {
+      if (!selected.has(id)) continue
+      const node = pipeline.stages.get(id)!
+      const blocked = node.needs.find((n) => status.get(n) === "failed" || status.get(n) === "skipped")
+      if (blocked) {
+        const how = status.get(blocked) === "failed" ? "failed" : "was skipped"
+        finish({ stage: id, status: "skipped", key: null, reason: `needs ${blocked}, which ${how}`, ms: 0 })
+        continue
+      }
+      const d = decide(node, facts.get(id)!, outputs, view, opts.force)
+      if (d._tag === "Blocked") throw new Error(`bug: ${id} planned before ${d.on.join(", ")}`)
+      if (d._tag === "Cached") {
+        restore(id, d, d.note)
+        continue
+      }
+
+      // Run under the key's lock; if another process holds it, wait, then look again: it may have produced it.
+      const event = yield* Effect.scoped(
+        Effect.gen(function* () {
+          let waited = false
+          for (;;) {
+            const holder = store.locks.tryAcquire(d.key, id)
+            if (!holder) break
+            if (!waited) reporter.waiting(id, holder.pid)
+            waited = true
+            yield* Effect.sleep(POLL_MS)
+          }
+          yield* Effect.addFinalizer(() => Effect.sync(() => store.locks.release(d.key)))
+          if (waited && !opts.force) {
+            const again = decide(node, facts.get(id)!, outputs, view, false)
+            if (again._tag === "Cached") return { cached: again } as const
+          }
+          if (d.damagedOutput) {
+            const { damaged } = checkBlobs(store.root, store.records.blobsOf(d.damagedOutput))
+            for (const b of damaged) quarantine(store.root, b.hash)
+            store.records.markDamaged(d.damagedOutput)
+          }
+          reporter.started(id, d.reason)
+          const started = Date.now()
+          const result = yield* executeStage(loaded, node, d.key, d.record, d.reason, outputs).pipe(Effect.either)
+          const ms = Date.now() - started
+          return {
+            event:
+              result._tag === "Right"
+                ? ({ stage: id, status: "ran", key: d.key, reason: d.reason, ms, run: result.right.runId, output: result.right.output, log: result.right.logPath } satisfies StageEvent)
+                : ({ stage: id, status: "failed", key: d.key, reason: d.reason, ms, run: result.left.runId, error: result.left.message, log: result.left.logPath } satisfies StageEvent)
+          } as const
+        })
+      )
+      if (event.cached) restore(id, event.cached, `produced by another pipe process (run #${event.cached.run.id})`)
+      else if (event.event) finish(event.event)
+    }
+    return { ...counts, ms: Date.now() - t0 }
+  })

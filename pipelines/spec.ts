@@ -1,0 +1,61 @@
+/**
+ * The Schema of pipeline.yaml: a top-level struct and, per stage kind, a struct of the common keys
+ * (kind, needs, params, description) plus the kind's own fields. The same schemas decode YAML, decode
+ * pipelines composed in TypeScript, and produce the JSON Schema that `pipe schema` prints.
+ */
+import { JSONSchema, Schema } from "effect"
+import type { AnyStageKind } from "../stages/kind.js"
+import type { Registry } from "../stages/registry.js"
+
+export const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/
+
+export const StageId = Schema.String.pipe(
+  Schema.pattern(STAGE_ID, {
+    description: "a stage id (letters, digits, '_' or '-', not starting with a digit)"
+  })
+)
+
+export const TopLevel = Schema.Struct({
+  name: Schema.String.pipe(Schema.minLength(1, { description: "a non-empty pipeline name" })),
+  description: Schema.optional(Schema.String),
+  stages: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+    description: "a map of stage ids to stages"
+  })
+})
+
+const stageSchemas = new WeakMap<AnyStageKind, Schema.Schema<any, any>>()
+
+
+/** The full schema of one stage of this kind (cached: building schemas is not free). */
+export const stageSchema = (kind: AnyStageKind): Schema.Schema<any, any> => {
+  let s = stageSchemas.get(kind)
+  if (!s) {
+    s = (Schema.Struct as unknown as (f: Schema.Struct.Fields) => Schema.Schema<any, any>)({
+      kind: Schema.Literal(kind.kind),
+      description: Schema.optional(Schema.String),
+      needs: Schema.optional(
+        Schema.Array(StageId).annotations({ description: "a list of stage ids" })
+      ),
+      params: Schema.optional(kind.params),
+      ...kind.fields
+    }).annotations({ title: kind.kind, description: kind.description })
+    stageSchemas.set(kind, s)
+  }
+  return s!
+}
+
+/** JSON Schema (draft-07) of pipeline.yaml for the given kinds, for editors. */
+export const pipelineJsonSchema = (registry: Registry): object => {
+  const kinds = [...registry.values()]
+  const stage = kinds.length === 1 ? stageSchema(kinds[0]!) : Schema.Union(...kinds.map(stageSchema))
+  const doc = Schema.Struct({
+    name: Schema.String.annotations({ description: "the pipeline's name" }),
+    description: Schema.optional(Schema.String),
+    stages: Schema.Record({ key: StageId, value: stage })
+  }).annotations({ title: "pipe pipeline", description: "pipeline.yaml: stages, their params and what they need" })
+  return JSONSchema.make(doc)
+}
+
+/** The kind-specific fields alone: encoding them gives the canonical config that enters the key. */
+export const configSchema = (kind: AnyStageKind): Schema.Schema<any, any> =>
+  (Schema.Struct as unknown as (f: Schema.Struct.Fields) => Schema.Schema<any, any>)(kind.fields)

@@ -1,0 +1,201 @@
+/**
+ * Pure validation: a plain object (from YAML or from TypeScript composition) to a checked Pipeline, or every
+ * problem found as path-addressed Diagnostics. Checks, in order: the top level, each stage against its kind's
+ * Schema (unknown keys are errors), needs that name no stage, wiring (each needed stage's artifact type must fit
+ * one of the kind's input slots), the kind's own checks, and cycles.
+ */
+import { Either, Schema } from "effect"
+import type { Json } from "../cache/canonical.js"
+import { describeInputs, describeType, type AnyStageKind } from "../stages/kind.js"
+import type { Registry } from "../stages/registry.js"
+import { detectCycle, topoOrder } from "./dag.js"
+import type { Diagnostic } from "./diagnostic.js"
+import type { Pipeline, StageNode } from "./model.js"
+import { diagnosticsOf, show } from "./parseIssues.js"
+import { configSchema, STAGE_ID, stageSchema, TopLevel } from "./spec.js"
+import { didYouMean } from "./suggest.js"
+
+export type Validation = Either.Either<Pipeline, ReadonlyArray<Diagnostic>>
+
+const decodeOptions = { errors: "all", onExcessProperty: "error" } as const
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const COMMON_KEYS = new Set(["kind", "description", "needs", "params"])
+
+interface Decoded {
+  readonly id: string
+  readonly kind: AnyStageKind
+  readonly description?: string
+  readonly needs: ReadonlyArray<string>
+  readonly config: Record<string, unknown>
+  readonly params: unknown
+  readonly rawParams: unknown
+}
+
+const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Diagnostic>): Decoded | undefined => {
+  const at = ["stages", id]
+  if (!STAGE_ID.test(id)) {
+    out.push({
+      path: at,
+      at: "key",
+      message: `invalid stage id '${id}': use letters, digits, '_' or '-', not starting with a digit`
+    })
+  }
+  if (!isMap(raw)) {
+    out.push({ path: at, message: `expected a stage (a map with at least 'kind'), got ${show(raw)}` })
+    return undefined
+  }
+  const kindName = raw["kind"]
+  const known = [...registry.keys()]
+  if (kindName === undefined) {
+    out.push({ path: at, message: `missing required key 'kind'; known kinds: ${known.join(", ")}` })
+    return undefined
+  }
+  if (typeof kindName !== "string" || !registry.has(kindName)) {
+    out.push({
+      path: [...at, "kind"],
+      message: `unknown stage kind ${show(kindName)}${
+        typeof kindName === "string" ? didYouMean(kindName, known) : ""
+      }; known kinds: ${known.join(", ")}`
+    })
+    return undefined
+  }
+  const kind = registry.get(kindName)!
+  // YAML writes an empty `params:` or `needs:` as null; read that as "none".
+  const input: Record<string, unknown> = { ...raw }
+  if (input["params"] === null) input["params"] = {}
+  if (input["needs"] === null) input["needs"] = []
+  if (input["params"] === undefined) input["params"] = {}
+  const result = Schema.decodeUnknownEither(stageSchema(kind), decodeOptions)(input)
+  if (Either.isLeft(result)) {
+    out.push(...diagnosticsOf(result.left.issue, at))
+    return undefined
+  }
+  const v = result.right as Record<string, unknown>
+  const config: Record<string, unknown> = {}
+  for (const k of Object.keys(v)) if (!COMMON_KEYS.has(k)) config[k] = v[k]
+  return {
+    id,
+    kind,
+    needs: (v["needs"] as ReadonlyArray<string> | undefined) ?? [],
+    config,
+    params: v["params"],
+    rawParams: input["params"],
+    ...(typeof v["description"] === "string" ? { description: v["description"] } : {})
+  }
+}
+
+/** Assigns each needed stage to an input slot by artifact type; reports what does not fit. */
+const wire = (
+  stage: Decoded,
+  outputOf: (id: string) => string,
+  out: Array<Diagnostic>
+): Record<string, string> => {
+  const slots: Record<string, string> = {}
+  const filled = new Map<string, number>()
+  const takes = describeInputs(stage.kind.inputs)
+  stage.needs.forEach((need, i) => {
+    const type = outputOf(need)
+    const slot = Object.entries(stage.kind.inputs).find(
+      ([name, s]) => (s.type === "any" || s.type === type) && (s.many || !filled.get(name))
+    )
+    if (!slot) {
+      out.push({
+        path: ["stages", stage.id, "needs", i],
+        message: `${stage.id} takes ${takes}; '${need}' produces ${describeType(type)}`
+      })
+      return
+    }
+    filled.set(slot[0], (filled.get(slot[0]) ?? 0) + 1)
+    slots[need] = slot[0]
+  })
+  for (const [name, s] of Object.entries(stage.kind.inputs)) {
+    if (!s.optional && !filled.get(name)) {
+      out.push({
+        path: ["stages", stage.id, "needs"],
+        message: `${stage.id} takes ${takes}; nothing in needs provides ${describeType(s.type)}`
+      })
+    }
+  }
+  return slots
+}
+
+export const validate = (raw: unknown, registry: Registry): Validation => {
+  const out: Array<Diagnostic> = []
+  if (!isMap(raw)) {
+    return Either.left([{ path: [], message: `expected a map with 'name' and 'stages', got ${show(raw)}` }])
+  }
+  const top = Schema.decodeUnknownEither(TopLevel, decodeOptions)(raw)
+  if (Either.isLeft(top)) out.push(...diagnosticsOf(top.left.issue))
+  const rawStages = isMap(raw["stages"]) ? raw["stages"] : {}
+  if (isMap(raw["stages"]) && Object.keys(rawStages).length === 0) {
+    out.push({ path: ["stages"], message: "expected at least one stage" })
+  }
+
+  const decoded = new Map<string, Decoded>()
+  for (const [id, s] of Object.entries(rawStages)) {
+    const d = decodeStage(id, s, registry, out)
+    if (d) decoded.set(id, d)
+  }
+
+  const ids = Object.keys(rawStages)
+  const graph = new Map<string, ReadonlyArray<string>>()
+  for (const d of decoded.values()) {
+    const seen = new Set<string>()
+    const valid: Array<string> = []
+    d.needs.forEach((need, i) => {
+      const path = ["stages", d.id, "needs", i]
+      if (!(need in rawStages)) {
+        out.push({ path, message: `unknown stage '${need}'${didYouMean(need, ids.filter((x) => x !== d.id))}` })
+      } else if (seen.has(need)) {
+        out.push({ path, message: `'${need}' is listed twice` })
+      } else {
+        seen.add(need)
+        valid.push(need)
+      }
+    })
+    graph.set(d.id, valid)
+  }
+
+  const cycle = detectCycle(graph)
+  if (cycle) {
+    out.push({ path: ["stages", cycle[0]!, "needs"], message: `cycle: ${cycle.join(" -> ")}` })
+  }
+
+  const nodes = new Map<string, StageNode>()
+  for (const d of decoded.values()) {
+    const needs = graph.get(d.id)!
+    const before = out.length
+    const slots = wire(
+      { ...d, needs },
+      (id) => decoded.get(id)?.kind.output ?? "any",
+      out
+    )
+    for (const issue of d.kind.check?.({ config: d.config, params: d.params }) ?? []) {
+      out.push({ ...issue, path: ["stages", d.id, ...issue.path] })
+    }
+    if (out.length > before) continue
+    nodes.set(d.id, {
+      id: d.id,
+      kind: d.kind,
+      needs,
+      slots,
+      config: d.config,
+      params: d.params,
+      canonicalParams: Schema.encodeSync(d.kind.params)(d.params) as Json,
+      canonicalConfig: Schema.encodeSync(configSchema(d.kind))(d.config) as Json,
+      deps: d.kind.deps?.(d.config) ?? [],
+      ...(d.description !== undefined ? { description: d.description } : {})
+    })
+  }
+
+  if (out.length > 0) return Either.left(out)
+  const r = top.pipe(Either.getOrThrow)
+  return Either.right({
+    name: r.name,
+    ...(r.description !== undefined ? { description: r.description } : {}),
+    stages: nodes,
+    order: topoOrder(graph)
+  })
+}

@@ -1,0 +1,50 @@
+/** Running a `command` stage: execa without a shell, stdout and stderr appended to the run's log. */
+import { Effect } from "effect"
+import type { Options } from "execa"
+import { interpolate } from "./command.js"
+import { StageError, type StageContext } from "./kind.js"
+
+export const envName = (stageId: string): string => `PIPE_IN_${stageId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+
+export const run = (
+  ctx: StageContext<{ readonly cmd: ReadonlyArray<string>; readonly deps?: ReadonlyArray<string> }, Record<string, unknown>>
+) =>
+  Effect.gen(function* () {
+    const argv = ctx.config.cmd.map((a) => interpolate(a, ctx.params))
+    const program = argv[0]!
+    const env: Record<string, string> = {
+      PIPE_OUT: ctx.outDir,
+      PIPE_PARAMS: JSON.stringify(ctx.params),
+      PIPE_STAGE: ctx.stageId
+    }
+    for (const input of ctx.inputs) env[envName(input.stage)] = input.dir
+    const { execa } = yield* Effect.promise(() => import("execa"))
+    const result = yield* Effect.tryPromise({
+      try: (signal) => {
+        const options: Options = {
+          cwd: ctx.workspace,
+          env,
+          extendEnv: true,
+          stdin: "ignore",
+          stdout: { file: ctx.logFile, append: true },
+          stderr: { file: ctx.logFile, append: true },
+          reject: false,
+          cancelSignal: signal,
+          forceKillAfterDelay: 3000
+        }
+        return execa(program, argv.slice(1), options)
+      },
+      catch: (e) => new StageError({ message: `could not start ${program}: ${String(e)}` })
+    })
+    if (result.failed) {
+      const how =
+        result.code === "ENOENT"
+          ? `command not found: ${program} (is it installed and on PATH?)`
+          : result.signal
+            ? `command killed by ${result.signal}`
+            : result.exitCode !== undefined
+              ? `command exited with code ${result.exitCode}`
+              : (result.shortMessage ?? "command failed")
+      return yield* new StageError({ message: how })
+    }
+  })

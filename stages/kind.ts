@@ -1,0 +1,112 @@
+/**
+ * What a stage kind is: a typed definition the core can load, check, key and run without knowing what the
+ * stage does. A kind declares its params Schema (with defaults), its kind-specific fields, an implementation
+ * version (bump it whenever the code changes what the stage produces), the artifact types it takes and the
+ * one it produces, and a lazily loaded run function, so heavy modules load only when that kind runs.
+ * Adding a kind is one new file plus one line in `registry.ts`.
+ */
+import { Data, type Effect, Schema } from "effect"
+
+/** An input slot: which artifact type a stage takes there, and how many stages may fill it. */
+export interface InputSlot {
+  /** The artifact type accepted; "any" accepts every type. */
+  readonly type: string
+  /** Several needed stages may fill this slot. */
+  readonly many?: boolean
+  /** The slot may stay empty. */
+  readonly optional?: boolean
+}
+
+/** A problem found in one stage's declaration, at a path relative to the stage. */
+export interface StageIssue {
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+  readonly at?: "key" | "value"
+}
+
+/** A needed stage's output, materialised read-only for the running stage. */
+export interface InputArtifact {
+  readonly stage: string
+  readonly slot: string
+  readonly type: string
+  readonly hash: string
+  readonly dir: string
+}
+
+export interface StageContext<C, P> {
+  readonly stageId: string
+  readonly config: C
+  readonly params: P
+  readonly inputs: ReadonlyArray<InputArtifact>
+  /** An empty directory; everything in it when `run` succeeds becomes the stage's output artifact. */
+  readonly outDir: string
+  /** The directory holding the pipeline file; commands run there. */
+  readonly workspace: string
+  /** The run's log file; a kind appends its own output to it. */
+  readonly logFile: string
+}
+
+/** The expected way for a stage to fail: a message for the user, shown with the log's tail. */
+export class StageError extends Data.TaggedError("StageError")<{ readonly message: string }> {}
+
+export interface StageRunner<C, P> {
+  readonly run: (ctx: StageContext<C, P>) => Effect.Effect<void, StageError>
+}
+
+export interface StageKind<
+  K extends string = string,
+  F extends Schema.Struct.Fields = Schema.Struct.Fields,
+  P = any,
+  Out extends string = string,
+  In extends Readonly<Record<string, InputSlot>> = Readonly<Record<string, InputSlot>>
+> {
+  readonly kind: K
+  /** Implementation version: part of every key, so changed code never reuses old outputs. */
+  readonly version: number
+  readonly description: string
+  /** Kind-specific keys of a stage besides kind, needs, params and description. */
+  readonly fields: F
+  readonly params: Schema.Schema<P, any>
+  readonly inputs: In
+  readonly output: Out
+  /** Workspace files or directories whose content enters the key. */
+  readonly deps?: (config: Schema.Struct.Type<F>) => ReadonlyArray<string>
+  /** Cross-field checks after decoding (e.g. a placeholder naming a param that does not exist). */
+  readonly check?: (stage: { readonly config: Schema.Struct.Type<F>; readonly params: P }) => ReadonlyArray<StageIssue>
+  /** Identity of the engine/backend the stage would run on; part of the key when present. */
+  readonly engine?: (
+    config: Schema.Struct.Type<F>,
+    params: P
+  ) => Effect.Effect<Readonly<Record<string, string>>, StageError>
+  readonly load: () => Promise<StageRunner<Schema.Struct.Type<F>, P>>
+}
+
+export type AnyStageKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>>
+
+export const defineKind = <
+  const K extends string,
+  F extends Schema.Struct.Fields,
+  P,
+  const Out extends string,
+  const In extends Readonly<Record<string, InputSlot>>
+>(
+  kind: StageKind<K, F, P, Out, In>
+): StageKind<K, F, P, Out, In> => kind
+
+/** "a split", "an augmentation policy": artifact types as the user reads them. */
+export const describeType = (type: string): string => {
+  if (type === "any") return "any artifact"
+  const words = type.replace(/[-_]/g, " ")
+  return /^[aeiou]/i.test(words) ? `an ${words}` : `a ${words}`
+}
+
+/** What a kind takes, as a sentence fragment: "a split and an augmentation policy". */
+export const describeInputs = (inputs: Readonly<Record<string, InputSlot>>): string => {
+  const parts = Object.values(inputs).map((s) => {
+    const t = describeType(s.type)
+    return s.many ? `${t} (one or more)` : s.optional ? `${t} (optional)` : t
+  })
+  if (parts.length === 0) return "no inputs"
+  if (parts.length === 1) return parts[0]!
+  return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`
+}

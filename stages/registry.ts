@@ -1,0 +1,10 @@
+/** The built-in stage kinds. A new kind is a new file in stages/ and one entry here. */
+import { commandKind } from "./command.js"
+import type { AnyStageKind } from "./kind.js"
+
+export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind]
+
+export type Registry = ReadonlyMap<string, AnyStageKind>
+
+export const makeRegistry = (kinds: ReadonlyArray<AnyStageKind> = builtinKinds): Registry =>
+  new Map(kinds.map((k) => [k.kind, k]))
