@@ -10,7 +10,7 @@ import { didYouMean } from "./suggest.js"
 export const show = (v: unknown): string => {
   if (v === undefined) return "nothing"
   if (v === null) return "null"
-  if (Array.isArray(v)) return "a list"
+  if (Array.isArray(v)) return v.length === 0 ? "an empty list" : `a list of ${v.length}`
   if (typeof v === "object") return "a map"
   if (typeof v === "string") return JSON.stringify(v)
   return String(v)

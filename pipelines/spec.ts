@@ -17,7 +17,7 @@ export const StageId = Schema.String.pipe(
 
 export const TopLevel = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { description: "a non-empty pipeline name" })),
-  description: Schema.optional(Schema.String),
+  description: Schema.optionalWith(Schema.String, { exact: true }),
   stages: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
     description: "a map of stage ids to stages"
   })
@@ -32,11 +32,11 @@ export const stageSchema = (kind: AnyStageKind): Schema.Schema<any, any> => {
   if (!s) {
     s = (Schema.Struct as unknown as (f: Schema.Struct.Fields) => Schema.Schema<any, any>)({
       kind: Schema.Literal(kind.kind),
-      description: Schema.optional(Schema.String),
-      needs: Schema.optional(
-        Schema.Array(StageId).annotations({ description: "a list of stage ids" })
-      ),
-      params: Schema.optional(kind.params),
+      description: Schema.optionalWith(Schema.String, { exact: true }),
+      needs: Schema.optionalWith(Schema.Array(StageId).annotations({ description: "a list of stage ids" }), {
+        exact: true
+      }),
+      params: Schema.optionalWith(kind.params, { exact: true }),
       ...kind.fields
     }).annotations({ title: kind.kind, description: kind.description })
     stageSchemas.set(kind, s)

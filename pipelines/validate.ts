@@ -55,7 +55,7 @@ const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Di
   if (typeof kindName !== "string" || !registry.has(kindName)) {
     out.push({
       path: [...at, "kind"],
-      message: `unknown stage kind ${show(kindName)}${
+      message: `unknown stage kind ${typeof kindName === "string" ? `'${kindName}'` : show(kindName)}${
         typeof kindName === "string" ? didYouMean(kindName, known) : ""
       }; known kinds: ${known.join(", ")}`
     })

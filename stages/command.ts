@@ -11,18 +11,20 @@ const PLACEHOLDER = /\$\{params\.([A-Za-z_][A-Za-z0-9_]*)\}/g
 
 const NonEmptyString = Schema.String.pipe(Schema.minLength(1, { description: "a non-empty string" }))
 
+const fields = {
+  cmd: Schema.Array(NonEmptyString).pipe(
+    Schema.minItems(1, { description: "a non-empty list of strings (program and arguments)" })
+  ),
+  deps: Schema.optionalWith(Schema.Array(NonEmptyString).annotations({ description: "a list of workspace paths" }), {
+    exact: true
+  })
+}
+
 export const commandKind = defineKind({
   kind: "command",
   version: 1,
   description: "Runs a program (argv, no shell) in the workspace; its $PIPE_OUT directory is the output.",
-  fields: {
-    cmd: Schema.NonEmptyArray(NonEmptyString).annotations({
-      description: "a non-empty list of strings (program and arguments)"
-    }),
-    deps: Schema.optional(
-      Schema.Array(NonEmptyString).annotations({ description: "a list of workspace paths" })
-    )
-  },
+  fields,
   params: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
     description: "a map of parameter names to values"
   }),

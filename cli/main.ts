@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/** The `pipe` entry point: subcommands, and the mapping of every outcome to an exit code. */
+import { Command, ValidationError } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Effect, Exit } from "effect"
+import { dagCommand } from "./dag.js"
+import { ExitCode, exitCode, setExitCode } from "./exitCodes.js"
+import { runCommand } from "./run.js"
+import { schemaCommand } from "./schema.js"
+import { statusCommand } from "./status.js"
+
+declare const PIPE_VERSION: string
+
+const pipe = Command.make("pipe").pipe(
+  Command.withDescription(
+    "Declarative, cached experiment pipelines: stages in pipeline.yaml become a DAG of content-hashed steps; " +
+      "`pipe run` executes only what changed and says why."
+  ),
+  Command.withSubcommands([runCommand, statusCommand, dagCommand, schemaCommand])
+)
+
+const cli = Command.run(pipe, { name: "pipe", version: typeof PIPE_VERSION === "string" ? PIPE_VERSION : "dev" })
+
+const main = cli(process.argv).pipe(
+  // @effect/cli has already printed usage errors; they only set the exit code.
+  Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => setExitCode(ExitCode.invalid))),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    if (Exit.isFailure(exit)) {
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        process.stderr.write("pipe: interrupted; finished stages are kept, the rest will run next time\n")
+        return onExit(ExitCode.interrupted)
+      }
+      process.stderr.write(`pipe: internal error (please report it):\n${Cause.pretty(exit.cause)}\n`)
+      setExitCode(ExitCode.internal)
+    }
+    process.exitCode = exitCode()
+    onExit(0)
+  }
+})

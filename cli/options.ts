@@ -1,0 +1,68 @@
+/** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
+import { Args, Options } from "@effect/cli"
+import { Effect, Either, Option } from "effect"
+import { join, resolve } from "node:path"
+import { storeLayer } from "../cache/store.js"
+import { UsageError } from "../pipelines/errors.js"
+import { defaultPipelineFile, loadPipeline, type Loaded } from "../pipelines/loader.js"
+import { parseOverride, type Override } from "../pipelines/overrides.js"
+import { didYouMean } from "../pipelines/suggest.js"
+import { makeRegistry } from "../stages/registry.js"
+
+export const file = Options.text("file").pipe(
+  Options.withAlias("f"),
+  Options.withDescription("The pipeline file: YAML, or a .ts/.js module exporting a composed pipeline (default: ./pipeline.yaml)"),
+  Options.optional
+)
+
+export const store = Options.text("store").pipe(
+  Options.withDescription("The store directory (default: $PIPE_STORE, else .pipe/ beside the pipeline file)"),
+  Options.optional
+)
+
+export const json = Options.boolean("json").pipe(Options.withDescription("Print NDJSON events on stdout for scripts"))
+
+export const set = Options.text("set").pipe(
+  Options.withDescription("Override a param for this invocation, typed like YAML: --set train.lr=0.001"),
+  Options.repeated
+)
+
+export const stages = Args.text({ name: "stage" }).pipe(
+  Args.withDescription("Stages to consider, with everything upstream of them (default: all)"),
+  Args.repeated
+)
+
+export const load = (fileOpt: Option.Option<string>, sets: ReadonlyArray<string>, targets: ReadonlyArray<string> = []) =>
+  Effect.gen(function* () {
+    const flag = targets.find((t) => t.startsWith("-"))
+    if (flag) return yield* new UsageError({ message: `unknown option ${flag}; see pipe --help` })
+    const overrides: Array<Override> = []
+    for (const s of sets) {
+      const o = parseOverride(s)
+      if (Either.isLeft(o)) return yield* Effect.fail(o.left)
+      overrides.push(o.right)
+    }
+    const path = Option.getOrElse(fileOpt, () => defaultPipelineFile(process.cwd()))
+    return yield* loadPipeline(path, overrides, makeRegistry())
+  })
+
+export const checkTargets = (loaded: Loaded, targets: ReadonlyArray<string>) =>
+  Effect.forEach(targets, (t) =>
+    loaded.pipeline.stages.has(t)
+      ? Effect.void
+      : Effect.fail(
+          new UsageError({
+            message: `unknown stage '${t}'${didYouMean(t, loaded.pipeline.stages.keys())}; stages: ${[
+              ...loaded.pipeline.stages.keys()
+            ].join(", ")}`
+          })
+        )
+  )
+
+export const storeRoot = (loaded: Loaded, storeOpt: Option.Option<string>): string =>
+  Option.match(storeOpt, {
+    onSome: (s) => resolve(s),
+    onNone: () => (process.env["PIPE_STORE"] ? resolve(process.env["PIPE_STORE"]) : join(loaded.workspace, ".pipe"))
+  })
+
+export const withStore = (loaded: Loaded, storeOpt: Option.Option<string>) => storeLayer(storeRoot(loaded, storeOpt))

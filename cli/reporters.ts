@@ -1,0 +1,52 @@
+/** How `pipe run` shows progress: lines for people (why each stage ran), or NDJSON events for scripts. */
+import { existsSync, readFileSync } from "node:fs"
+import { relative } from "node:path"
+import type { Reporter, StageEvent, Summary } from "../pipelines/events.js"
+
+const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`)
+
+const LOG_TAIL = 20
+
+export const logTail = (path: string | undefined, lines = LOG_TAIL): Array<string> => {
+  if (!path || !existsSync(path)) return []
+  const text = readFileSync(path, "utf8").replace(/\n$/, "")
+  return text ? text.split("\n").slice(-lines) : []
+}
+
+const display = (p: string) => {
+  const r = relative(process.cwd(), p)
+  return r.startsWith("..") ? p : r
+}
+
+export const textReporter = (out: (line: string) => void, err: (line: string) => void): Reporter => ({
+  started: (stage, reason) => out(`▶ ${stage}: running (${reason})`),
+  waiting: (stage, pid) => err(`… ${stage}: another pipe process (pid ${pid}) is running this stage; waiting for it`),
+  finished: (e: StageEvent) => {
+    switch (e.status) {
+      case "ran":
+        return out(`✓ ${e.stage}: ran in ${seconds(e.ms)}`)
+      case "cached":
+        return out(`· ${e.stage}: cached (${e.reason})`)
+      case "skipped":
+        return out(`- ${e.stage}: skipped (${e.reason})`)
+      case "failed": {
+        out(`✗ ${e.stage}: failed after ${seconds(e.ms)}: ${e.error}`)
+        const tail = logTail(e.log)
+        if (tail.length > 0) {
+          out(`  last ${tail.length} lines of the log:`)
+          for (const l of tail) out(`  | ${l}`)
+        }
+        if (e.log) out(`  full log: ${display(e.log)}`)
+      }
+    }
+  }
+})
+
+export const summaryText = (s: Summary): string =>
+  `${s.ran} ran, ${s.cached} cached, ${s.failed} failed, ${s.skipped} skipped in ${seconds(s.ms)}`
+
+export const jsonReporter = (out: (line: string) => void, err: (line: string) => void): Reporter => ({
+  started: () => {},
+  waiting: (stage, pid) => err(`… ${stage}: another pipe process (pid ${pid}) is running this stage; waiting for it`),
+  finished: (e) => out(JSON.stringify({ event: "stage", ...e }))
+})

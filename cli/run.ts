@@ -1,0 +1,49 @@
+/** `pipe run`: load, plan, execute; print why each stage ran. `--dry-run` prints the plan only. */
+import { Command, Options } from "@effect/cli"
+import { Effect } from "effect"
+import { Store } from "../cache/store.js"
+import { cacheView } from "../cache/view.js"
+import { gatherFacts } from "../pipelines/facts.js"
+import { plan } from "../pipelines/plan.js"
+import { runPipeline, selection } from "../pipelines/runner.js"
+import { ExitCode, setExitCode } from "./exitCodes.js"
+import * as O from "./options.js"
+import { renderError } from "./render.js"
+import { jsonReporter, summaryText, textReporter } from "./reporters.js"
+import { planLines } from "./planText.js"
+
+const force = Options.boolean("force").pipe(Options.withDescription("Run the selected stages even if cached"))
+const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Print what would run and why; run nothing"))
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+const err = (line: string) => process.stderr.write(`${line}\n`)
+
+export const runCommand = Command.make(
+  "run",
+  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, stages: O.stages },
+  (a) =>
+    Effect.gen(function* () {
+      const loaded = yield* O.load(a.file, a.set, a.stages)
+      yield* O.checkTargets(loaded, a.stages)
+      yield* Effect.gen(function* () {
+        if (a.dryRun) {
+          const store = yield* Store
+          const selected = selection(loaded, a.stages)
+          const facts = yield* gatherFacts(loaded, selected, store)
+          const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), a.force)
+          for (const line of planLines(planned, a.json)) out(line)
+          return
+        }
+        const reporter = a.json ? jsonReporter(out, err) : textReporter(out, err)
+        const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter })
+        if (a.json) out(JSON.stringify({ event: "summary", ...summary }))
+        else out(summaryText(summary))
+        if (summary.failed > 0) setExitCode(ExitCode.stageFailed)
+      }).pipe(Effect.provide(O.withStore(loaded, a.store)))
+    }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Run the pipeline: each stage runs only if no earlier run has the same key (kind, params, deps, input hashes); " +
+      "otherwise its stored output is reused. Prints why each stage ran. Exit 1 if a stage failed, 2 if the pipeline is invalid."
+  )
+)

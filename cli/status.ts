@@ -1,0 +1,32 @@
+/** `pipe status`: which stages are fresh, which would run and why; runs nothing. */
+import { Command } from "@effect/cli"
+import { Effect } from "effect"
+import { Store } from "../cache/store.js"
+import { cacheView } from "../cache/view.js"
+import { gatherFacts } from "../pipelines/facts.js"
+import { plan } from "../pipelines/plan.js"
+import { selection } from "../pipelines/runner.js"
+import * as O from "./options.js"
+import { planLines } from "./planText.js"
+import { renderError } from "./render.js"
+
+export const statusCommand = Command.make(
+  "status",
+  { file: O.file, store: O.store, json: O.json, set: O.set, stages: O.stages },
+  (a) =>
+    Effect.gen(function* () {
+      const loaded = yield* O.load(a.file, a.set, a.stages)
+      yield* O.checkTargets(loaded, a.stages)
+      yield* Effect.gen(function* () {
+        const store = yield* Store
+        const selected = selection(loaded, a.stages)
+        const facts = yield* gatherFacts(loaded, selected, store)
+        const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), false)
+        for (const line of planLines(planned, a.json)) process.stdout.write(`${line}\n`)
+      }).pipe(Effect.provide(O.withStore(loaded, a.store)))
+    }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Show each stage as fresh (its output is cached), stale (it would run, and why) or pending (its key depends on an upstream stage that would run)."
+  )
+)

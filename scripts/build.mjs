@@ -1,0 +1,25 @@
+// Bundles the CLI into dist/: one minified ESM entry (fast start) plus lazily loaded chunks
+// (stage implementations, esbuild for TypeScript pipelines). better-sqlite3 and esbuild stay external.
+import { build } from "esbuild"
+import { readFileSync, rmSync } from "node:fs"
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true })
+
+await build({
+  entryPoints: { pipe: "cli/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  minify: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: "linked",
+  external: ["better-sqlite3", "esbuild"],
+  define: { PIPE_VERSION: JSON.stringify(pkg.version) },
+  banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+  logLevel: "warning"
+})
