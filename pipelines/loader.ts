@@ -4,7 +4,7 @@
  */
 import { Effect, Either } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import { basename, dirname, extname, relative, resolve } from "node:path"
+import { basename, dirname, extname, join, relative, resolve } from "node:path"
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml"
 import type { Registry } from "../stages/registry.js"
 import { formatPath, type Diagnostic, type DocPath } from "./diagnostic.js"
@@ -20,13 +20,24 @@ export interface Loaded {
   readonly file: string
   /** The file as the user named it, for messages. */
   readonly display: string
-  /** The directory commands run in and deps are resolved against. */
+  /** The directory commands run in and deps are resolved against (see projectRoot). */
   readonly workspace: string
   /** "pipeline.yaml:12:9" for a path in the document (just the file name when positions are unknown). */
   readonly locate: (path: DocPath) => string
 }
 
 const SCRIPT_EXTS = new Set([".ts", ".mts", ".js", ".mjs"])
+
+/**
+ * A YAML pipeline's workspace is its directory. A composed pipeline usually lives in pipelines/ of a project,
+ * so its workspace is the nearest directory above it with a package.json (else its own directory).
+ */
+const projectRoot = (dir: string): string => {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d
+    if (dirname(d) === d) return dir
+  }
+}
 
 export const defaultPipelineFile = (cwd: string): string => resolve(cwd, "pipeline.yaml")
 
@@ -182,5 +193,6 @@ export const loadPipeline = (
     const { pipeline, locate } = SCRIPT_EXTS.has(extname(abs))
       ? yield* fromModule(abs, display, overrides, registry)
       : yield* fromYaml(abs, display, overrides, registry)
-    return { pipeline, file: abs, display, workspace: dirname(abs), locate }
+    const workspace = SCRIPT_EXTS.has(extname(abs)) ? projectRoot(dirname(abs)) : dirname(abs)
+    return { pipeline, file: abs, display, workspace, locate }
   })

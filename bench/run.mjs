@@ -1,0 +1,279 @@
+// Benchmarks for the built CLI (dist/pipe.mjs). Run with `npm run bench` (builds first) or
+// `node bench/run.mjs [--runs N] [benchmark-id ...]`. PIPE_BENCH_KEEP=1 keeps the temp workspaces.
+//
+// Prints figures only: timings are never asserted (machines are noisy). It exits non-zero only when
+// the CLI misbehaves (a run fails, or a no-op run re-runs stages), since that is a bug, not noise.
+//
+// To add a benchmark: write an async function `(ctx) => Result` and add it to `benchmarks` below.
+// A Result is { label, samples: seconds[], target?: seconds, cold?: seconds, note?: string }.
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const cli = join(root, "dist", "pipe.mjs")
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const tempDirs = []
+const makeTempDir = (tag) => {
+  const dir = mkdtempSync(join(tmpdir(), `pipe-bench-${tag}-`))
+  tempDirs.push(dir)
+  return dir
+}
+const cleanup = () => {
+  if (process.env.PIPE_BENCH_KEEP) {
+    if (tempDirs.length) console.log(`kept (PIPE_BENCH_KEEP): ${tempDirs.join(" ")}`)
+    return
+  }
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+
+class BenchError extends Error {}
+
+/** The environment the CLI runs in: no PIPE_STORE, so the store is .pipe/ beside the pipeline. */
+const cliEnv = () => {
+  const env = { ...process.env }
+  delete env.PIPE_STORE
+  return env
+}
+
+/** Runs a command synchronously; returns its result with the wall time in seconds. */
+const timed = (cmd, args, opts = {}) => {
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, ...opts })
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  if (r.error) throw new BenchError(`${cmd} ${args.join(" ")}: ${r.error.message}`)
+  return { ...r, seconds }
+}
+
+/** `pipe <args>` in `cwd`; fails the benchmark if the CLI exits non-zero. */
+const pipe = (cwd, args, timeoutMs = 600_000) => {
+  const r = timed(process.execPath, [cli, ...args], { cwd, env: cliEnv(), timeout: timeoutMs })
+  if (r.status !== 0) {
+    throw new BenchError(
+      `pipe ${args.join(" ")} (in ${cwd}) exited ${r.status ?? r.signal}\n` +
+        `--- stdout (tail) ---\n${tail(r.stdout)}\n--- stderr (tail) ---\n${tail(r.stderr)}`
+    )
+  }
+  return r
+}
+
+const tail = (s, n = 20) => (s ?? "").trimEnd().split("\n").slice(-n).join("\n")
+
+/** Parses `--json` NDJSON output; returns { stages, summary }. */
+const parseEvents = (stdout) => {
+  const events = stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      try {
+        return JSON.parse(l)
+      } catch {
+        throw new BenchError(`pipe --json printed a line that is not JSON: ${l}`)
+      }
+    })
+  const summary = events.at(-1)
+  if (!summary || summary.event !== "summary") throw new BenchError(`pipe --json: last line is not a summary:\n${tail(stdout)}`)
+  return { stages: events.filter((e) => e.event === "stage"), summary }
+}
+
+const stats = (samples) => {
+  const s = [...samples].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+  return { median, min: s[0], max: s.at(-1) }
+}
+
+/** Writes a pipeline (and any extra workspace files) into a fresh temp dir; returns the dir. */
+const makeWorkspace = (tag, yaml, files = {}) => {
+  const dir = makeTempDir(tag)
+  writeFileSync(join(dir, "pipeline.yaml"), yaml)
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    writeFileSync(join(dir, path), content)
+  }
+  return dir
+}
+
+/** A YAML single-quoted scalar. */
+const q = (s) => `'${s.replaceAll("'", "''")}'`
+
+// ---------------------------------------------------------------------------------------------
+// pipelines
+
+/** A realistic 6-stage ML-shaped pipeline with fan-in and workspace file deps. */
+const pipeline6 = () => ({
+  stageCount: 6,
+  files: {
+    "data/source.csv": "id,x,y\n" + Array.from({ length: 200 }, (_, i) => `${i},${i * 0.5},${i % 2}`).join("\n") + "\n",
+    "scripts/train.sh": "#!/bin/sh\n# toy trainer\nwc -l < \"$1\" > \"$PIPE_OUT/model.txt\"\necho lr=$2 epochs=$3 >> \"$PIPE_OUT/model.txt\"\n"
+  },
+  yaml: `name: bench6
+stages:
+  download:
+    kind: command
+    deps: [data/source.csv]
+    cmd: [sh, -c, ${q("cp data/source.csv $PIPE_OUT/raw.csv && echo ${params.url} > $PIPE_OUT/url.txt")}]
+    params: { url: "https://example.invalid/data.csv" }
+  split:
+    kind: command
+    needs: [download]
+    cmd: [sh, -c, ${q("head -n ${params.train_rows} $PIPE_IN_DOWNLOAD/raw.csv > $PIPE_OUT/train.csv && tail -n +$((${params.train_rows} + 1)) $PIPE_IN_DOWNLOAD/raw.csv > $PIPE_OUT/test.csv")}]
+    params: { train_rows: 150 }
+  augment:
+    kind: command
+    needs: [split]
+    cmd: [sh, -c, ${q("cat $PIPE_IN_SPLIT/train.csv $PIPE_IN_SPLIT/train.csv > $PIPE_OUT/train.csv && echo seed=${params.seed} >> $PIPE_OUT/train.csv")}]
+    params: { seed: 42 }
+  train:
+    kind: command
+    needs: [augment]
+    deps: [scripts/train.sh]
+    cmd: [sh, -c, ${q("sh scripts/train.sh $PIPE_IN_AUGMENT/train.csv ${params.lr} ${params.epochs}")}]
+    params: { lr: 0.001, epochs: 3 }
+  evaluate:
+    kind: command
+    needs: [train, split]
+    cmd: [sh, -c, ${q("cat $PIPE_IN_TRAIN/model.txt > $PIPE_OUT/metrics.txt && wc -l < $PIPE_IN_SPLIT/test.csv >> $PIPE_OUT/metrics.txt")}]
+  report:
+    kind: command
+    needs: [evaluate, train, download]
+    cmd: [sh, -c, ${q("cat $PIPE_IN_EVALUATE/metrics.txt $PIPE_IN_TRAIN/model.txt $PIPE_IN_DOWNLOAD/url.txt > $PIPE_OUT/report.md")}]
+`
+})
+
+/** Deterministic PRNG (mulberry32) so the generated DAG is the same on every run. */
+const prng = (seed) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** A layered DAG: `layers` x `width` stages, each needing 1-3 stages of the previous layer. */
+const layeredPipeline = (layers, width, seed = 1) => {
+  const rand = prng(seed)
+  const id = (l, n) => `l${String(l).padStart(2, "0")}_n${String(n).padStart(2, "0")}`
+  const env = (stageId) => `$PIPE_IN_${stageId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+  const lines = [`name: bench${layers * width}`, "stages:"]
+  for (let l = 0; l < layers; l++) {
+    for (let n = 0; n < width; n++) {
+      lines.push(`  ${id(l, n)}:`, "    kind: command")
+      if (l === 0) {
+        lines.push(`    cmd: [sh, -c, ${q("echo ${params.n} > $PIPE_OUT/out.txt")}]`, `    params: { n: ${n} }`)
+        continue
+      }
+      const k = 1 + Math.floor(rand() * 3)
+      const needs = new Set()
+      while (needs.size < k) needs.add(id(l - 1, Math.floor(rand() * width)))
+      const ins = [...needs].map((s) => `${env(s)}/out.txt`).join(" ")
+      lines.push(`    needs: [${[...needs].join(", ")}]`, `    cmd: [sh, -c, ${q(`cat ${ins} | wc -c > $PIPE_OUT/out.txt`)}]`)
+    }
+  }
+  return { stageCount: layers * width, files: {}, yaml: lines.join("\n") + "\n" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// benchmarks
+
+/** `node -e 0`: the floor any Node CLI pays on this machine. */
+const nodeBaseline = async ({ runs }) => {
+  timed(process.execPath, ["-e", "0"]) // warm-up
+  const samples = Array.from({ length: runs }, () => timed(process.execPath, ["-e", "0"]).seconds)
+  return { label: "node -e 0", samples }
+}
+
+/**
+ * A no-op `pipe run`: a cold run populates the cache (timed, for information), a `--json` run checks
+ * that everything is cached, then `runs` timed runs.
+ */
+const noopRun = (tag, label, makePipeline, target) => async ({ runs }) => {
+  const p = makePipeline()
+  const dir = makeWorkspace(tag, p.yaml, p.files)
+  const args = ["run", "-f", "pipeline.yaml"]
+
+  const cold = pipe(dir, args)
+  const check = parseEvents(pipe(dir, [...args, "--json"]).stdout)
+  const { summary } = check
+  if (summary.ran !== 0 || summary.cached !== p.stageCount || summary.failed !== 0) {
+    const notCached = check.stages.filter((e) => e.status !== "cached").slice(0, 10)
+    throw new BenchError(
+      `${label}: the run after the warm-up was not a no-op (expected ran=0, cached=${p.stageCount}): ` +
+        `${JSON.stringify(summary)}\n` +
+        notCached.map((e) => `  ${e.stage}: ${e.status} (${e.reason ?? "?"})`).join("\n")
+    )
+  }
+  const samples = Array.from({ length: runs }, () => pipe(dir, args).seconds)
+  return { label, samples, target, cold: cold.seconds }
+}
+
+const benchmarks = [
+  { id: "node", run: nodeBaseline },
+  { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
+  { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) }
+]
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+const parseArgs = (argv) => {
+  const opts = { runs: 9, only: [] }
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--runs") opts.runs = Number(argv[++i])
+    else opts.only.push(argv[i])
+  }
+  if (!Number.isInteger(opts.runs) || opts.runs < 1) throw new BenchError("--runs needs a positive integer")
+  const unknown = opts.only.filter((id) => !benchmarks.some((b) => b.id === id))
+  if (unknown.length) throw new BenchError(`unknown benchmark(s): ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.id).join(", ")}`)
+  return opts
+}
+
+const fmt = (s) => `${s.toFixed(3)} s`
+const pad = (s, n) => s.padEnd(n)
+
+const printTable = (results, runs) => {
+  console.log(`\nno-op pipe run (median of ${runs}, min..max)            target`)
+  for (const r of results) {
+    const { median, min, max } = stats(r.samples)
+    let line = `  ${pad(r.label, 22)}${pad(fmt(median), 10)}`
+    if (r.samples.length > 1) line += pad(`(${min.toFixed(3)}..${max.toFixed(3)})`, 16)
+    if (r.target !== undefined) line += `<= ${r.target} s  ${median <= r.target ? "ok" : "OVER"}`
+    console.log(line.trimEnd())
+  }
+  const colds = results.filter((r) => r.cold !== undefined)
+  if (colds.length) {
+    console.log("\ncold run (first run, empty store; for information)")
+    for (const r of colds) console.log(`  ${pad(r.label, 22)}${fmt(r.cold)}`)
+  }
+}
+
+const main = async () => {
+  const opts = parseArgs(process.argv.slice(2))
+  if (!existsSync(cli)) {
+    console.log("dist/pipe.mjs missing; building ...")
+    const b = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" })
+    if (b.status !== 0) throw new BenchError("build failed")
+  }
+  const cpu = cpus()
+  console.log(`pipe bench: node ${process.version}, ${process.platform}/${process.arch}, ${cpu.length} x ${cpu[0]?.model ?? "?"}`)
+  const results = []
+  for (const b of benchmarks) {
+    if (opts.only.length && !opts.only.includes(b.id)) continue
+    process.stdout.write(`  running ${b.id} ...\n`)
+    results.push(await b.run({ runs: opts.runs }))
+  }
+  printTable(results, opts.runs)
+}
+
+try {
+  await main()
+} catch (e) {
+  console.error(`\nbench failed: ${e instanceof BenchError ? e.message : e?.stack ?? e}`)
+  process.exitCode = 1
+} finally {
+  cleanup()
+}
