@@ -12,6 +12,15 @@ import { statusCommand } from "./status.js"
 
 declare const PIPE_VERSION: string
 
+// `pipe run --json | head` closes stdout early: stop quietly, as Unix tools do. What a dead process leaves
+// (a 'running' record, a temp directory) is tidied by the next pipe.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e
+    process.exit(exitCode())
+  })
+}
+
 const pipe = Command.make("pipe").pipe(
   Command.withDescription(
     "Declarative, cached experiment pipelines: stages in pipeline.yaml become a DAG of content-hashed steps; " +

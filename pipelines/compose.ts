@@ -18,7 +18,7 @@ export interface Handle<T extends string> {
   readonly type: T
 }
 
-type AnyKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>>
+type AnyKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>, any>
 
 /** The artifact types a kind takes; "any" accepts every handle. */
 type Accepted<In extends Readonly<Record<string, InputSlot>>> = {

@@ -58,7 +58,8 @@ export interface StageKind<
   F extends Schema.Struct.Fields = Schema.Struct.Fields,
   P = any,
   Out extends string = string,
-  In extends Readonly<Record<string, InputSlot>> = Readonly<Record<string, InputSlot>>
+  In extends Readonly<Record<string, InputSlot>> = Readonly<Record<string, InputSlot>>,
+  PI = any
 > {
   readonly kind: K
   /** Implementation version: part of every key, so changed code never reuses old outputs. */
@@ -66,7 +67,8 @@ export interface StageKind<
   readonly description: string
   /** Kind-specific keys of a stage besides kind, needs, params and description. */
   readonly fields: F
-  readonly params: Schema.Schema<P, any>
+  /** Params as written (PI) and decoded with defaults applied (P). */
+  readonly params: Schema.Schema<P, PI>
   readonly inputs: In
   readonly output: Out
   /** Workspace files or directories whose content enters the key. */
@@ -81,17 +83,18 @@ export interface StageKind<
   readonly load: () => Promise<StageRunner<Schema.Struct.Type<F>, P>>
 }
 
-export type AnyStageKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>>
+export type AnyStageKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>, any>
 
 export const defineKind = <
   const K extends string,
   F extends Schema.Struct.Fields,
   P,
   const Out extends string,
-  const In extends Readonly<Record<string, InputSlot>>
+  const In extends Readonly<Record<string, InputSlot>>,
+  PI
 >(
-  kind: StageKind<K, F, P, Out, In>
-): StageKind<K, F, P, Out, In> => kind
+  kind: StageKind<K, F, P, Out, In, PI>
+): StageKind<K, F, P, Out, In, PI> => kind
 
 /** "a split", "an augmentation policy": artifact types as the user reads them. */
 export const describeType = (type: string): string => {
