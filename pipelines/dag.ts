@@ -2,7 +2,7 @@
 
 export type Edges = ReadonlyMap<string, ReadonlyArray<string>>
 
-/** The first cycle found, as the hops walked: ["a", "b", "a"]; undefined when the graph is acyclic. */
+/** The first cycle found, following needs: ["a", "b", "a"] means a needs b needs a; undefined when acyclic. */
 export const detectCycle = (needs: Edges): ReadonlyArray<string> | undefined => {
   const state = new Map<string, "visiting" | "done">()
   const stack: Array<string> = []
@@ -23,7 +23,7 @@ export const detectCycle = (needs: Edges): ReadonlyArray<string> | undefined => 
   }
   for (const id of needs.keys()) {
     const cycle = visit(id)
-    if (cycle) return cycle.slice().reverse()
+    if (cycle) return cycle
   }
   return undefined
 }

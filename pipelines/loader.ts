@@ -58,11 +58,14 @@ const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array
       continue
     }
     const s = stage as Record<string, unknown>
-    let target = (s["params"] = typeof s["params"] === "object" && s["params"] !== null ? { ...(s["params"] as object) } : {}) as Record<string, unknown>
+    // Params that are not a map stay as written, so validation still reports them.
+    if (s["params"] === undefined || s["params"] === null) s["params"] = {}
+    if (typeof s["params"] !== "object" || Array.isArray(s["params"])) continue
+    let target = (s["params"] = { ...(s["params"] as object) }) as Record<string, unknown>
     const keys = o.param.split(".")
     keys.slice(0, -1).forEach((k) => {
       const next = target[k]
-      target = target[k] = typeof next === "object" && next !== null ? { ...(next as object) } : {}
+      target = target[k] = typeof next === "object" && next !== null && !Array.isArray(next) ? { ...(next as object) } : {}
     })
     target[keys.at(-1)!] = o.value
   }

@@ -70,14 +70,20 @@ export const diagnosticsOf = (
         }
       ]
     }
-    case "Missing":
-      return [{ path, message: `missing required key '${String(path.at(-1))}' (${expected(issue.ast as unknown as AST.AST)})`, at: "key" }]
+    case "Missing": {
+      // The issue's ast is the property signature; what is expected is its type.
+      const sig = issue.ast as unknown as { type?: AST.AST }
+      const what = expected(sig.type ?? (issue.ast as unknown as AST.AST))
+      return [{ path, message: `missing required key '${String(path.at(-1))}' (${what})`, at: "key" }]
+    }
     case "Refinement": {
-      const d = AST.getDescriptionAnnotation(issue.ast)
-      if (issue.kind === "Predicate" || Option.isSome(d)) {
-        return [{ path, message: `expected ${expected(issue.ast)}, got ${show(issue.actual)}` }]
-      }
-      return diagnosticsOf(issue.issue, path, parent)
+      const message = `expected ${expected(issue.ast)}, got ${show(issue.actual)}`
+      if (issue.kind === "Predicate") return [{ path, message }]
+      // The refined value's own shape is wrong: report problems inside it (e.g. a list element) where they are,
+      // and a wrong value at this level in the refinement's words ("a non-empty list of strings").
+      const inner = diagnosticsOf(issue.issue, path, parent)
+      const here = Option.isSome(AST.getDescriptionAnnotation(issue.ast)) && inner.every((d) => d.path.length === path.length)
+      return here ? [{ path, message }] : inner
     }
     case "Transformation":
       return diagnosticsOf(issue.issue, path, parent)

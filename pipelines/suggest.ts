@@ -15,7 +15,8 @@ const distance = (a: string, b: string): number => {
 }
 
 /** The closest candidate, if it is close enough to be a plausible typo. */
-export const closest = (word: string, candidates: Iterable<string>): string | undefined => {
+export const closest = (word: string, candidates: ReadonlyArray<string> | Iterable<string>): string | undefined => {
+  candidates = [...candidates]
   let best: string | undefined
   let bestD = Infinity
   for (const c of candidates) {
@@ -26,7 +27,10 @@ export const closest = (word: string, candidates: Iterable<string>): string | un
     }
   }
   const limit = Math.max(2, Math.floor(word.length / 3))
-  return bestD <= limit ? best : undefined
+  if (bestD <= limit) return best
+  // A cut-short name ("prep" for "prepare") is a typo too.
+  const w = word.toLowerCase()
+  return w.length >= 3 ? [...candidates].find((c) => c.toLowerCase().startsWith(w)) : undefined
 }
 
 export const didYouMean = (word: string, candidates: Iterable<string>): string => {

@@ -123,6 +123,9 @@ const wire = (
 
 export const validate = (raw: unknown, registry: Registry): Validation => {
   const out: Array<Diagnostic> = []
+  if (raw === null || raw === undefined) {
+    return Either.left([{ path: [], message: "the file is empty; expected a map with 'name' and 'stages'" }])
+  }
   if (!isMap(raw)) {
     return Either.left([{ path: [], message: `expected a map with 'name' and 'stages', got ${show(raw)}` }])
   }
@@ -160,7 +163,8 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
 
   const cycle = detectCycle(graph)
   if (cycle) {
-    out.push({ path: ["stages", cycle[0]!, "needs"], message: `cycle: ${cycle.join(" -> ")}` })
+    const hops = cycle.slice(0, -1).map((id, i) => `${id} needs ${cycle[i + 1]}`)
+    out.push({ path: ["stages", cycle[0]!, "needs"], message: `cycle: ${hops.join(", ")}` })
   }
 
   const nodes = new Map<string, StageNode>()
