@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/: one minified ESM entry (fast start) plus lazily loaded chunks
 // (stage implementations, esbuild for TypeScript pipelines). better-sqlite3 and esbuild stay external.
 import { build } from "esbuild"
-import { readFileSync, rmSync } from "node:fs"
+import { chmodSync, readFileSync, rmSync } from "node:fs"
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true })
@@ -23,3 +23,5 @@ await build({
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
   logLevel: "warning"
 })
+
+chmodSync(new URL("../dist/pipe.mjs", import.meta.url), 0o755)
