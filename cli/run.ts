@@ -12,15 +12,19 @@ import { renderError } from "./render.js"
 import { jsonReporter, summaryText, textReporter } from "./reporters.js"
 import { planLines } from "./planText.js"
 
-const force = Options.boolean("force").pipe(Options.withDescription("Run the selected stages even if cached"))
+const force = Options.boolean("force").pipe(Options.withDescription("Rerun even if cached: the named stages (their upstream stays cached), or all stages when none is named"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Print what would run and why; run nothing"))
+const verbose = Options.boolean("verbose").pipe(
+  Options.withAlias("v"),
+  Options.withDescription("Show each running stage's output live (on stderr with --json); it is always in the run's log")
+)
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 const err = (line: string) => process.stderr.write(`${line}\n`)
 
 export const runCommand = Command.make(
   "run",
-  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, stages: O.stages },
+  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, verbose, stages: O.stages },
   (a) =>
     Effect.gen(function* () {
       const loaded = yield* O.load(a.file, a.set, a.stages)
@@ -30,12 +34,13 @@ export const runCommand = Command.make(
           const store = yield* Store
           const selected = selection(loaded, a.stages)
           const facts = yield* gatherFacts(loaded, selected, store)
-          const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), a.force)
+          const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), a.force, a.stages)
           for (const line of planLines(planned, a.json)) out(line)
           return
         }
         const reporter = a.json ? jsonReporter(out, err) : textReporter(out, err)
-        const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter })
+        const echo = !a.verbose ? "none" : a.json ? "stderr" : "stdout"
+        const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter, echo })
         if (a.json) out(JSON.stringify({ event: "summary", ...summary }))
         else out(summaryText(summary))
         if (summary.failed > 0) setExitCode(ExitCode.stageFailed)

@@ -11,7 +11,7 @@ import { ingest, materialize, OutputError, removeTree } from "../artifacts/blobs
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { Store } from "../cache/store.js"
-import { StageError, type InputArtifact } from "../stages/kind.js"
+import { StageError, type InputArtifact, type StageContext } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
 
@@ -33,7 +33,8 @@ export const executeStage = (
   key: CacheKey,
   record: KeyRecord,
   reason: string,
-  outputs: ReadonlyMap<string, string>
+  outputs: ReadonlyMap<string, string>,
+  echo: StageContext<unknown, unknown>["echo"] = "none"
 ): Effect.Effect<Executed, StageFailure, Store> =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -62,7 +63,8 @@ export const executeStage = (
         inputs,
         outDir,
         workspace: loaded.workspace,
-        logFile: logPath
+        logFile: logPath,
+        echo
       })
       const { manifest, blobs } = yield* Effect.try({
         try: () => ingest(store.root, outDir),

@@ -113,13 +113,15 @@ export const plan = (
   selected: ReadonlySet<string>,
   facts: ReadonlyMap<string, StageFacts>,
   view: CacheView,
-  force: boolean
+  force: boolean,
+  /** With force: only these are forced (all when empty). */
+  forced: ReadonlyArray<string> = []
 ): ReadonlyArray<PlannedStage> => {
   const outputs = new Map<string, string>()
   const result: Array<PlannedStage> = []
   for (const id of pipeline.order) {
     if (!selected.has(id)) continue
-    const decision = decide(pipeline.stages.get(id)!, facts.get(id)!, outputs, view, force)
+    const decision = decide(pipeline.stages.get(id)!, facts.get(id)!, outputs, view, force && (forced.length === 0 || forced.includes(id)))
     if (decision._tag === "Cached") outputs.set(id, decision.output)
     result.push({ id, decision })
   }

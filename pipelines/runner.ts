@@ -19,8 +19,11 @@ export interface RunOptions {
   readonly loaded: Loaded
   /** Run these and their upstream; empty means every stage. */
   readonly targets: ReadonlyArray<string>
+  /** Rerun even if cached: the named targets, or every stage when none is named. */
   readonly force: boolean
   readonly reporter: Reporter
+  /** Echo each running stage's output live (--verbose). */
+  readonly echo?: "none" | "stdout" | "stderr"
 }
 
 export const selection = (loaded: Loaded, targets: ReadonlyArray<string>): ReadonlySet<string> => {
@@ -65,7 +68,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
         finish({ stage: id, status: "skipped", key: null, reason: `needs ${blocked}, which ${how}`, ms: 0 })
         continue
       }
-      const d = decide(node, facts.get(id)!, outputs, view, opts.force)
+      const force = opts.force && (opts.targets.length === 0 || opts.targets.includes(id))
+      const d = decide(node, facts.get(id)!, outputs, view, force)
       if (d._tag === "Blocked") throw new Error(`bug: ${id} planned before ${d.on.join(", ")}`)
       if (d._tag === "Cached") {
         restore(id, d, d.note)
@@ -84,7 +88,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
             yield* Effect.sleep(POLL_MS)
           }
           yield* Effect.addFinalizer(() => Effect.sync(() => store.locks.release(d.key)))
-          if (waited && !opts.force) {
+          if (waited && !force) {
             const again = decide(node, facts.get(id)!, outputs, view, false)
             if (again._tag === "Cached") return { cached: again } as const
           }
@@ -95,7 +99,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           }
           reporter.started(id, d.reason)
           const started = Date.now()
-          const result = yield* executeStage(loaded, node, d.key, d.record, d.reason, outputs).pipe(Effect.either)
+          const result = yield* executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo).pipe(Effect.either)
           const ms = Date.now() - started
           return {
             event:

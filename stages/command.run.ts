@@ -19,6 +19,7 @@ export const run = (
     }
     for (const input of ctx.inputs) env[envName(input.stage)] = input.dir
     const { execa } = yield* Effect.promise(() => import("execa"))
+    const log = { file: ctx.logFile, append: true } as const
     const result = yield* Effect.tryPromise({
       try: (signal) => {
         const options: Options = {
@@ -26,8 +27,8 @@ export const run = (
           env,
           extendEnv: true,
           stdin: "ignore",
-          stdout: { file: ctx.logFile, append: true },
-          stderr: { file: ctx.logFile, append: true },
+          stdout: ctx.echo === "none" ? log : [log, ctx.echo === "stdout" ? "inherit" : process.stderr],
+          stderr: ctx.echo === "none" ? log : [log, "inherit"],
           reject: false,
           cancelSignal: signal,
           forceKillAfterDelay: 3000

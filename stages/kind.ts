@@ -44,6 +44,8 @@ export interface StageContext<C, P> {
   readonly workspace: string
   /** The run's log file; a kind appends its own output to it. */
   readonly logFile: string
+  /** Where to echo the stage's output live as well (`pipe run --verbose`); stdout is kept clean under --json. */
+  readonly echo: "none" | "stdout" | "stderr"
 }
 
 /** The expected way for a stage to fail: a message for the user, shown with the log's tail. */

@@ -11,5 +11,5 @@ for (const r of rows) {
   if (best === c) correct++
 }
 const metrics = { test_acc: correct / rows.length, n: rows.length }
-writeFileSync(join(process.env.PIPE_OUT, "metrics.json"), JSON.stringify(metrics, null, 2))
+writeFileSync(join(process.env.PIPE_OUT, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`)
 console.log(`test accuracy ${(metrics.test_acc * 100).toFixed(1)}%`)

@@ -118,6 +118,11 @@ describe("pipe run", () => {
     await ws.pipe(["run"])
     const r = await ws.json(["run", "--force", "a"])
     expect(r.events.filter((e) => e["event"] === "stage")).toMatchObject([{ stage: "a", status: "ran", reason: "--force" }])
+    // a named stage is forced alone; its upstream stays cached
+    const b = await ws.json(["run", "--force", "b"])
+    expect(statuses(b.events)).toEqual({ a: "cached", b: "ran" })
+    const all = await ws.json(["run", "--force"])
+    expect(summary(all.events)).toMatchObject({ ran: 4, cached: 0 })
   })
 
   it("reruns a stage when a file or directory in its deps changes", async () => {
