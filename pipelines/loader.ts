@@ -173,8 +173,13 @@ const fromModule = (file: string, display: string, overrides: ReadonlyArray<Over
         const { importPipelineModule } = await import("./importModule.js")
         return importPipelineModule(file)
       },
-      catch: (e) =>
-        new PipelineInvalid({ file: display, problems: [{ location: display, path: "", message: String((e as Error).message ?? e) }] })
+      catch: (e) => {
+        const { message, location } = e as { message?: string; location?: string }
+        return new PipelineInvalid({
+          file: display,
+          problems: [{ location: location ?? display, path: "", message: message ?? String(e) }]
+        })
+      }
     })
     const pipeline = yield* check(raw, display, overrides, registry)
     return { pipeline, locate: () => display }

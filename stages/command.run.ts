@@ -31,6 +31,9 @@ export const run = (
           stderr: ctx.echo === "none" ? log : [log, "inherit"],
           reject: false,
           cancelSignal: signal,
+          // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal` and stops the
+          // child. execa's own cleanup hook would re-raise the signal and kill pipe before it records anything.
+          cleanup: false,
           forceKillAfterDelay: 3000
         }
         return execa(program, argv.slice(1), options)
