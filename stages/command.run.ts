@@ -14,8 +14,8 @@ export const run = (
     const program = argv[0]!
     const env: Record<string, string> = {
       PIPE_OUT: ctx.outDir,
-      PIPE_PARAMS: JSON.stringify(ctx.params),
-      PIPE_STAGE: ctx.stageId
+      // No stage id here: it is not in the key (a renamed stage reuses its outputs), so it must not reach the output.
+      PIPE_PARAMS: JSON.stringify(ctx.params)
     }
     for (const input of ctx.inputs) env[envName(input.stage)] = input.dir
     const { execa } = yield* Effect.promise(() => import("execa"))

@@ -1,6 +1,6 @@
 /** The CLI surface: help, schema, dag, status, dry runs, JSON errors, composed pipelines, Ctrl-C. */
 import Database from "better-sqlite3"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
@@ -99,6 +99,17 @@ describe("pipe status and pipe run --dry-run", () => {
     const status = await ws.json(["status"])
     expect(status.events.at(-1)).toEqual({ event: "summary", fresh: 4, stale: 0, pending: 0 })
     expect(ranLog(ws)).toEqual(["data", "left", "right", "join"])
+  })
+})
+
+describe("a store that is not a database", () => {
+  it("exits 3 with the reason", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    mkdirSync(join(ws.dir, ".pipe"))
+    writeFileSync(join(ws.dir, ".pipe", "pipe.db"), "not a database ".repeat(100))
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toBe(`pipe: cannot open the store at ${join(ws.dir, ".pipe")}: file is not a database`)
   })
 })
 
