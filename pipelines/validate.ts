@@ -30,7 +30,6 @@ interface Decoded {
   readonly needs: ReadonlyArray<string>
   readonly config: Record<string, unknown>
   readonly params: unknown
-  readonly rawParams: unknown
 }
 
 const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Diagnostic>): Decoded | undefined => {
@@ -81,7 +80,6 @@ const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Di
     needs: (v["needs"] as ReadonlyArray<string> | undefined) ?? [],
     config,
     params: v["params"],
-    rawParams: input["params"],
     ...(typeof v["description"] === "string" ? { description: v["description"] } : {})
   }
 }

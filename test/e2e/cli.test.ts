@@ -1,8 +1,6 @@
 /** The CLI surface: help, schema, dag, status, dry runs, JSON errors, composed pipelines, Ctrl-C. */
-import Database from "better-sqlite3"
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
 
@@ -29,7 +27,6 @@ stages:
     needs: [left, right]
     cmd: [sh, -c, 'echo join >> ran.log; cat $PIPE_IN_LEFT/rows $PIPE_IN_RIGHT/r > $PIPE_OUT/all']
 `
-const ranLog = (w: Workspace) => (existsSync(join(w.dir, "ran.log")) ? w.read("ran.log").trim().split("\n") : [])
 
 describe("pipe --help and usage errors", () => {
   it("explains every command", async () => {
@@ -70,7 +67,7 @@ describe("an invalid pipeline", () => {
         { location: "pipeline.yaml:18:19", path: "stages.join.needs[1]", message: "unknown stage 'rigth' (did you mean 'right'?)" }
       ]
     })
-    expect(ranLog(ws)).toEqual([])
+    expect(ws.ranLog()).toEqual([])
   })
 })
 
@@ -98,7 +95,7 @@ describe("pipe status and pipe run --dry-run", () => {
     expect(dry.events.at(-1)).toEqual({ event: "summary", fresh: 0, stale: 1, pending: 3 })
     const status = await ws.json(["status"])
     expect(status.events.at(-1)).toEqual({ event: "summary", fresh: 4, stale: 0, pending: 0 })
-    expect(ranLog(ws)).toEqual(["data", "left", "right", "join"])
+    expect(ws.ranLog()).toEqual(["data", "left", "right", "join"])
   })
 })
 
@@ -182,41 +179,5 @@ describe("a composed TypeScript pipeline", () => {
     ws.write("q.ts", "export const x = 1\n")
     const q = await ws.pipe(["run", "-f", "q.ts"])
     expect(q.stderr).toBe("q.ts: the module has no default export; export default the pipeline\nq.ts: 1 problem; nothing ran")
-  })
-})
-
-describe("Ctrl-C", () => {
-  it("stops the running stage, exits 130, and the next run redoes only that stage", async () => {
-    ws = workspace({
-      "pipeline.yaml": `
-name: interrupt
-stages:
-  a:
-    kind: command
-    cmd: [sh, -c, 'echo a >> ran.log; echo a > $PIPE_OUT/a']
-  slow:
-    kind: command
-    needs: [a]
-    cmd: [sh, -c, 'echo slow >> ran.log; [ -f fast ] || sleep 30; echo s > $PIPE_OUT/s']
-`
-    })
-    const child = ws.spawn(["run"])
-    while (!ranLog(ws).includes("slow")) await sleep(50)
-    child.kill("SIGINT")
-    const r = await child
-    expect(r.exitCode).toBe(130)
-    expect(String(r.stderr)).toContain("pipe: interrupted; finished stages are kept, the rest will run next time")
-    const d = new Database(join(ws.dir, ".pipe", "pipe.db"), { readonly: true })
-    expect(d.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
-      { stage: "a", status: "ok" },
-      { stage: "slow", status: "interrupted" }
-    ])
-    expect(d.prepare("SELECT count(*) AS n FROM locks").get()).toEqual({ n: 0 })
-    d.close()
-    expect(readdirSync(join(ws.dir, ".pipe", "tmp"))).toEqual([])
-    ws.write("fast", "")
-    const again = await ws.json(["run"])
-    expect(statuses(again.events)).toEqual({ a: "cached", slow: "ran" })
-    expect(again.events[1]).toMatchObject({ reason: "previous run was interrupted" })
   })
 })

@@ -30,13 +30,6 @@ stages:
 let ws: Workspace
 afterEach(() => ws?.cleanup())
 
-const ranLog = (w: Workspace): Array<string> => {
-  try {
-    return w.read("ran.log").trim().split("\n").filter(Boolean)
-  } catch {
-    return []
-  }
-}
 
 describe("pipe run", () => {
   it("runs everything the first time and nothing the second", async () => {
@@ -49,7 +42,7 @@ describe("pipe run", () => {
     const second = await ws.json(["run"])
     expect(statuses(second.events)).toEqual({ a: "cached", b: "cached", c: "cached", side: "cached" })
     expect(summary(second.events)).toMatchObject({ ran: 0, cached: 4 })
-    expect(ranLog(ws)).toEqual(["a", "b", "c", "side"])
+    expect(ws.ranLog()).toEqual(["a", "b", "c", "side"])
     // Keys are stable: the same stage has the same key on both runs.
     expect(second.events[0]!["key"]).toBe(first.events[0]!["key"])
     expect(second.events[0]!["key"]).toMatch(/^[0-9a-f]{64}$/)
@@ -66,7 +59,7 @@ describe("pipe run", () => {
     expect(r.stdout).toContain("· a: cached (up to date)")
     expect(r.stdout).toContain("· side: cached (up to date)")
     expect(r.stdout).toContain("2 ran, 2 cached, 0 failed, 0 skipped")
-    expect(ranLog(ws)).toEqual(["a", "b", "c", "side", "b", "c"])
+    expect(ws.ranLog()).toEqual(["a", "b", "c", "side", "b", "c"])
   })
 
   it("cuts off downstream work when a rerun upstream stage produces identical output", async () => {
@@ -76,7 +69,7 @@ describe("pipe run", () => {
     const r = await ws.json(["run", "--set", "a.note=y"])
     expect(statuses(r.events)).toEqual({ a: "ran", b: "cached", c: "cached", side: "cached" })
     expect(r.events.find((e) => e["stage"] === "a")).toMatchObject({ reason: 'params changed: note "x" -> "y"' })
-    expect(ranLog(ws)).toEqual(["a", "b", "c", "side", "a"])
+    expect(ws.ranLog()).toEqual(["a", "b", "c", "side", "a"])
   })
 
   it("restores a key seen many runs ago from the run-cache", async () => {
@@ -84,11 +77,11 @@ describe("pipe run", () => {
     await ws.pipe(["run", "--set", "b.m=1"])
     await ws.pipe(["run", "--set", "b.m=2"])
     await ws.pipe(["run", "--set", "b.m=3"])
-    const before = ranLog(ws).length
+    const before = ws.ranLog().length
     const r = await ws.json(["run", "--set", "b.m=1"])
     expect(statuses(r.events)).toEqual({ a: "cached", b: "cached", c: "cached", side: "cached" })
     expect(r.events.find((e) => e["stage"] === "b")!["reason"]).toMatch(/^restored from run-cache \(run #\d+\)$/)
-    expect(ranLog(ws).length).toBe(before)
+    expect(ws.ranLog().length).toBe(before)
     // and the next change is explained against the restored run, not the last one that ran
     const next = await ws.json(["run", "--set", "b.m=4"])
     expect(next.events.find((e) => e["stage"] === "b")).toMatchObject({ status: "ran", reason: "params changed: m 1 -> 4" })
@@ -107,7 +100,7 @@ describe("pipe run", () => {
     ws = workspace({ "pipeline.yaml": PIPELINE })
     const r = await ws.json(["run", "b"])
     expect(statuses(r.events)).toEqual({ a: "ran", b: "ran" })
-    expect(ranLog(ws)).toEqual(["a", "b"])
+    expect(ws.ranLog()).toEqual(["a", "b"])
     const bad = await ws.pipe(["run", "bb"])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toBe("pipe: unknown stage 'bb' (did you mean 'b'?); stages: a, b, c, side")
@@ -146,7 +139,7 @@ stages:
     expect(r.events[0]).toMatchObject({ status: "ran", reason: "dep changed: data" })
     ws.write("script.sh", 'echo build >> ran.log; cat data/*.txt data/*.txt > "$PIPE_OUT/all.txt"\n')
     expect((await ws.json(["run"])).events[0]).toMatchObject({ status: "ran", reason: "dep changed: script.sh" })
-    expect(ranLog(ws)).toEqual(["build", "build", "build"])
+    expect(ws.ranLog()).toEqual(["build", "build", "build"])
     rmSync(join(ws.dir, "script.sh"))
     const missing = await ws.pipe(["run"])
     expect(missing.code).toBe(2)

@@ -1,5 +1,4 @@
 /** Failures, crashes, concurrent runs and a damaged store: the cache stays consistent and says what it does. */
-import Database from "better-sqlite3"
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -9,8 +8,6 @@ import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
 let ws: Workspace
 afterEach(() => ws?.cleanup())
 
-const ranLog = (w: Workspace) => (existsSync(join(w.dir, "ran.log")) ? w.read("ran.log").trim().split("\n") : [])
-const db = (w: Workspace) => new Database(join(w.dir, ".pipe", "pipe.db"), { readonly: true })
 
 const waitFor = async (path: string, ms = 20_000) => {
   const end = Date.now() + ms
@@ -48,7 +45,7 @@ stages:
     expect(r.stdout).toContain(": command exited with code 3\n  last 1 lines of the log:\n  | boom: no GPU\n  full log: .pipe/logs/2.log")
     expect(r.stdout).toContain("- after: skipped (needs bad, which failed)")
     expect(r.stdout).toContain("2 ran, 0 cached, 1 failed, 1 skipped")
-    expect(ranLog(ws)).toEqual(["a", "bad", "indep"])
+    expect(ws.ranLog()).toEqual(["a", "bad", "indep"])
   })
 
   it("records nothing that a later run could reuse", async () => {
@@ -58,7 +55,7 @@ stages:
     expect(again.code).toBe(1)
     expect(statuses(again.events)).toEqual({ a: "cached", bad: "failed", after: "skipped", indep: "cached" })
     expect(again.events.find((e) => e["stage"] === "bad")).toMatchObject({ reason: "previous run failed", error: "command exited with code 3" })
-    const d = db(ws)
+    const d = ws.db()
     expect(d.prepare("SELECT status, output FROM runs WHERE stage = 'bad'").all()).toEqual([
       { status: "failed", output: null },
       { status: "failed", output: null }
@@ -97,7 +94,7 @@ stages:
       } catch {}
     }
     await child
-    const d = db(ws)
+    const d = ws.db()
     expect(d.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
       { stage: "a", status: "ok" },
       { stage: "slow", status: "running" }
@@ -110,8 +107,8 @@ stages:
     expect(r.code).toBe(0)
     expect(statuses(r.events)).toEqual({ a: "cached", slow: "ran", after: "ran" })
     expect(r.events.find((e) => e["stage"] === "slow")).toMatchObject({ reason: "previous run was interrupted" })
-    expect(ranLog(ws)).toEqual(["a", "slow", "slow", "after"])
-    const d2 = db(ws)
+    expect(ws.ranLog()).toEqual(["a", "slow", "slow", "after"])
+    const d2 = ws.db()
     expect(d2.prepare("SELECT stage, status, error FROM runs WHERE stage = 'slow' ORDER BY id").all()).toEqual([
       { stage: "slow", status: "interrupted", error: `process ${victim} died while the stage ran` },
       { stage: "slow", status: "ok", error: null }
@@ -119,6 +116,42 @@ stages:
     expect(d2.prepare("SELECT count(*) AS n FROM locks").get()).toEqual({ n: 0 })
     d2.close()
     expect(readdirSync(join(ws.dir, ".pipe", "tmp"))).toEqual([])
+  })
+})
+
+describe("Ctrl-C", () => {
+  it("stops the running stage, exits 130, and the next run redoes only that stage", async () => {
+    ws = workspace({
+      "pipeline.yaml": `
+name: interrupt
+stages:
+  a:
+    kind: command
+    cmd: [sh, -c, 'echo a >> ran.log; echo a > $PIPE_OUT/a']
+  slow:
+    kind: command
+    needs: [a]
+    cmd: [sh, -c, 'echo slow >> ran.log; [ -f fast ] || sleep 30; echo s > $PIPE_OUT/s']
+`
+    })
+    const child = ws.spawn(["run"])
+    while (!ws.ranLog().includes("slow")) await sleep(50)
+    child.kill("SIGINT")
+    const r = await child
+    expect(r.exitCode).toBe(130)
+    expect(String(r.stderr)).toContain("pipe: interrupted; finished stages are kept, the rest will run next time")
+    const d = ws.db()
+    expect(d.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
+      { stage: "a", status: "ok" },
+      { stage: "slow", status: "interrupted" }
+    ])
+    expect(d.prepare("SELECT count(*) AS n FROM locks").get()).toEqual({ n: 0 })
+    d.close()
+    expect(readdirSync(join(ws.dir, ".pipe", "tmp"))).toEqual([])
+    ws.write("fast", "")
+    const again = await ws.json(["run"])
+    expect(statuses(again.events)).toEqual({ a: "cached", slow: "ran" })
+    expect(again.events[1]).toMatchObject({ reason: "previous run was interrupted" })
   })
 })
 
@@ -161,7 +194,7 @@ stages:
     const second = ws.spawn(["run", "--json"])
     const [r1, r2] = await Promise.all([first, second])
     expect([r1.exitCode, r2.exitCode]).toEqual([0, 0])
-    expect(ranLog(ws)).toEqual(["slow", "next"])
+    expect(ws.ranLog()).toEqual(["slow", "next"])
     const ev2 = String(r2.stdout).trim().split("\n").map((l) => JSON.parse(l))
     expect(ev2.find((e) => e.stage === "slow")).toMatchObject({ status: "cached" })
     expect(ev2.find((e) => e.stage === "slow").reason).toMatch(/^produced by another pipe process \(run #1\)$/)
@@ -183,7 +216,7 @@ stages:
     cmd: [sh, -c, 'echo b >> ran.log; cp $PIPE_IN_A/a.txt $PIPE_OUT/b.txt; echo more >> $PIPE_OUT/b.txt']
 `
   const blobOf = (w: Workspace, stage: string) => {
-    const d = db(w)
+    const d = w.db()
     const row = d
       .prepare("SELECT f.blob FROM runs r JOIN artifact_files f ON f.artifact = r.output WHERE r.stage = ? AND r.status = 'ok'")
       .get(stage) as { blob: string }
@@ -210,7 +243,7 @@ stages:
     expect(statuses(r.events)["b"]).toBe("cached")
     expect(readFileSync(blob, "utf8")).toBe("some content\n")
     expect(readdirSync(join(ws.dir, ".pipe", "quarantine"))).toHaveLength(1)
-    expect(ranLog(ws)).toEqual(["a", "b", "a"])
+    expect(ws.ranLog()).toEqual(["a", "b", "a"])
   })
 
   it("detects a missing blob the same way", async () => {
@@ -250,7 +283,7 @@ stages:
       error: "output host is a symlink to /etc/hostname, outside PIPE_OUT; copy the file instead"
     })
     expect(statuses(r.events)).toEqual({ escape: "failed", inside: "ran", reader: "ran" })
-    const d = db(ws)
+    const d = ws.db()
     const files = d
       .prepare("SELECT f.path, f.size, f.exec FROM runs r JOIN artifact_files f ON f.artifact = r.output WHERE r.stage = 'inside' ORDER BY f.path")
       .all()

@@ -1,6 +1,7 @@
 /** Runs the built CLI (dist/pipe.mjs) in a temporary workspace, as a user would. */
 import { execa, type ResultPromise } from "execa"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import Database from "better-sqlite3"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -13,6 +14,10 @@ export interface Workspace {
   pipe(args: ReadonlyArray<string>, env?: Record<string, string>): Promise<Result>
   spawn(args: ReadonlyArray<string>, env?: Record<string, string>): ResultPromise
   json(args: ReadonlyArray<string>): Promise<{ code: number; events: Array<Record<string, any>>; stderr: string }>
+  /** Lines of ran.log: test stages append their id there, so this counts real executions. */
+  ranLog(): Array<string>
+  /** The store's SQLite database, read-only. */
+  db(): Database.Database
   cleanup(): void
 }
 
@@ -47,6 +52,8 @@ export const workspace = (files: Record<string, string> = {}): Workspace => {
         .map((l) => JSON.parse(l) as Record<string, any>)
       return { code: r.code, events, stderr: r.stderr }
     },
+    ranLog: () => (existsSync(join(dir, "ran.log")) ? ws.read("ran.log").trim().split("\n").filter(Boolean) : []),
+    db: () => new Database(join(dir, ".pipe", "pipe.db"), { readonly: true }),
     cleanup: () => rmSync(dir, { recursive: true, force: true })
   }
   for (const [name, text] of Object.entries(files)) ws.write(name, text)
