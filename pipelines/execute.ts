@@ -5,7 +5,7 @@
  * so nothing partial is ever a cache hit; the temp directory is always removed.
  */
 import { Cause, Effect, Exit } from "effect"
-import { mkdirSync } from "node:fs"
+import { appendFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { ingest, materialize, OutputError, removeTree } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
@@ -64,7 +64,12 @@ export const executeStage = (
         outDir,
         workspace: loaded.workspace,
         logFile: logPath,
-        echo
+        echo,
+        log: (line) => {
+          appendFileSync(logPath, `${line}\n`)
+          if (echo === "stdout") process.stdout.write(`${line}\n`)
+          else if (echo === "stderr") process.stderr.write(`${line}\n`)
+        }
       })
       const { manifest, blobs } = yield* Effect.try({
         try: () => ingest(store.root, outDir),

@@ -16,6 +16,7 @@ export const gatherFacts = (
     for (const id of ids) {
       const node = loaded.pipeline.stages.get(id)!
       const deps: Record<string, string> = {}
+      for (const [name, hash] of Object.entries(node.kind.sources ?? {})) deps[`source:${name}`] = hash
       for (const [i, dep] of node.deps.entries()) {
         try {
           deps[dep] = store.stats.hashPath(loaded.workspace, dep)

@@ -119,6 +119,11 @@ const wire = (
   return slots
 }
 
+const withoutKeys = (params: Json, keys: ReadonlyArray<string> | undefined): Json => {
+  if (!keys?.length || typeof params !== "object" || params === null || Array.isArray(params)) return params
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k))) as Json
+}
+
 export const validate = (raw: unknown, registry: Registry): Validation => {
   const out: Array<Diagnostic> = []
   if (raw === null || raw === undefined) {
@@ -185,7 +190,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       slots,
       config: d.config,
       params: d.params,
-      canonicalParams: Schema.encodeSync(d.kind.params)(d.params) as Json,
+      canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.params) as Json, d.kind.locationParams),
       canonicalConfig: Schema.encodeSync(configSchema(d.kind))(d.config) as Json,
       deps: d.kind.deps?.(d.config) ?? [],
       ...(d.description !== undefined ? { description: d.description } : {})

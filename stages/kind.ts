@@ -42,8 +42,10 @@ export interface StageContext<C, P> {
   readonly outDir: string
   /** The directory holding the pipeline file; commands run there. */
   readonly workspace: string
-  /** The run's log file; a kind appends its own output to it. */
+  /** The run's log file; a kind appends its own output to it (or uses `log`). */
   readonly logFile: string
+  /** A line for the run's log, also shown live with --verbose: progress of long work. */
+  readonly log: (line: string) => void
   /** Where to echo the stage's output live as well (`pipe run --verbose`); stdout is kept clean under --json. */
   readonly echo: "none" | "stdout" | "stderr"
 }
@@ -75,6 +77,16 @@ export interface StageKind<
   readonly output: Out
   /** Workspace files or directories whose content enters the key. */
   readonly deps?: (config: Schema.Struct.Type<F>) => ReadonlyArray<string>
+  /**
+   * Content hashes of inputs from outside the workspace that are known in advance (a data set's published
+   * checksums), by name. They enter the key like deps; the stage must verify them when it runs.
+   */
+  readonly sources?: Readonly<Record<string, string>>
+  /**
+   * Params that only say where to find inputs (a directory, a URL). They are left out of the key, so the key
+   * depends on what the inputs contain, not on where they were found.
+   */
+  readonly locationParams?: ReadonlyArray<string>
   /** Cross-field checks after decoding (e.g. a placeholder naming a param that does not exist). */
   readonly check?: (stage: { readonly config: Schema.Struct.Type<F>; readonly params: P }) => ReadonlyArray<StageIssue>
   /** Identity of the engine/backend the stage would run on; part of the key when present. */

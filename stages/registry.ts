@@ -1,8 +1,11 @@
 /** The built-in stage kinds. A new kind is a new file in stages/ and one entry here. */
+import { augmentKind } from "./augment.js"
 import { commandKind } from "./command.js"
+import { downloadKind } from "./download.js"
+import { splitKind } from "./split.js"
 import type { AnyStageKind } from "./kind.js"
 
-export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind]
+export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind]
 
 export type Registry = ReadonlyMap<string, AnyStageKind>
 
