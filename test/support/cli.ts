@@ -18,6 +18,8 @@ export interface Workspace {
   ranLog(): Array<string>
   /** The store's SQLite database, read-only. */
   db(): Database.Database
+  /** An artifact's files in the store: relative path -> blob path (read them as the stage's output). */
+  artifact(hash: string, store?: string): Record<string, string>
   cleanup(): void
 }
 
@@ -54,6 +56,12 @@ export const workspace = (files: Record<string, string> = {}): Workspace => {
     },
     ranLog: () => (existsSync(join(dir, "ran.log")) ? ws.read("ran.log").trim().split("\n").filter(Boolean) : []),
     db: () => new Database(join(dir, ".pipe", "pipe.db"), { readonly: true }),
+    artifact: (hash, store = join(dir, ".pipe")) => {
+      const d = new Database(join(store, "pipe.db"), { readonly: true })
+      const rows = d.prepare("SELECT path, blob FROM artifact_files WHERE artifact = ?").all(hash) as Array<{ path: string; blob: string }>
+      d.close()
+      return Object.fromEntries(rows.map((r) => [r.path, join(store, "blobs", r.blob.slice(0, 2), r.blob)]))
+    },
     cleanup: () => rmSync(dir, { recursive: true, force: true })
   }
   for (const [name, text] of Object.entries(files)) ws.write(name, text)
