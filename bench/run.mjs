@@ -211,10 +211,47 @@ const noopRun = (tag, label, makePipeline, target) => async ({ runs }) => {
   return { label, samples, target, cold: cold.seconds }
 }
 
+/**
+ * The data stages on the full Fashion-MNIST set (bench/data.ts, bundled with esbuild and run in a child):
+ * stage times, then loading a split artifact, decoding it to floats and augmenting it, as training will.
+ */
+const dataStages = async ({ runs }) => {
+  const { build } = await import("esbuild")
+  const entry = join(root, "bench", ".data.bundle.mjs")
+  await build({
+    entryPoints: [join(root, "bench", "data.ts")],
+    outfile: entry,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: ["better-sqlite3"],
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+    logLevel: "warning"
+  })
+  try {
+    const r = timed(process.execPath, [entry, cli, join(root, "pipeline.yaml"), String(runs)], { env: cliEnv() })
+    if (r.status !== 0) throw new BenchError(`data benchmark failed:\n${tail(r.stderr)}`)
+    const d = JSON.parse(r.stdout.trim().split("\n").at(-1))
+    const lines = [
+      `  download (full data set)   ${fmt(d.stages.download)}   (${d.images.toLocaleString("en")} images, from the local copy)`,
+      `  split                      ${fmt(d.stages.split)}`,
+      `  augment (policy+previews)  ${fmt(d.stages.augment)}`,
+      `  load split artifact        ${fmt(d.load)}   ${Math.round(d.images / d.load).toLocaleString("en")} images/s (median of ${runs})`,
+      `  decode train to floats     ${fmt(d.decode)}   ${Math.round(d.train / d.decode).toLocaleString("en")} images/s`,
+      `  augment train (one epoch)  ${fmt(d.augment)}   ${Math.round(d.train / d.augment).toLocaleString("en")} images/s (crop+flip+normalise)`
+    ]
+    return { section: "data stages (Fashion-MNIST)", lines }
+  } finally {
+    rmSync(entry, { force: true })
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
-  { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) }
+  { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) },
+  { id: "data", run: dataStages }
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -235,8 +272,9 @@ const parseArgs = (argv) => {
 const fmt = (s) => `${s.toFixed(3)} s`
 const pad = (s, n) => s.padEnd(n)
 
-const printTable = (results, runs) => {
-  console.log(`\nno-op pipe run (median of ${runs}, min..max)            target`)
+const printTable = (all, runs) => {
+  const results = all.filter((r) => !r.section)
+  if (results.length) console.log(`\nno-op pipe run (median of ${runs}, min..max)            target`)
   for (const r of results) {
     const { median, min, max } = stats(r.samples)
     let line = `  ${pad(r.label, 22)}${pad(fmt(median), 10)}`
@@ -249,6 +287,7 @@ const printTable = (results, runs) => {
     console.log("\ncold run (first run, empty store; for information)")
     for (const r of colds) console.log(`  ${pad(r.label, 22)}${fmt(r.cold)}`)
   }
+  for (const s of all.filter((r) => r.section)) console.log(`\n${s.section}\n${s.lines.join("\n")}`)
 }
 
 const main = async () => {
