@@ -376,7 +376,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:5 stages.a: missing required key 'kind'; known kinds: command",
+      "pipeline.yaml:4:5 stages.a: missing required key 'kind'; known kinds: command, download, split, augment",
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["cmd: [echo]"]
@@ -391,7 +391,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command",
+      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment",
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["comand"]
@@ -406,7 +406,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 3; known kinds: command",
+      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 3; known kinds: command, download, split, augment",
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["3"]
@@ -748,7 +748,7 @@ const cases: ReadonlyArray<Case> = [
     text: [
       `pipeline.yaml:1:7 name: expected a non-empty pipeline name, got ""`,
       "pipeline.yaml:5:10 stages.b.cmd: expected a non-empty list of strings (program and arguments), got an empty list",
-      "pipeline.yaml:7:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command",
+      "pipeline.yaml:7:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment",
       "pipeline.yaml:12:5 stages.c.extra: unknown key 'extra'; allowed keys: kind, description, needs, params, cmd, deps",
       "pipeline.yaml:13:1 bogus: unknown key 'bogus'; allowed keys: name, description, stages",
       "pipeline.yaml: 5 problems; nothing ran"
@@ -805,7 +805,7 @@ describe("problems as data (what --json prints)", () => {
       {
         location: "pipeline.yaml:4:11",
         path: "stages.a.kind",
-        message: "unknown stage kind 'comand' (did you mean 'command'?); known kinds: command"
+        message: "unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment"
       }
     ])
   })
