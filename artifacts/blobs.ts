@@ -72,29 +72,56 @@ const walk = (root: string): Array<Found> => {
   return found
 }
 
-/** Hashes every file of a finished output directory and moves each content into the store. */
-export const ingest = (root: string, outDir: string): { manifest: Manifest; blobs: Array<BlobStat> } => {
+/** Writes `src` as the blob `dest`: a hard link when `src` has no other name (else a copy), made read-only. */
+const putBlob = (src: string, dest: string, links: number): void => {
+  mkdirSync(dirname(dest), { recursive: true })
+  const tmp = `${dest}.tmp-${process.pid}`
+  rmSync(tmp, { force: true })
+  // A file with other names (e.g. a workspace file the stage hard-linked into $PIPE_OUT) is copied: linking it
+  // would make the user's file read-only and let later edits to it change the blob.
+  if (links > 1) copyFileSync(src, tmp)
+  else {
+    try {
+      linkSync(src, tmp)
+    } catch {
+      copyFileSync(src, tmp)
+    }
+  }
+  chmodSync(tmp, 0o444)
+  renameSync(tmp, dest)
+}
+
+/**
+ * Hashes every file of a finished output directory and moves each content into the store. A blob that is
+ * already there is trusted only if it still matches its record (`known`, by size and mtime) or its content
+ * rehashes to its name; otherwise it is quarantined and replaced.
+ */
+export const ingest = (
+  root: string,
+  outDir: string,
+  known: (hash: string) => BlobStat | undefined = () => undefined
+): { manifest: Manifest; blobs: Array<BlobStat> } => {
   const entries: Array<FileEntry> = []
   const blobs = new Map<string, BlobStat>()
   for (const f of walk(outDir)) {
-    const size = statSync(f.abs).size
+    const st = statSync(f.abs)
     const hash = hashFile(f.abs)
-    entries.push({ path: f.rel, hash, size, exec: f.exec })
+    entries.push({ path: f.rel, hash, size: st.size, exec: f.exec })
     if (blobs.has(hash)) continue
     const dest = blobPath(root, hash)
-    if (!existsSync(dest)) {
-      mkdirSync(dirname(dest), { recursive: true })
-      const tmp = `${dest}.tmp-${process.pid}`
-      try {
-        linkSync(f.abs, tmp)
-      } catch {
-        copyFileSync(f.abs, tmp)
+    if (existsSync(dest)) {
+      const rec = known(hash)
+      const cur = statSync(dest, { bigint: true })
+      const trusted = rec !== undefined && rec.size === Number(cur.size) && rec.mtimeNs === String(cur.mtimeNs)
+      if (!trusted && hashFile(dest) !== hash) {
+        quarantine(root, hash)
+        putBlob(f.abs, dest, st.nlink)
       }
-      chmodSync(tmp, 0o444)
-      renameSync(tmp, dest)
+    } else {
+      putBlob(f.abs, dest, st.nlink)
     }
-    const st = statSync(dest, { bigint: true })
-    blobs.set(hash, { hash, size: Number(st.size), mtimeNs: String(st.mtimeNs) })
+    const now = statSync(dest, { bigint: true })
+    blobs.set(hash, { hash, size: Number(now.size), mtimeNs: String(now.mtimeNs) })
   }
   return { manifest: makeManifest(entries), blobs: [...blobs.values()] }
 }

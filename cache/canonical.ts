@@ -20,6 +20,10 @@ export const canonicalJson = (value: unknown): string => {
       return JSON.stringify(value)
     case "object": {
       if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TypeError(`cannot canonicalise a ${(value as object).constructor?.name ?? "non-plain object"}`)
+      }
       const obj = value as Record<string, unknown>
       const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort()
       return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`

@@ -3,6 +3,7 @@
  * process start time (field 22 of /proc/PID/stat, on Linux) is recorded and compared too.
  */
 import { readFileSync } from "node:fs"
+import { hostname } from "node:os"
 
 export const processStart = (pid: number): string | null => {
   try {
@@ -14,7 +15,12 @@ export const processStart = (pid: number): string | null => {
   }
 }
 
-export const isAlive = (pid: number, start: string | null): boolean => {
+/**
+ * Whether the process is alive. A process on another host (a store on a shared volume) cannot be checked
+ * from here, so it counts as alive: its lock is never stolen.
+ */
+export const isAlive = (pid: number, start: string | null, host: string | null = null): boolean => {
+  if (host !== null && host !== self.host) return true
   try {
     process.kill(pid, 0)
   } catch (e) {
@@ -25,4 +31,13 @@ export const isAlive = (pid: number, start: string | null): boolean => {
   return now === null || now === start
 }
 
-export const self = { pid: process.pid, start: processStart(process.pid) }
+export const self = { pid: process.pid, start: processStart(process.pid), host: hostname() }
+
+/** Kills a process group left behind by a dead pipe (a stage's command and its children). */
+export const killGroup = (pgid: number, signal: NodeJS.Signals = "SIGKILL"): void => {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // already gone
+  }
+}

@@ -18,11 +18,11 @@ export class Locks {
   private readonly release_
 
   constructor(private readonly db: Db) {
-    this.getRow = db.prepare<[string], { pid: number; pstart: string | null; stage: string }>(
-      "SELECT pid, pstart, stage FROM locks WHERE key = ?"
+    this.getRow = db.prepare<[string], { pid: number; pstart: string | null; stage: string; host: string | null }>(
+      "SELECT pid, pstart, stage, host FROM locks WHERE key = ?"
     )
     this.del = db.prepare("DELETE FROM locks WHERE key = ?")
-    this.put = db.prepare("INSERT INTO locks (key, stage, pid, pstart, acquired_at) VALUES (?, ?, ?, ?, ?)")
+    this.put = db.prepare("INSERT INTO locks (key, stage, pid, pstart, host, acquired_at) VALUES (?, ?, ?, ?, ?, ?)")
     this.release_ = db.prepare("DELETE FROM locks WHERE key = ? AND pid = ?")
   }
 
@@ -32,10 +32,10 @@ export class Locks {
       .transaction((): Holder | undefined => {
         const row = this.getRow.get(key)
         if (row) {
-          if (isAlive(row.pid, row.pstart)) return { pid: row.pid, stage: row.stage }
+          if (isAlive(row.pid, row.pstart, row.host)) return { pid: row.pid, stage: row.stage }
           this.del.run(key)
         }
-        this.put.run(key, stage, self.pid, self.start, Date.now())
+        this.put.run(key, stage, self.pid, self.start, self.host, Date.now())
         return undefined
       })
       .immediate()

@@ -74,5 +74,11 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     ino TEXT NOT NULL,
     hash TEXT NOT NULL
   ) WITHOUT ROWID;
+  `,
+  /* 2: hosts (a store may be shared between machines), child process groups, index for damage marking */ `
+  ALTER TABLE runs ADD COLUMN host TEXT;
+  ALTER TABLE runs ADD COLUMN child_pgid INTEGER;
+  ALTER TABLE locks ADD COLUMN host TEXT;
+  CREATE INDEX runs_output ON runs(output);
   `
 ]

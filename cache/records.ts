@@ -7,7 +7,7 @@ import type { BlobStat } from "../artifacts/blobs.js"
 import type { FileEntry, Manifest } from "../artifacts/manifest.js"
 import type { Db } from "./db.js"
 import type { CacheKey, KeyRecord } from "./fingerprint.js"
-import { isAlive, self } from "./liveness.js"
+import { isAlive, killGroup, self } from "./liveness.js"
 
 export type RunStatus = "running" | "ok" | "failed" | "interrupted" | "damaged"
 
@@ -58,8 +58,8 @@ export class Records {
       lastOfKey: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE key = ? ORDER BY id DESC LIMIT 1"),
       setHead: db.prepare("INSERT OR REPLACE INTO heads (pipeline, stage, run_id) VALUES (?, ?, ?)"),
       begin: db.prepare(
-        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, pid, pstart, started_at, log_path)
-         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`
+        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, pid, pstart, host, started_at, log_path)
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`
       ),
       setLog: db.prepare("UPDATE runs SET log_path = ? WHERE id = ?"),
       end: db.prepare(
@@ -82,9 +82,11 @@ export class Records {
       ),
       artifactType: db.prepare<[string], { type: string }>("SELECT type FROM artifacts WHERE hash = ?"),
       damage: db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?"),
-      running: db.prepare<[], { id: number; pid: number; pstart: string | null }>(
-        "SELECT id, pid, pstart FROM runs WHERE status = 'running'"
+      running: db.prepare<[], { id: number; pid: number; pstart: string | null; host: string | null; child_pgid: number | null }>(
+        "SELECT id, pid, pstart, host, child_pgid FROM runs WHERE status = 'running'"
       ),
+      child: db.prepare("UPDATE runs SET child_pgid = ? WHERE id = ?"),
+      blob1: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>("SELECT hash, size, mtime_ns FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
       )
@@ -110,7 +112,7 @@ export class Records {
 
   begin(r: BeginRun, logDir: string): { id: number; logPath: string } {
     const id = Number(
-      this.s.begin.run(r.key, r.pipeline, r.stage, r.kind, r.reason, JSON.stringify(r.record), self.pid, self.start, Date.now(), null)
+      this.s.begin.run(r.key, r.pipeline, r.stage, r.kind, r.reason, JSON.stringify(r.record), self.pid, self.start, self.host, Date.now(), null)
         .lastInsertRowid
     )
     const logPath = `${logDir}/${id}.log`
@@ -160,14 +162,28 @@ export class Records {
     this.s.damage.run(artifact)
   }
 
-  /** Runs left 'running' by a process that no longer exists (killed, crashed) become 'interrupted'. */
+  /**
+   * Runs left 'running' by a process that no longer exists (killed, crashed) become 'interrupted', and the
+   * process group their command left behind is killed, so it cannot race a new run of the same stage.
+   */
   reapDead(): number {
     let n = 0
     for (const r of this.s.running.all()) {
-      if (!isAlive(r.pid, r.pstart)) {
+      if (!isAlive(r.pid, r.pstart, r.host)) {
+        if (r.child_pgid !== null) killGroup(r.child_pgid)
         n += this.s.interrupt.run(`process ${r.pid} died while the stage ran`, Date.now(), r.id).changes
       }
     }
     return n
+  }
+
+  /** The process group a running stage's command leads (see reapDead). */
+  setChild(runId: number, pgid: number): void {
+    this.s.child.run(pgid, runId)
+  }
+
+  blob(hash: string): BlobStat | undefined {
+    const b = this.s.blob1.get(hash)
+    return b && { hash: b.hash, size: b.size, mtimeNs: b.mtime_ns }
   }
 }

@@ -3,12 +3,13 @@
  * mtime and inode: a file whose stat is unchanged is not read again, so no-op runs stay cheap on large deps.
  * Files modified in the last second are not remembered (their mtime may not yet reflect a second write).
  */
-import { lstatSync, readdirSync, statSync } from "node:fs"
+import { readdirSync, realpathSync, statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { hashFile } from "../artifacts/hashFile.js"
 import { makeManifest, type FileEntry } from "../artifacts/manifest.js"
 import type { Db } from "./db.js"
 
+/** A dep that cannot be hashed: missing, or unreadable. */
 export class DepMissing extends Error {}
 
 export class StatCache {
@@ -36,27 +37,43 @@ export class StatCache {
     return { hash, size, exec }
   }
 
-  /** A file's content hash, or for a directory the manifest hash of every file below it. */
-  hashPath(workspace: string, path: string): string {
+  /**
+   * A file's content hash, or for a directory the manifest hash of every file below it. Symlinks are
+   * followed; dangling ones (editor lock files) and directories already visited (link loops) are skipped, and
+   * so is `exclude` (the store, which changes on every run).
+   */
+  hashPath(workspace: string, path: string, exclude?: string): string {
     const abs = resolve(workspace, path)
-    let st
     try {
-      st = statSync(abs)
-    } catch {
-      throw new DepMissing(`${path}: no such file or directory in ${workspace}`)
+      if (!statSync(abs).isDirectory()) return this.hashFile(abs).hash
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new DepMissing(code === "ENOENT" ? `${path}: no such file or directory in ${workspace}` : `${path}: ${(e as Error).message}`)
     }
-    if (!st.isDirectory()) return this.hashFile(abs).hash
     const entries: Array<FileEntry> = []
+    const visited = new Set<string>()
     const walk = (dir: string, rel: string) => {
+      const real = realpathSync(dir)
+      if (visited.has(real) || real === exclude) return
+      visited.add(real)
       for (const name of readdirSync(dir).sort()) {
         const a = join(dir, name)
         const r = rel ? `${rel}/${name}` : name
-        const s = lstatSync(a).isSymbolicLink() ? statSync(a) : lstatSync(a)
+        let s
+        try {
+          s = statSync(a)
+        } catch {
+          continue // a dangling symlink: nothing to hash
+        }
         if (s.isDirectory()) walk(a, r)
         else if (s.isFile()) entries.push({ path: r, ...this.hashFile(a) })
       }
     }
-    walk(abs, "")
+    try {
+      walk(abs, "")
+    } catch (e) {
+      throw new DepMissing(`${path}: ${(e as Error).message}`)
+    }
     return makeManifest(entries).hash
   }
 }

@@ -45,8 +45,15 @@ NodeRuntime.runMain(main, {
         process.stderr.write("pipe: interrupted; finished stages are kept, the rest will run next time\n")
         return onExit(ExitCode.interrupted)
       }
-      process.stderr.write(`pipe: internal error (please report it):\n${Cause.pretty(exit.cause)}\n`)
-      setExitCode(ExitCode.internal)
+      const e = Cause.squash(exit.cause) as { name?: string; message?: string }
+      if (e?.name === "SqliteError") {
+        // The store went bad under us (locked for too long, disk full, damaged): not a bug in pipe.
+        process.stderr.write(`pipe: the store's database failed: ${e.message}\n`)
+        setExitCode(ExitCode.store)
+      } else {
+        process.stderr.write(`pipe: internal error (please report it):\n${Cause.pretty(exit.cause)}\n`)
+        setExitCode(ExitCode.internal)
+      }
     }
     process.exitCode = exitCode()
     onExit(0)

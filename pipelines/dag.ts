@@ -35,18 +35,44 @@ export const topoOrder = (needs: Edges): ReadonlyArray<string> => {
   const dependents = new Map<string, Array<string>>(ids.map((id) => [id, []]))
   for (const id of ids) for (const d of needs.get(id) ?? []) dependents.get(d)?.push(id)
   const order: Array<string> = []
-  const ready = ids.filter((id) => pending.get(id) === 0)
+  // A min-heap of declaration positions: the earliest-declared ready stage goes next, in O(n log n).
+  const heap: Array<number> = []
+  const push = (x: number) => {
+    heap.push(x)
+    for (let i = heap.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1
+      if (heap[p]! <= heap[i]!) break
+      ;[heap[p], heap[i]] = [heap[i]!, heap[p]!]
+      i = p
+    }
+  }
+  const pop = (): number => {
+    const top = heap[0]!
+    const last = heap.pop()!
+    if (heap.length > 0) {
+      heap[0] = last
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < heap.length && heap[l]! < heap[m]!) m = l
+        if (r < heap.length && heap[r]! < heap[m]!) m = r
+        if (m === i) break
+        ;[heap[m], heap[i]] = [heap[i]!, heap[m]!]
+        i = m
+      }
+    }
+    return top
+  }
   const position = new Map(ids.map((id, i) => [id, i]))
-  while (ready.length > 0) {
-    const id = ready.shift()!
+  ids.forEach((id, i) => pending.get(id) === 0 && push(i))
+  while (heap.length > 0) {
+    const id = ids[pop()]!
     order.push(id)
     for (const next of dependents.get(id)!) {
       const n = pending.get(next)! - 1
       pending.set(next, n)
-      if (n === 0) {
-        ready.push(next)
-        ready.sort((a, b) => position.get(a)! - position.get(b)!)
-      }
+      if (n === 0) push(position.get(next)!)
     }
   }
   return order

@@ -7,10 +7,10 @@
 import { Cause, Effect, Exit } from "effect"
 import { appendFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { ingest, materialize, OutputError, removeTree } from "../artifacts/blobs.js"
+import { checkBlobs, ingest, materialize, OutputError, quarantine, removeTree } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
-import { Store } from "../cache/store.js"
+import { Store, type StoreApi } from "../cache/store.js"
 import { StageError, type InputArtifact, type StageContext } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
@@ -26,6 +26,24 @@ export interface StageFailure {
   readonly message: string
   readonly logPath: string
 }
+
+/**
+ * Inputs are hard links into the blob store, read-only, but a stage running as root can still write them.
+ * A stat per input blob tells; a changed input fails the stage, and the damaged blobs are quarantined and
+ * their artifacts unmarked as cached, so the stages that made them run again.
+ */
+const checkInputs = (store: StoreApi, inputs: ReadonlyArray<InputArtifact>): Effect.Effect<void, StageError> =>
+  Effect.gen(function* () {
+    for (const input of inputs) {
+      const { damaged } = checkBlobs(store.root, store.records.blobsOf(input.hash))
+      if (damaged.length === 0) continue
+      for (const d of damaged) quarantine(store.root, d.hash)
+      store.records.markDamaged(input.hash)
+      return yield* new StageError({
+        message: `the stage modified its input from ${input.stage} (${damaged.length} file${damaged.length > 1 ? "s" : ""}); inputs are read-only: write to $PIPE_OUT instead. ${input.stage} will run again.`
+      })
+    }
+  })
 
 export const executeStage = (
   loaded: Loaded,
@@ -47,16 +65,23 @@ export const executeStage = (
     const failure = (message: string): StageFailure => ({ runId, message, logPath })
 
     const work = Effect.gen(function* () {
-      const inputs: Array<InputArtifact> = node.needs.map((need) => {
+      const inputs: Array<InputArtifact> = []
+      for (const need of node.needs) {
         const hash = outputs.get(need)!
         const dir = join(tmp, "in", need)
-        materialize(store.root, store.records.files(hash), dir)
-        return { stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir }
-      })
+        yield* Effect.try({
+          try: () => materialize(store.root, store.records.files(hash), dir),
+          catch: (e) =>
+            new StageError({
+              message: `the input from ${need} is damaged (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): a stage that ran before may have modified it; ${need} will run again next time`
+            })
+        })
+        inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir })
+      }
       const outDir = join(tmp, "out")
       mkdirSync(outDir, { recursive: true })
       const runner = yield* Effect.promise(() => node.kind.load())
-      yield* runner.run({
+      const ran = yield* runner.run({
         stageId: node.id,
         config: node.config,
         params: node.params,
@@ -69,10 +94,13 @@ export const executeStage = (
           appendFileSync(logPath, `${line}\n`)
           if (echo === "stdout") process.stdout.write(`${line}\n`)
           else if (echo === "stderr") process.stderr.write(`${line}\n`)
-        }
-      })
+        },
+        spawned: (pid) => store.records.setChild(runId, pid)
+      }).pipe(Effect.either)
+      yield* checkInputs(store, inputs)
+      if (ran._tag === "Left") return yield* Effect.fail(ran.left)
       const { manifest, blobs } = yield* Effect.try({
-        try: () => ingest(store.root, outDir),
+        try: () => ingest(store.root, outDir, (h) => store.records.blob(h)),
         catch: (e) =>
           e instanceof OutputError ? new StageError({ message: e.message }) : new StageError({ message: `storing output: ${String(e)}` })
       })

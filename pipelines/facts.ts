@@ -1,5 +1,6 @@
 /** Gathers what planning needs from outside the pipeline file: hashes of deps, and engine identities. */
 import { Effect } from "effect"
+import { existsSync, realpathSync } from "node:fs"
 import { DepMissing } from "../cache/statCache.js"
 import type { StoreApi } from "../cache/store.js"
 import { PipelineInvalid } from "./errors.js"
@@ -13,13 +14,18 @@ export const gatherFacts = (
 ): Effect.Effect<Map<string, StageFacts>, PipelineInvalid> =>
   Effect.gen(function* () {
     const facts = new Map<string, StageFacts>()
+    // Stages often share deps (a library directory): hash each once per run.
+    const hashed = new Map<string, string>()
+    const storeReal = existsSync(store.root) ? realpathSync(store.root) : store.root
     for (const id of ids) {
       const node = loaded.pipeline.stages.get(id)!
       const deps: Record<string, string> = {}
       for (const [name, hash] of Object.entries(node.kind.sources ?? {})) deps[`source:${name}`] = hash
       for (const [i, dep] of node.deps.entries()) {
         try {
-          deps[dep] = store.stats.hashPath(loaded.workspace, dep)
+          let h = hashed.get(dep)
+          if (h === undefined) hashed.set(dep, (h = store.stats.hashPath(loaded.workspace, dep, storeReal)))
+          deps[dep] = h
         } catch (e) {
           if (!(e instanceof DepMissing)) throw e
           const path = ["stages", id, "deps", i]

@@ -13,6 +13,7 @@ import type { Pipeline } from "./model.js"
 import type { Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
 import { validate } from "./validate.js"
+import { smallInts } from "./yamlValues.js"
 
 export interface Loaded {
   readonly pipeline: Pipeline
@@ -48,7 +49,7 @@ const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array
   if (typeof stages !== "object" || stages === null) return errors
   const byId = stages as Record<string, unknown>
   for (const o of overrides) {
-    const stage = byId[o.stage]
+    const stage = Object.hasOwn(byId, o.stage) ? byId[o.stage] : undefined
     if (typeof stage !== "object" || stage === null) {
       errors.push(
         new UsageError({
@@ -57,7 +58,8 @@ const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array
       )
       continue
     }
-    const s = stage as Record<string, unknown>
+    // A copy: YAML aliases (`b: *a`) share one object, and an override of one stage must not change another.
+    const s = (byId[o.stage] = { ...(stage as Record<string, unknown>) })
     // Params that are not a map stay as written, so validation still reports them.
     if (s["params"] === undefined || s["params"] === null) s["params"] = {}
     if (typeof s["params"] !== "object" || Array.isArray(s["params"])) continue
@@ -129,7 +131,15 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
   Effect.gen(function* () {
     const text = readFileSync(file, "utf8")
     const lc = new LineCounter()
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true })
+    // Explicit YAML 1.1 tags (!!timestamp, !!set, !!binary...) would become Dates, Sets and Buffers, which are
+    // not JSON: they stay strings. Integers past 2^53 stay exact (bigint), so validation can report them.
+    const doc = parseDocument(text, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: true,
+      resolveKnownTags: false,
+      intAsBigInt: true
+    })
     if (doc.errors.length > 0) {
       return yield* new PipelineInvalid({
         file: display,
@@ -139,7 +149,7 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
         })
       })
     }
-    const raw = doc.toJS({ maxAliasCount: 1000 }) as unknown
+    const raw = smallInts(doc.toJS({ maxAliasCount: 1000 }))
     const where = (d: Diagnostic) => locate(doc, lc, d)
     const pipeline = yield* check(raw, display, overrides, registry, where)
     return {

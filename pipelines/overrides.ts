@@ -2,6 +2,7 @@
 import { Either } from "effect"
 import { parse } from "yaml"
 import { UsageError } from "./errors.js"
+import { smallInts } from "./yamlValues.js"
 
 export interface Override {
   readonly stage: string
@@ -20,7 +21,7 @@ export const parseOverride = (text: string): Either.Either<Override, UsageError>
   }
   let value: unknown
   try {
-    value = m[3] === "" ? "" : parse(m[3]!)
+    value = m[3] === "" ? "" : smallInts(parse(m[3]!, { resolveKnownTags: false, intAsBigInt: true }))
   } catch {
     value = m[3]
   }

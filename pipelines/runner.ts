@@ -88,7 +88,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
             yield* Effect.sleep(POLL_MS)
           }
           yield* Effect.addFinalizer(() => Effect.sync(() => store.locks.release(d.key)))
-          if (waited && !force) {
+          // Look again even without waiting: another process may have finished between our look and our lock.
+          if (!force) {
             const again = decide(node, facts.get(id)!, outputs, view, false)
             if (again._tag === "Cached") return { cached: again } as const
           }

@@ -26,7 +26,7 @@ export const closest = (word: string, candidates: ReadonlyArray<string> | Iterab
       bestD = d
     }
   }
-  const limit = Math.max(2, Math.floor(word.length / 3))
+  const limit = word.length <= 3 ? 1 : Math.max(2, Math.floor(word.length / 3))
   if (bestD <= limit) return best
   // A cut-short name ("prep" for "prepare") is a typo too.
   const w = word.toLowerCase()

@@ -119,6 +119,22 @@ const wire = (
   return slots
 }
 
+/** Params enter keys and reach programs as JSON: anything JSON cannot say exactly is an error here. */
+const notJson = (v: unknown, path: ReadonlyArray<string | number>): Array<Diagnostic> => {
+  if (typeof v === "number" && !Number.isFinite(v)) return [{ path, message: `expected a finite number, got ${v}` }]
+  if (typeof v === "bigint") {
+    return [{ path, message: `${v} is too large to be exact (beyond 2^53); write it as a string, e.g. "${v}"` }]
+  }
+  if (Array.isArray(v)) return v.flatMap((x, i) => notJson(x, [...path, i]))
+  if (typeof v === "object" && v !== null) {
+    if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) {
+      return [{ path, message: `expected a plain value (number, string, boolean, list or map), got ${v.constructor?.name ?? "an object"}` }]
+    }
+    return Object.entries(v).flatMap(([k, x]) => notJson(x, [...path, k]))
+  }
+  return []
+}
+
 const withoutKeys = (params: Json, keys: ReadonlyArray<string> | undefined): Json => {
   if (!keys?.length || typeof params !== "object" || params === null || Array.isArray(params)) return params
   return Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k))) as Json
@@ -146,13 +162,23 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
   }
 
   const ids = Object.keys(rawStages)
+  // Ids are how stages see their inputs ($PIPE_IN_<ID>, upper-cased, punctuation as _): two that differ only
+  // there would be indistinguishable.
+  const byEnv = new Map<string, string>()
+  for (const id of ids) {
+    const env = id.toUpperCase().replace(/[^A-Z0-9]/g, "_")
+    const other = byEnv.get(env)
+    if (other !== undefined) {
+      out.push({ path: ["stages", id], at: "key", message: `stage ids '${other}' and '${id}' differ only in case or punctuation; rename one` })
+    } else byEnv.set(env, id)
+  }
   const graph = new Map<string, ReadonlyArray<string>>()
   for (const d of decoded.values()) {
     const seen = new Set<string>()
     const valid: Array<string> = []
     d.needs.forEach((need, i) => {
       const path = ["stages", d.id, "needs", i]
-      if (!(need in rawStages)) {
+      if (!Object.hasOwn(rawStages, need)) {
         out.push({ path, message: `unknown stage '${need}'${didYouMean(need, ids.filter((x) => x !== d.id))}` })
       } else if (seen.has(need)) {
         out.push({ path, message: `'${need}' is listed twice` })
@@ -179,6 +205,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       (id) => decoded.get(id)?.kind.output ?? "any",
       out
     )
+    for (const issue of notJson(d.params, ["stages", d.id, "params"])) out.push(issue)
     for (const issue of d.kind.check?.({ config: d.config, params: d.params }) ?? []) {
       out.push({ ...issue, path: ["stages", d.id, ...issue.path] })
     }

@@ -1,6 +1,7 @@
 /** Running a `command` stage: execa without a shell, stdout and stderr appended to the run's log. */
 import { Effect } from "effect"
 import type { Options } from "execa"
+import { killGroup } from "../cache/liveness.js"
 import { interpolate } from "./command.js"
 import { StageError, type StageContext } from "./kind.js"
 
@@ -21,7 +22,7 @@ export const run = (
     const { execa } = yield* Effect.promise(() => import("execa"))
     const log = { file: ctx.logFile, append: true } as const
     const result = yield* Effect.tryPromise({
-      try: (signal) => {
+      try: async (signal) => {
         const options: Options = {
           cwd: ctx.workspace,
           env,
@@ -30,13 +31,28 @@ export const run = (
           stdout: ctx.echo === "none" ? log : [log, ctx.echo === "stdout" ? "inherit" : process.stderr],
           stderr: ctx.echo === "none" ? log : [log, "inherit"],
           reject: false,
-          cancelSignal: signal,
-          // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal` and stops the
-          // child. execa's own cleanup hook would re-raise the signal and kill pipe before it records anything.
-          cleanup: false,
-          forceKillAfterDelay: 3000
+          // The command leads its own process group, so stopping the stage stops everything it started.
+          detached: true,
+          // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal`; execa's own
+          // cleanup hook would re-raise the signal and kill pipe before it records anything.
+          cleanup: false
         }
-        return execa(program, argv.slice(1), options)
+        const child = execa(program, argv.slice(1), options)
+        if (child.pid !== undefined) {
+          const pgid = child.pid
+          ctx.spawned(pgid)
+          const stop = () => {
+            killGroup(pgid, "SIGTERM")
+            setTimeout(() => killGroup(pgid, "SIGKILL"), 3000).unref()
+          }
+          signal.addEventListener("abort", stop, { once: true })
+          try {
+            return await child
+          } finally {
+            signal.removeEventListener("abort", stop)
+          }
+        }
+        return await child
       },
       catch: (e) => new StageError({ message: `could not start ${program}: ${String(e)}` })
     })

@@ -5,6 +5,7 @@
  * content enters the key, so editing a script reruns the stage that uses it.
  */
 import { Schema } from "effect"
+import { didYouMean } from "../pipelines/suggest.js"
 import { defineKind, type StageIssue } from "./kind.js"
 
 const PLACEHOLDER = /\$\{params\.([A-Za-z_][A-Za-z0-9_]*)\}/g
@@ -39,7 +40,7 @@ export const commandKind = defineKind({
           const known = Object.keys(params)
           issues.push({
             path: ["cmd", i],
-            message: `\${params.${m[1]}} names no param; ${
+            message: `\${params.${m[1]}} names no param${didYouMean(m[1]!, known)}; ${
               known.length ? `params are: ${known.join(", ")}` : "the stage has no params"
             }`
           })

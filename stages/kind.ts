@@ -46,6 +46,11 @@ export interface StageContext<C, P> {
   readonly logFile: string
   /** A line for the run's log, also shown live with --verbose: progress of long work. */
   readonly log: (line: string) => void
+  /**
+   * A kind that starts a process calls this with its pid, the leader of a new process group: if pipe dies,
+   * the next pipe kills that group before running the stage again.
+   */
+  readonly spawned: (pid: number) => void
   /** Where to echo the stage's output live as well (`pipe run --verbose`); stdout is kept clean under --json. */
   readonly echo: "none" | "stdout" | "stderr"
 }

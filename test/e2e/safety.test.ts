@@ -1,5 +1,5 @@
 /** Failures, crashes, concurrent runs and a damaged store: the cache stays consistent and says what it does. */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
@@ -66,7 +66,7 @@ stages:
 })
 
 describe("kill -9 in the middle of a stage", () => {
-  it("records no output; the next run redoes exactly that stage and its dependents", async () => {
+  it("records no output; the next run stops the orphaned command and redoes exactly that stage and its dependents", async () => {
     ws = workspace({
       "pipeline.yaml": `
 name: crash
@@ -87,13 +87,12 @@ stages:
     const child = ws.spawn(["run"], {})
     await waitFor(join(ws.dir, "started"))
     const victim = child.pid!
-    // pipe and the stage's processes: kill -9 them all, as a crash or OOM kill would.
-    for (const pid of [victim, ...childrenOf(victim)]) {
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {}
-    }
+    // kill -9 pipe alone, as a crash or OOM kill would: its stage's command (sh, sleep) is orphaned and goes on.
+    const orphans = childrenOf(victim)
+    expect(orphans.length).toBeGreaterThanOrEqual(2)
+    process.kill(victim, "SIGKILL")
     await child
+    expect(orphans.every(isGone)).toBe(false)
     const d = ws.db()
     expect(d.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
       { stage: "a", status: "ok" },
@@ -108,6 +107,8 @@ stages:
     expect(statuses(r.events)).toEqual({ a: "cached", slow: "ran", after: "ran" })
     expect(r.events.find((e) => e["stage"] === "slow")).toMatchObject({ reason: "previous run was interrupted" })
     expect(ws.ranLog()).toEqual(["a", "slow", "slow", "after"])
+    // The orphaned command was stopped before the stage ran again, so the two never overlapped.
+    expect(orphans.filter((p) => !isGone(p))).toEqual([])
     const d2 = ws.db()
     expect(d2.prepare("SELECT stage, status, error FROM runs WHERE stage = 'slow' ORDER BY id").all()).toEqual([
       { stage: "slow", status: "interrupted", error: `process ${victim} died while the stage ran` },
@@ -136,10 +137,15 @@ stages:
     })
     const child = ws.spawn(["run"])
     while (!ws.ranLog().includes("slow")) await sleep(50)
+    await sleep(200)
+    const spawned = childrenOf(child.pid!)
+    expect(spawned.length).toBeGreaterThanOrEqual(2) // sh and its sleep
     child.kill("SIGINT")
     const r = await child
     expect(r.exitCode).toBe(130)
     expect(String(r.stderr)).toContain("pipe: interrupted; finished stages are kept, the rest will run next time")
+    // the whole command stopped, its children too
+    expect(spawned.filter((p) => !isGone(p))).toEqual([])
     const d = ws.db()
     expect(d.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
       { stage: "a", status: "ok" },
@@ -154,6 +160,16 @@ stages:
     expect(again.events[1]).toMatchObject({ reason: "previous run was interrupted" })
   })
 })
+
+/** Dead: no such process, or a zombie nobody has reaped yet. */
+const isGone = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")
+  } catch {
+    return true
+  }
+}
 
 /** Descendants of a process, from /proc (children first found breadth-first). */
 const childrenOf = (pid: number): Array<number> => {
@@ -255,6 +271,82 @@ stages:
     expect(statuses(r.events)).toEqual({ a: "cached", b: "ran" })
     expect(r.events.find((e) => e["stage"] === "b")!["reason"]).toMatch(/^cached output damaged: blob [0-9a-f]{12} missing$/)
     expect(existsSync(blob)).toBe(true)
+  })
+})
+
+describe("a stage that writes into its input", () => {
+  it("fails, and the stage that produced the input runs again", async () => {
+    ws = workspace({
+      "pipeline.yaml": `
+name: tamper
+stages:
+  a:
+    kind: command
+    cmd: [sh, -c, 'echo a >> ran.log; echo original > $PIPE_OUT/f.txt']
+  b:
+    kind: command
+    needs: [a]
+    cmd: [sh, -c, 'echo b >> ran.log; chmod u+w $PIPE_IN_A/f.txt; echo tampered >> $PIPE_IN_A/f.txt; echo b > $PIPE_OUT/b']
+  c:
+    kind: command
+    needs: [a]
+    cmd: [sh, -c, 'cp $PIPE_IN_A/f.txt $PIPE_OUT/copy']
+`
+    })
+    const r = await ws.json(["run"])
+    expect(r.code).toBe(1)
+    expect(r.events.find((e) => e["stage"] === "b")).toMatchObject({
+      status: "failed",
+      error: "the stage modified its input from a (1 file); inputs are read-only: write to $PIPE_OUT instead. a will run again."
+    })
+    // c ran after b, on the producer's output as it was made (a ran again first)
+    const next = await ws.json(["run", "c"])
+    expect(next.events.find((e) => e["stage"] === "a")).toMatchObject({ status: "ran" })
+    const copy = ws.artifact(next.events.find((e) => e["stage"] === "c")!["output"])["copy"]!
+    expect(readFileSync(copy, "utf8")).toBe("original\n")
+  })
+})
+
+describe("storing outputs", () => {
+  it("does not trust a damaged blob when a stage produces the same content again", async () => {
+    ws = workspace({
+      "pipeline.yaml": `
+name: reuse
+stages:
+  a:
+    kind: command
+    cmd: [sh, -c, 'echo hello > $PIPE_OUT/f.txt']
+  b:
+    kind: command
+    needs: [a]
+    cmd: [sh, -c, 'cp $PIPE_IN_A/f.txt $PIPE_OUT/g.txt']
+`
+    })
+    const first = await ws.json(["run"])
+    const blob = ws.artifact(first.events[0]!["output"])["f.txt"]!
+    rmSync(blob)
+    writeFileSync(blob, "EVIL!\n")
+    const forced = await ws.json(["run", "--force", "a"])
+    expect(forced.events[0]).toMatchObject({ status: "ran", output: first.events[0]!["output"] })
+    expect(readFileSync(blob, "utf8")).toBe("hello\n")
+    expect(readdirSync(join(ws.dir, ".pipe", "quarantine"))).toHaveLength(1)
+    const b = await ws.json(["run", "--force", "b"])
+    expect(readFileSync(ws.artifact(b.events[1]!["output"])["g.txt"]!, "utf8")).toBe("hello\n")
+  })
+
+  it("copies a workspace file that a stage hard-linked into its output, leaving the user's file alone", async () => {
+    ws = workspace({
+      "pipeline.yaml": "name: link\nstages:\n  a:\n    kind: command\n    cmd: [sh, -c, 'ln data.txt $PIPE_OUT/']\n",
+      "data.txt": "v1\n"
+    })
+    const r = await ws.json(["run"])
+    expect(r.code).toBe(0)
+    const blob = ws.artifact(r.events[0]!["output"])["data.txt"]!
+    const data = join(ws.dir, "data.txt")
+    expect(statSync(data).mode & 0o777).toBe(0o644)
+    expect(statSync(data).ino).not.toBe(statSync(blob).ino)
+    writeFileSync(data, "v2\n")
+    expect(readFileSync(blob, "utf8")).toBe("v1\n")
   })
 })
 

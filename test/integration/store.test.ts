@@ -217,3 +217,18 @@ describe("hashing", () => {
     expect(hashFile(p)).toBe(sha256(big))
   })
 })
+
+describe("hashing deps", () => {
+  it("skips dangling symlinks, link loops and the store itself", () => {
+    write("lib/a.txt", "a")
+    const before = store.stats.hashPath(dir, "lib")
+    symlinkSync(join(dir, "nowhere"), join(dir, "lib/.#lock"))
+    symlinkSync("..", join(dir, "lib/loop"))
+    expect(store.stats.hashPath(dir, "lib")).toBe(store.stats.hashPath(dir, "lib"))
+    // the loop adds lib's parent once (as lib/loop/...), but never recurses forever
+    const withStore = store.stats.hashPath(dir, ".", join(dir, "store"))
+    writeFileSync(join(dir, "store", "logs", "1.log"), "changes every run")
+    expect(store.stats.hashPath(dir, ".", join(dir, "store"))).toBe(withStore)
+    expect(before).toMatch(/^[0-9a-f]{64}$/)
+  })
+})
