@@ -18,7 +18,8 @@ await build({
   platform: "node",
   target: "node20",
   sourcemap: "linked",
-  external: ["better-sqlite3", "esbuild"],
+  // TensorFlow.js stays a package: it finds its .wasm files next to its own code, and loads only in training.
+  external: ["better-sqlite3", "esbuild", "@tensorflow/*"],
   define: { PIPE_VERSION: JSON.stringify(pkg.version) },
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
   logLevel: "warning"

@@ -1,0 +1,73 @@
+/**
+ * pipe's wasm training kernels against TensorFlow.js's reference cpu backend: the same gradients, for the
+ * convolution shapes the models use (3x3 same, strided, 1x1 projections, valid padding, odd sizes).
+ */
+import { beforeAll, describe, expect, it } from "vitest"
+import { loadBackend, type Tf } from "../../stages/ml/tfjs/engine.js"
+
+let tf: Tf
+beforeAll(async () => {
+  tf = await loadBackend("wasm")
+}, 60_000)
+
+interface Case {
+  readonly name: string
+  readonly x: [number, number, number, number]
+  readonly f: [number, number, number, number]
+  readonly stride: number
+  readonly pad: "same" | "valid"
+}
+
+const cases: Array<Case> = [
+  { name: "3x3 same stride 1", x: [4, 8, 8, 3], f: [3, 3, 3, 5], stride: 1, pad: "same" },
+  { name: "3x3 same stride 2", x: [2, 28, 28, 4], f: [3, 3, 4, 6], stride: 2, pad: "same" },
+  { name: "3x3 same stride 2, odd size", x: [3, 7, 7, 2], f: [3, 3, 2, 4], stride: 2, pad: "same" },
+  { name: "1x1 stride 2 projection", x: [2, 14, 14, 8], f: [1, 1, 8, 16], stride: 2, pad: "same" },
+  { name: "5x5 valid stride 1", x: [2, 12, 10, 3], f: [5, 5, 3, 2], stride: 1, pad: "valid" },
+  { name: "3x3 valid stride 2", x: [2, 11, 11, 3], f: [3, 3, 3, 4], stride: 2, pad: "valid" }
+]
+
+/** Gradients of sum(conv2d(x, w) * r) with respect to x and w, on a backend. */
+const grads = async (backend: "cpu" | "wasm", c: Case) => {
+  await tf.setBackend(backend)
+  return tf.tidy(() => {
+    const x = tf.tensor4d(Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 0.37)), c.x)
+    const w = tf.tensor4d(Float32Array.from({ length: c.f.reduce((a, b) => a * b) }, (_, i) => Math.cos(i * 0.11)), c.f)
+    const y = tf.conv2d(x, w, c.stride, c.pad)
+    const r = tf.tensor(Float32Array.from({ length: y.size }, (_, i) => Math.sin(i * 0.53 + 1)), y.shape)
+    const f = (a: typeof x, b: typeof w) => tf.sum(tf.mul(tf.conv2d(a, b, c.stride, c.pad), r))
+    const [dx, dw] = tf.grads(f as never)([x, w])
+    return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array, dxShape: dx!.shape, dwShape: dw!.shape }
+  })
+}
+
+const maxRelError = (a: Float32Array, b: Float32Array) => {
+  let scale = 0
+  let err = 0
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!))
+    err = Math.max(err, Math.abs(a[i]! - b[i]!))
+  }
+  return err / scale
+}
+
+describe("wasm training kernels match the cpu backend", () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const ref = await grads("cpu", c)
+      const got = await grads("wasm", c)
+      expect(got.dwShape).toEqual(ref.dwShape)
+      expect(got.dxShape).toEqual(ref.dxShape)
+      expect(maxRelError(got.dw, ref.dw)).toBeLessThan(1e-4)
+      expect(maxRelError(got.dx, ref.dx)).toBeLessThan(1e-4)
+    })
+  }
+
+  it("do not leak tensors", async () => {
+    await tf.setBackend("wasm")
+    await grads("wasm", cases[1]!)
+    const before = tf.memory().numTensors
+    await grads("wasm", cases[1]!)
+    expect(tf.memory().numTensors).toBe(before)
+  })
+})
