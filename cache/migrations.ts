@@ -80,5 +80,8 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   ALTER TABLE runs ADD COLUMN child_pgid INTEGER;
   ALTER TABLE locks ADD COLUMN host TEXT;
   CREATE INDEX runs_output ON runs(output);
+  `,
+  /* 3: a run's headline figures (metrics JSON) */ `
+  ALTER TABLE runs ADD COLUMN metrics TEXT;
   `
 ]

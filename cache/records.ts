@@ -26,6 +26,7 @@ export interface RunRow {
   readonly ended_at: number | null
   readonly duration_ms: number | null
   readonly log_path: string | null
+  readonly metrics: string | null
 }
 
 export interface BeginRun {
@@ -39,6 +40,7 @@ export interface BeginRun {
 
 export interface Finished {
   readonly type: string
+  readonly metrics?: Readonly<Record<string, unknown>>
   readonly manifest: Manifest
   readonly blobs: ReadonlyArray<BlobStat>
   readonly inputs: Readonly<Record<string, string>>
@@ -65,6 +67,7 @@ export class Records {
       end: db.prepare(
         "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, duration_ms = ? - started_at WHERE id = ?"
       ),
+      metrics: db.prepare("UPDATE runs SET metrics = ? WHERE id = ?"),
       artifact: db.prepare(
         "INSERT OR IGNORE INTO artifacts (hash, type, size, file_count, created_at) VALUES (?, ?, ?, ?, ?)"
       ),
@@ -130,6 +133,7 @@ export class Records {
       for (const [name, hash] of Object.entries(f.inputs)) this.s.edge.run(runId, "input", name, hash)
       this.s.edge.run(runId, "output", "out", f.manifest.hash)
       this.s.end.run("ok", f.manifest.hash, null, now, now, runId)
+      if (f.metrics) this.s.metrics.run(JSON.stringify(f.metrics), runId)
       this.s.setHead.run(pipeline, stage, runId)
     }).immediate()
   }

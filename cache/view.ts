@@ -6,7 +6,14 @@ import type { RunRow } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 const past = (r: RunRow | undefined): PastRun | undefined =>
-  r && { id: r.id, key: r.key, status: r.status, record: JSON.parse(r.record) as KeyRecord, output: r.output }
+  r && {
+    id: r.id,
+    key: r.key,
+    status: r.status,
+    record: JSON.parse(r.record) as KeyRecord,
+    output: r.output,
+    metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : undefined
+  }
 
 export const cacheView = (store: StoreApi, pipeline: string): CacheView => ({
   findOk: (key) => past(store.records.findOk(key)),

@@ -18,15 +18,28 @@ const display = (p: string) => {
   return r.startsWith("..") ? p : r
 }
 
+const figure = (v: unknown) =>
+  typeof v === "number" && !Number.isInteger(v) ? (Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)) : String(v)
+
+/** "test_accuracy 0.9120 · test_loss 0.2500 · backend wasm" */
+export const metricsLine = (m: Readonly<Record<string, unknown>>): string =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${figure(v)}`)
+    .join(" · ")
+
 export const textReporter = (out: (line: string) => void, err: (line: string) => void): Reporter => ({
   started: (stage, reason) => out(`▶ ${stage}: running (${reason})`),
   waiting: (stage, pid) => err(`… ${stage}: another pipe process (pid ${pid}) is running this stage; waiting for it`),
   finished: (e: StageEvent) => {
     switch (e.status) {
       case "ran":
-        return out(`✓ ${e.stage}: ran in ${seconds(e.ms)}`)
+        out(`✓ ${e.stage}: ran in ${seconds(e.ms)}`)
+        if (e.metrics) out(`  ${metricsLine(e.metrics)}`)
+        return
       case "cached":
-        return out(`· ${e.stage}: cached (${e.reason})`)
+        out(`· ${e.stage}: cached (${e.reason})`)
+        if (e.metrics) out(`  ${metricsLine(e.metrics)}`)
+        return
       case "skipped":
         return out(`- ${e.stage}: skipped (${e.reason})`)
       case "failed": {

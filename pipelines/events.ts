@@ -13,6 +13,8 @@ export interface StageEvent {
   readonly output?: string
   readonly error?: string
   readonly log?: string
+  /** The stage's headline figures (its run's, also when restored from the cache). */
+  readonly metrics?: Readonly<Record<string, unknown>>
 }
 
 export interface Summary {

@@ -11,7 +11,7 @@ import { checkBlobs, ingest, materialize, OutputError, quarantine, removeTree } 
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { Store, type StoreApi } from "../cache/store.js"
-import { StageError, type InputArtifact, type StageContext } from "../stages/kind.js"
+import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
 
@@ -19,6 +19,7 @@ export interface Executed {
   readonly runId: number
   readonly output: string
   readonly logPath: string
+  readonly metrics?: StageMetrics
 }
 
 export interface StageFailure {
@@ -95,8 +96,12 @@ export const executeStage = (
           if (echo === "stdout") process.stdout.write(`${line}\n`)
           else if (echo === "stderr") process.stderr.write(`${line}\n`)
         },
-        spawned: (pid) => store.records.setChild(runId, pid)
+        spawned: (pid) => store.records.setChild(runId, pid),
+        progress: (line) => {
+          if (echo === "none" && process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)
+        }
       }).pipe(Effect.either)
+      if (echo === "none" && process.stderr.isTTY) process.stderr.write("\r\x1b[K")
       yield* checkInputs(store, inputs)
       if (ran._tag === "Left") return yield* Effect.fail(ran.left)
       const { manifest, blobs } = yield* Effect.try({
@@ -104,13 +109,15 @@ export const executeStage = (
         catch: (e) =>
           e instanceof OutputError ? new StageError({ message: e.message }) : new StageError({ message: `storing output: ${String(e)}` })
       })
+      const metrics = ran.right || undefined
       store.records.succeed(runId, pipeline, node.id, {
         type: node.kind.output,
+        ...(metrics ? { metrics } : {}),
         manifest,
         blobs,
         inputs: Object.fromEntries(inputs.map((i) => [i.stage, i.hash]))
       })
-      return { runId, output: manifest.hash, logPath }
+      return { runId, output: manifest.hash, logPath, ...(metrics ? { metrics } : {}) }
     })
 
     return yield* Effect.acquireUseRelease(

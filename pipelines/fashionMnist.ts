@@ -1,11 +1,13 @@
 /**
  * pipeline.yaml composed in TypeScript: `pipe run -f pipelines/fashionMnist.ts` builds the same DAG with the
- * same cache keys. Handles are typed by artifact type, so giving `split` an augmentation policy, or `augment`
- * a split, does not compile.
+ * same cache keys. Handles are typed by artifact type, so giving `train` a dataset instead of a split, or
+ * `evaluate` a policy instead of a model, does not compile.
  */
 import { augmentKind } from "../stages/augment.js"
 import { downloadKind } from "../stages/download.js"
+import { evaluateKind } from "../stages/evaluate.js"
 import { splitKind } from "../stages/split.js"
+import { trainKind } from "../stages/train.js"
 import { pipeline } from "./compose.js"
 
 const p = pipeline("fashion-mnist", "Fashion-MNIST classification, as in the seed report")
@@ -13,15 +15,32 @@ const p = pipeline("fashion-mnist", "Fashion-MNIST classification, as in the see
 const download = p.stage("download", downloadKind, {
   description: "The official 60,000 training and 10,000 test images, verified"
 })
-p.stage("split", splitKind, {
+const split = p.stage("split", splitKind, {
   description: "8:2 train/validation split of the training set, stratified by class",
   needs: [download],
   params: { ratio: 0.8, seed: 0 }
 })
-p.stage("augment", augmentKind, {
+const augment = p.stage("augment", augmentKind, {
   description: "Random crop after 4-pixel zero padding, horizontal flip, normalise to [-1, 1]",
   needs: [download],
   params: { pad: 4, flip: 0.5, mean: 0.5, std: 0.5 }
 })
+const plain = p.stage("plain", augmentKind, {
+  description: "Normalise only, for the MLP (it has no translation invariance to gain from crops)",
+  needs: [download],
+  params: { pad: 0, flip: 0, mean: 0.5, std: 0.5 }
+})
+const mlp = p.stage("train-mlp", trainKind, {
+  description: "MLP 784-128-10, Adam with cosine annealing",
+  needs: [split, plain],
+  params: { model: "mlp", epochs: 20, batch_size: 128, lr: 0.001, schedule: "cosine" }
+})
+const cnn = p.stage("train-cnn", trainKind, {
+  description: "Small CNN (conv32-conv64 with batch norm, dense 128), Adam with cosine annealing",
+  needs: [split, augment],
+  params: { model: "cnn", epochs: 3, batch_size: 128, lr: 0.001, schedule: "cosine" }
+})
+p.stage("evaluate-mlp", evaluateKind, { needs: [mlp, split] })
+p.stage("evaluate-cnn", evaluateKind, { needs: [cnn, split] })
 
 export default p

@@ -19,6 +19,7 @@ export interface PastRun {
   readonly status: string
   readonly record: KeyRecord
   readonly output: string | null
+  readonly metrics?: Readonly<Record<string, unknown>> | undefined
 }
 
 export interface CacheView {

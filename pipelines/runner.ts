@@ -56,7 +56,16 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
 
     const restore = (id: string, d: Extract<Decision, { _tag: "Cached" }>, reason: string) => {
       if (view.head(id)?.id !== d.run.id) store.records.setHead(pipeline.name, id, d.run.id)
-      finish({ stage: id, status: "cached", key: d.key, reason, ms: 0, run: d.run.id, output: d.output })
+      finish({
+        stage: id,
+        status: "cached",
+        key: d.key,
+        reason,
+        ms: 0,
+        run: d.run.id,
+        output: d.output,
+        ...(d.run.metrics ? { metrics: d.run.metrics } : {})
+      })
     }
 
     for (const id of pipeline.order) {
@@ -105,7 +114,17 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           return {
             event:
               result._tag === "Right"
-                ? ({ stage: id, status: "ran", key: d.key, reason: d.reason, ms, run: result.right.runId, output: result.right.output, log: result.right.logPath } satisfies StageEvent)
+                ? ({
+                    stage: id,
+                    status: "ran",
+                    key: d.key,
+                    reason: d.reason,
+                    ms,
+                    run: result.right.runId,
+                    output: result.right.output,
+                    log: result.right.logPath,
+                    ...(result.right.metrics ? { metrics: result.right.metrics } : {})
+                  } satisfies StageEvent)
                 : ({ stage: id, status: "failed", key: d.key, reason: d.reason, ms, run: result.left.runId, error: result.left.message, log: result.left.logPath } satisfies StageEvent)
           } as const
         })

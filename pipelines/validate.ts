@@ -217,7 +217,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       slots,
       config: d.config,
       params: d.params,
-      canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.params) as Json, d.kind.locationParams),
+      canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.params) as Json, d.kind.unkeyedParams),
       canonicalConfig: Schema.encodeSync(configSchema(d.kind))(d.config) as Json,
       deps: d.kind.deps?.(d.config) ?? [],
       ...(d.description !== undefined ? { description: d.description } : {})

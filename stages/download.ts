@@ -33,6 +33,6 @@ export const downloadKind = defineKind({
   inputs: {},
   output: "dataset",
   sources: Object.fromEntries(FILES.map((f) => [f.name, f.sha256])),
-  locationParams: ["source", "dir", "url"],
+  unkeyedParams: ["source", "dir", "url"],
   load: () => import("./download.run.js")
 })

@@ -51,6 +51,8 @@ export interface StageContext<C, P> {
    * the next pipe kills that group before running the stage again.
    */
   readonly spawned: (pid: number) => void
+  /** A one-line status of long work (e.g. a progress bar), redrawn in place on a terminal; ignored elsewhere. */
+  readonly progress: (line: string) => void
   /** Where to echo the stage's output live as well (`pipe run --verbose`); stdout is kept clean under --json. */
   readonly echo: "none" | "stdout" | "stderr"
 }
@@ -58,8 +60,11 @@ export interface StageContext<C, P> {
 /** The expected way for a stage to fail: a message for the user, shown with the log's tail. */
 export class StageError extends Data.TaggedError("StageError")<{ readonly message: string }> {}
 
+/** Headline figures of a run (accuracy, loss, backend...): kept with the run, shown in `--json` events as `metrics`. */
+export type StageMetrics = Readonly<Record<string, number | string | boolean | null>>
+
 export interface StageRunner<C, P> {
-  readonly run: (ctx: StageContext<C, P>) => Effect.Effect<void, StageError>
+  readonly run: (ctx: StageContext<C, P>) => Effect.Effect<void | StageMetrics, StageError>
 }
 
 export interface StageKind<
@@ -88,10 +93,11 @@ export interface StageKind<
    */
   readonly sources?: Readonly<Record<string, string>>
   /**
-   * Params that only say where to find inputs (a directory, a URL). They are left out of the key, so the key
-   * depends on what the inputs contain, not on where they were found.
+   * Params left out of the key because something else in it stands for them: where inputs were found (a
+   * directory, a URL; their checksums are in the key), or a backend choice (the engine identity records the
+   * backend actually used).
    */
-  readonly locationParams?: ReadonlyArray<string>
+  readonly unkeyedParams?: ReadonlyArray<string>
   /** Cross-field checks after decoding (e.g. a placeholder naming a param that does not exist). */
   readonly check?: (stage: { readonly config: Schema.Struct.Type<F>; readonly params: P }) => ReadonlyArray<StageIssue>
   /** Identity of the engine/backend the stage would run on; part of the key when present. */

@@ -2,10 +2,12 @@
 import { augmentKind } from "./augment.js"
 import { commandKind } from "./command.js"
 import { downloadKind } from "./download.js"
+import { evaluateKind } from "./evaluate.js"
 import { splitKind } from "./split.js"
+import { trainKind } from "./train.js"
 import type { AnyStageKind } from "./kind.js"
 
-export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind]
+export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind, trainKind, evaluateKind]
 
 export type Registry = ReadonlyMap<string, AnyStageKind>
 

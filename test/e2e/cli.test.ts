@@ -163,12 +163,12 @@ describe("a composed TypeScript pipeline", () => {
   it("runs through the CLI with the same keys as its YAML twin", async () => {
     const repo = resolve(import.meta.dirname, "../..")
     ws = workspace()
-    const args = ["--store", join(ws.dir, "store"), "--set", "download.limit=300"]
+    const args = ["split", "augment", "plain", "--store", join(ws.dir, "store"), "--set", "download.limit=300"]
     const yaml = await ws.json(["run", "-f", join(repo, "pipeline.yaml"), ...args])
-    expect(summary(yaml.events)).toMatchObject({ ran: 3, failed: 0 })
+    expect(summary(yaml.events)).toMatchObject({ ran: 4, failed: 0 })
     const ts = await ws.json(["run", "-f", join(repo, "pipelines/fashionMnist.ts"), ...args])
     expect(ts.code).toBe(0)
-    expect(statuses(ts.events)).toEqual({ download: "cached", split: "cached", augment: "cached" })
+    expect(statuses(ts.events)).toEqual({ download: "cached", split: "cached", augment: "cached", plain: "cached" })
     expect(ts.events.map((e) => e["key"])).toEqual(yaml.events.map((e) => e["key"]))
   })
 

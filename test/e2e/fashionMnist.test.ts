@@ -13,6 +13,8 @@ import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
 const DATA = process.env["FASHION_MNIST_DIR"] ?? "/usr/share/datasets/fashion-mnist"
 const FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 const PIPELINE = readFileSync(resolve(import.meta.dirname, "../../pipeline.yaml"), "utf8")
+/** The data stages of the demo pipeline (training has its own tests). */
+const DATA_STAGES = ["split", "augment"]
 
 let ws: Workspace
 afterEach(() => ws?.cleanup())
@@ -29,7 +31,7 @@ describe("the data stages on the real files", () => {
 
   it("split the full training set 48,000 / 12,000, stratified, with the test set untouched", async () => {
     ws = workspace({ "pipeline.yaml": PIPELINE })
-    const r = await ws.json(["run"])
+    const r = await ws.json(["run", ...DATA_STAGES])
     expect(r.code).toBe(0)
     const out = outputs(r.events)
     const data = manifest(ws, out["download"]!)
@@ -47,13 +49,13 @@ describe("the data stages on the real files", () => {
     expect(s["test-images.u8"]).toBe(d["test-images.u8"])
     expect(s["test-labels.u8"]).toBe(d["test-labels.u8"])
     expect(readFileSync(s["train-images.u8"]!).length).toBe(48000 * 784)
-    const again = await ws.json(["run"])
+    const again = await ws.json(["run", ...DATA_STAGES])
     expect(summary(again.events)).toMatchObject({ ran: 0, cached: 3 })
   })
 
   it("with a limit: the first N per split, deterministic byte for byte, and only augment reruns for a new flip", async () => {
     ws = workspace({ "pipeline.yaml": PIPELINE })
-    const r = await ws.json(["run", "--set", "download.limit=1000"])
+    const r = await ws.json(["run", ...DATA_STAGES, "--set", "download.limit=1000"])
     const out = outputs(r.events)
     const data = manifest(ws, out["download"]!)
     expect([data.splits.train.count, data.splits.test.count]).toEqual([1000, 1000])
@@ -65,14 +67,14 @@ describe("the data stages on the real files", () => {
     split.splits.train.perClass.forEach((n: number, c: number) => expect(n).toBe(Math.round(data.splits.train.perClass[c] * 0.8)))
 
     // A second store, from scratch: the same bytes.
-    const other = await ws.json(["run", "--set", "download.limit=1000", "--store", join(ws.dir, "other")])
+    const other = await ws.json(["run", ...DATA_STAGES, "--set", "download.limit=1000", "--store", join(ws.dir, "other")])
     expect(outputs(other.events)).toEqual(out)
     // Another seed gives another split.
-    const seeded = await ws.json(["run", "--set", "download.limit=1000", "--set", "split.seed=1"])
+    const seeded = await ws.json(["run", ...DATA_STAGES, "--set", "download.limit=1000", "--set", "split.seed=1"])
     expect(statuses(seeded.events)).toEqual({ download: "cached", split: "ran", augment: "cached" })
     expect(outputs(seeded.events)["split"]).not.toBe(out["split"])
 
-    const flip = await ws.json(["run", "--set", "download.limit=1000", "--set", "augment.flip=0.3"])
+    const flip = await ws.json(["run", ...DATA_STAGES, "--set", "download.limit=1000", "--set", "augment.flip=0.3"])
     expect(statuses(flip.events)).toEqual({ download: "cached", split: "cached", augment: "ran" })
     expect(flip.events.find((e) => e["stage"] === "augment")).toMatchObject({ reason: "params changed: flip 0.5 -> 0.3" })
     const files = ws.artifact(outputs(flip.events)["augment"]!)

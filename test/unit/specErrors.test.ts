@@ -15,6 +15,9 @@ import { loadPipeline } from "../../pipelines/loader.js"
 import { parseOverride } from "../../pipelines/overrides.js"
 import { makeRegistry } from "../../stages/registry.js"
 
+/** Every built-in kind, as error messages list them. */
+const KINDS = [...makeRegistry().keys()].join(", ")
+
 /** Strips the first newline and the common indentation, so YAML can be indented with the test code. */
 const yaml = (strings: TemplateStringsArray): string => {
   const lines = strings.join("").replace(/^\n/, "").split("\n")
@@ -376,7 +379,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:5 stages.a: missing required key 'kind'; known kinds: command, download, split, augment",
+      `pipeline.yaml:4:5 stages.a: missing required key 'kind'; known kinds: ${KINDS}`,
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["cmd: [echo]"]
@@ -391,7 +394,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment",
+      `pipeline.yaml:4:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: ${KINDS}`,
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["comand"]
@@ -406,7 +409,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:4:11 stages.a.kind: unknown stage kind 3; known kinds: command, download, split, augment",
+      `pipeline.yaml:4:11 stages.a.kind: unknown stage kind 3; known kinds: ${KINDS}`,
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["3"]
@@ -748,7 +751,7 @@ const cases: ReadonlyArray<Case> = [
     text: [
       `pipeline.yaml:1:7 name: expected a non-empty pipeline name, got ""`,
       "pipeline.yaml:5:10 stages.b.cmd: expected a non-empty list of strings (program and arguments), got an empty list",
-      "pipeline.yaml:7:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment",
+      `pipeline.yaml:7:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: ${KINDS}`,
       "pipeline.yaml:12:5 stages.c.extra: unknown key 'extra'; allowed keys: kind, description, needs, params, cmd, deps",
       "pipeline.yaml:13:1 bogus: unknown key 'bogus'; allowed keys: name, description, stages",
       "pipeline.yaml: 5 problems; nothing ran"
@@ -805,7 +808,7 @@ describe("problems as data (what --json prints)", () => {
       {
         location: "pipeline.yaml:4:11",
         path: "stages.a.kind",
-        message: "unknown stage kind 'comand' (did you mean 'command'?); known kinds: command, download, split, augment"
+        message: `unknown stage kind 'comand' (did you mean 'command'?); known kinds: ${KINDS}`
       }
     ])
   })

@@ -65,10 +65,13 @@ export type Tf = typeof import("@tensorflow/tfjs")
 export const loadBackend = async (backend: Backend): Promise<Tf> => {
   if (backend === "tensorflow-gpu" || backend === "tensorflow") {
     const tf = (await import(PACKAGE[backend])) as Tf
+    tf.enableProdMode()
     await tf.setBackend("tensorflow")
     return tf
   }
   const tf = await import("@tensorflow/tfjs")
+  // Production mode: no debug checks, and no console banners or warnings in stage logs.
+  tf.enableProdMode()
   if (backend === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm")
     const { registerWasmTrainingKernels } = await import("./wasmKernels.js")

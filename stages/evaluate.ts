@@ -1,0 +1,33 @@
+/**
+ * The `evaluate` kind: a trained model on the untouched test set. Output (`metrics`): metrics.json with test
+ * accuracy and loss, per-class precision and recall, the confusion matrix, the parameter count, inference
+ * time per image (batched and one at a time), and the misclassified test indices per (true, predicted) pair;
+ * predictions.u8 holds the predicted class of every test image.
+ */
+import { Schema } from "effect"
+import { defineKind } from "./kind.js"
+import { PositiveInt, withDefault } from "./schemas.js"
+import { BackendParam, tfjsEngine } from "./train.js"
+
+const EvaluateParams = Schema.Struct({
+  backend: withDefault(BackendParam, "auto"),
+  /** Batch size of the batched timing and of prediction. */
+  batch_size: withDefault(PositiveInt, 256),
+  /** Single-image predictions timed (the median is reported). */
+  timing_runs: withDefault(PositiveInt, 50)
+})
+
+export type EvaluateParams = Schema.Schema.Type<typeof EvaluateParams>
+
+export const evaluateKind = defineKind({
+  kind: "evaluate",
+  version: 1,
+  description: "Test-set accuracy, loss, per-class precision/recall, confusion matrix and inference time of a model",
+  fields: {},
+  params: EvaluateParams,
+  inputs: { model: { type: "model" }, split: { type: "split" } },
+  output: "metrics",
+  unkeyedParams: ["backend"],
+  engine: (_config, params) => tfjsEngine(params.backend),
+  load: () => import("./evaluate.run.js")
+})

@@ -1,0 +1,86 @@
+/** Running `train` on the TensorFlow.js engine. */
+import { Effect } from "effect"
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { StageError, type StageContext, type StageMetrics } from "./kind.js"
+import type { AugmentPolicy } from "./ml/augment.js"
+import { readImageSet } from "./ml/imageSet.js"
+import { loadBackend, pickBackend, tfjsVersion } from "./ml/tfjs/engine.js"
+import { saveModel } from "./ml/tfjs/modelFiles.js"
+import { buildModel, trainableParams } from "./ml/tfjs/models.js"
+import { train } from "./ml/tfjs/training.js"
+import type { TrainParams } from "./train.js"
+
+const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
+  const input = ctx.inputs.find((i) => i.slot === slot)
+  if (!input) throw new StageError({ message: `bug: no ${slot} input` })
+  return input
+}
+
+export const run = (ctx: StageContext<unknown, TrainParams>) =>
+  Effect.tryPromise({
+    try: async (): Promise<StageMetrics> => {
+      const { params } = ctx
+      const splitIn = inputOf(ctx, "split")
+      const augmentIn = inputOf(ctx, "augment")
+      const data = readImageSet(splitIn.dir)
+      const train_ = data.splits["train"]
+      const val = data.splits["val"]
+      if (!train_ || !val) throw new StageError({ message: `${splitIn.stage}: the split has no train or val part` })
+      const policy = JSON.parse(readFileSync(join(augmentIn.dir, "policy.json"), "utf8")) as AugmentPolicy
+      const backend = pickBackend(params.backend)
+      ctx.log(`loading TensorFlow.js on ${backend}`)
+      const tf = await loadBackend(backend)
+      const model = buildModel(tf, params.model, { dropout: params.dropout, seed: params.seed })
+      const count = trainableParams(model)
+      ctx.log(`${params.model}: ${count.toLocaleString("en")} parameters; ${train_.count} training and ${val.count} validation images`)
+      const metricsFile = join(ctx.outDir, "metrics.jsonl")
+      const t0 = performance.now()
+      const history = await train(
+        tf,
+        model,
+        { train: train_, val },
+        policy,
+        {
+          epochs: params.epochs,
+          batchSize: params.batch_size,
+          lr: params.lr,
+          weightDecay: params.weight_decay,
+          schedule: params.schedule,
+          warmup: params.warmup,
+          seed: params.seed,
+          classes: data.manifest.classes.length
+        },
+        {
+          record: (r) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`),
+          progress: ctx.progress,
+          log: ctx.log
+        }
+      )
+      const seconds = (performance.now() - t0) / 1000
+      await saveModel(tf, model, ctx.outDir)
+      copyFileSync(join(augmentIn.dir, "policy.json"), join(ctx.outDir, "policy.json"))
+      const last = history.at(-1)!
+      const engine = { engine: "tfjs", backend, tfjs: tfjsVersion() ?? "unknown" }
+      writeFileSync(
+        join(ctx.outDir, "config.json"),
+        `${JSON.stringify({ model: params.model, params, engine, parameters: count, classes: data.manifest.classes, inputs: { split: splitIn.hash, augment: augmentIn.hash } }, null, 2)}\n`
+      )
+      const metrics: StageMetrics = {
+        model: params.model,
+        backend,
+        parameters: count,
+        epochs: params.epochs,
+        train_loss: last.train_loss,
+        train_accuracy: last.train_acc,
+        val_loss: last.val_loss,
+        val_accuracy: last.val_acc,
+        images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
+        seconds: Math.round(seconds * 10) / 10
+      }
+      writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(metrics, null, 2)}\n`)
+      model.dispose()
+      return metrics
+    },
+    catch: (e) => (e instanceof StageError ? e : new StageError({ message: `training failed: ${(e as Error).stack ?? String(e)}` }))
+  })

@@ -1,0 +1,84 @@
+/**
+ * The training loop on small generated data: the same seed and backend give the same weights and metrics,
+ * the tensor count does not grow across epochs, the schedule is what it says, and a forced backend that is
+ * not installed is a clear error.
+ */
+import { beforeAll, describe, expect, it } from "vitest"
+import { POLICY_FORMAT, type AugmentPolicy } from "../../stages/ml/augment.js"
+import { rng } from "../../stages/ml/rng.js"
+import { BackendUnavailable, loadBackend, pickBackend, type Tf } from "../../stages/ml/tfjs/engine.js"
+import { buildModel } from "../../stages/ml/tfjs/models.js"
+import { learningRate, train, type EpochRecord, type Images } from "../../stages/ml/tfjs/training.js"
+
+let tf: Tf
+beforeAll(async () => {
+  tf = await loadBackend("cpu")
+}, 60_000)
+
+/** Two easy classes of 28x28 images: a bright left half or a bright right half, with noise. */
+const images = (count: number, seed: number): Images => {
+  const r = rng(seed)
+  const imgs = new Uint8Array(count * 784)
+  const labels = new Uint8Array(count)
+  for (let i = 0; i < count; i++) {
+    const c = r.int(2)
+    labels[i] = c
+    for (let p = 0; p < 784; p++) {
+      const left = p % 28 < 14
+      imgs[i * 784 + p] = (left === (c === 0) ? 150 : 0) + r.int(100)
+    }
+  }
+  return { images: imgs, labels, count }
+}
+
+const policy: AugmentPolicy = { format: POLICY_FORMAT, height: 28, width: 28, pad: 2, flip: 0, rotate: 0, brightness: 0, mean: 0.5, std: 0.5, seed: 1 }
+const options = { epochs: 3, batchSize: 32, lr: 0.003, weightDecay: 1e-4, schedule: "cosine" as const, warmup: 0.5, seed: 5, classes: 10 }
+
+const run = async (seed: number) => {
+  const model = buildModel(tf, "mlp", { seed })
+  const records: Array<EpochRecord> = []
+  await train(tf, model, { train: images(256, 1), val: images(64, 2) }, policy, { ...options, seed }, {
+    record: (r) => r.type === "epoch" && records.push(r),
+    progress: () => {},
+    log: () => {}
+  })
+  const weights = model.getWeights().map((w) => Array.from(w.dataSync()))
+  model.dispose()
+  return { records, weights }
+}
+
+describe("training", () => {
+  it("learns, and the same seed on the same backend gives the same weights and metrics", async () => {
+    const a = await run(5)
+    const b = await run(5)
+    expect(a.records.at(-1)!.val_acc).toBeGreaterThan(0.9)
+    expect(b.weights).toEqual(a.weights)
+    expect(b.records.map(({ seconds: _s, images_per_s: _i, ...r }) => r)).toEqual(a.records.map(({ seconds: _s, images_per_s: _i, ...r }) => r))
+    const c = await run(6)
+    expect(c.weights).not.toEqual(a.weights)
+  }, 120_000)
+
+  it("keeps the tensor count flat across epochs", async () => {
+    const { records } = await run(5)
+    const counts = records.map((r) => r.tensors)
+    expect(new Set(counts).size).toBe(1)
+  }, 60_000)
+
+  it("anneals the learning rate with a cosine after a linear warm-up", () => {
+    const o = { ...options, epochs: 10, warmup: 1, lr: 0.01 }
+    expect(learningRate(o, 0, 100)).toBeCloseTo(0.0001, 8)
+    expect(learningRate(o, 99, 100)).toBeCloseTo(0.01, 8)
+    expect(learningRate(o, 100, 100)).toBeCloseTo(0.01, 8)
+    expect(learningRate(o, 550, 100)).toBeCloseTo(0.005, 8)
+    expect(learningRate(o, 999, 100)).toBeLessThan(1e-5)
+    expect(learningRate({ ...o, schedule: "constant", warmup: 0 }, 700, 100)).toBe(0.01)
+  })
+
+  it("names a forced backend that is not installed", () => {
+    expect(() => pickBackend("tensorflow-gpu")).toThrow(BackendUnavailable)
+    expect(() => pickBackend("tensorflow-gpu")).toThrow(
+      "backend tensorflow-gpu is not available: @tensorflow/tfjs-node-gpu is not installed (npm install @tensorflow/tfjs-node-gpu on a machine that can download libtensorflow); available here: wasm, cpu"
+    )
+    expect(pickBackend("auto")).toBe("wasm")
+  })
+})
