@@ -7,7 +7,7 @@
 // To add a benchmark: write an async function `(ctx) => Result` and add it to `benchmarks` below.
 // A Result is { label, samples: seconds[], target?: seconds, cold?: seconds, note?: string }.
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -215,20 +215,26 @@ const noopRun = (tag, label, makePipeline, target) => async ({ runs }) => {
  * The data stages on the full Fashion-MNIST set (bench/data.ts, bundled with esbuild and run in a child):
  * stage times, then loading a split artifact, decoding it to floats and augmenting it, as training will.
  */
-const dataStages = async ({ runs }) => {
+/** Bundles a TypeScript bench module next to this file (so its packages resolve) and returns its path. */
+const bundle = async (name) => {
   const { build } = await import("esbuild")
-  const entry = join(root, "bench", ".data.bundle.mjs")
+  const entry = join(root, "bench", `.${name}.bundle.mjs`)
   await build({
-    entryPoints: [join(root, "bench", "data.ts")],
+    entryPoints: [join(root, "bench", `${name}.ts`)],
     outfile: entry,
     bundle: true,
     format: "esm",
     platform: "node",
     target: "node20",
-    external: ["better-sqlite3"],
+    external: ["better-sqlite3", "@tensorflow/*"],
     banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
     logLevel: "warning"
   })
+  return entry
+}
+
+const dataStages = async ({ runs }) => {
+  const entry = await bundle("data")
   try {
     const r = timed(process.execPath, [entry, cli, join(root, "pipeline.yaml"), String(runs)], { env: cliEnv() })
     if (r.status !== 0) throw new BenchError(`data benchmark failed:\n${tail(r.stderr)}`)
@@ -247,11 +253,60 @@ const dataStages = async ({ runs }) => {
   }
 }
 
+/** Training images/s per model and backend, next to the figures measured before (../shared/STACK.md). */
+const trainSpeed = async () => {
+  const entry = await bundle("train")
+  try {
+    const r = timed(process.execPath, [entry], { env: cliEnv() })
+    if (r.status !== 0) throw new BenchError(`training benchmark failed:\n${tail(r.stderr)}`)
+    const rows = JSON.parse(r.stdout.trim().split("\n").at(-1))
+    const before = {
+      "mlp/wasm": "2,857 (tfjs wasm, before)",
+      "mlp/cpu": "694 (tfjs cpu, before)",
+      "cnn/wasm": "52 (tfjs wasm with the cpu filter gradient, before); target >= 300",
+      "resnet18/wasm": "0.77 at batch 32 (before)",
+      "cnn/cpu": "0.55 (before)"
+    }
+    const torch = { mlp: "38,775", cnn: "820", resnet18: "27.4" }
+    const lines = rows.map(
+      (x) =>
+        `  ${pad(`${x.model} on ${x.backend}, batch ${x.batch}`, 30)}${pad(`${Math.round(x.images_per_s).toLocaleString("en")} img/s`, 14)}` +
+        `was ${before[`${x.model}/${x.backend}`] ?? "?"}; PyTorch, same cores: ${torch[x.model] ?? "?"}`
+    )
+    return { section: "training speed (TensorFlow.js, random inputs)", lines }
+  } finally {
+    rmSync(entry, { force: true })
+  }
+}
+
+/**
+ * Accuracy on the full data set: the demo pipeline's MLP and small CNN trained and evaluated through `pipe`,
+ * with the CNN at 10 epochs. Long (about half an hour on 2 cores): run alone with `node bench/run.mjs accuracy`.
+ */
+const accuracy = async () => {
+  const dir = makeTempDir("accuracy")
+  writeFileSync(join(dir, "pipeline.yaml"), readFileSync(join(root, "pipeline.yaml"), "utf8"))
+  const r = pipe(dir, ["run", "--json", "--set", "train-cnn.epochs=10"], 3 * 3600_000)
+  const events = parseEvents(r.stdout).stages
+  const m = (stage) => events.find((e) => e.stage === stage)?.metrics ?? {}
+  const line = (label, train, evaluate, target) => {
+    const acc = m(evaluate).test_accuracy
+    return `  ${pad(label, 28)}${pad(`${(acc * 100).toFixed(2)}%`, 10)}target >= ${target}%  ${acc * 100 >= target ? "ok" : "UNDER"}` +
+      `   (${m(train).epochs} epochs, ${m(train).seconds} s, ${m(train).images_per_s} img/s on ${m(train).backend})`
+  }
+  return {
+    section: "test accuracy on the full data set (pipeline.yaml, train-cnn at 10 epochs)",
+    lines: [line("MLP 784-128-10", "train-mlp", "evaluate-mlp", 89), line("small CNN", "train-cnn", "evaluate-cnn", 92)]
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
   { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) },
-  { id: "data", run: dataStages }
+  { id: "data", run: dataStages },
+  { id: "train", run: trainSpeed },
+  { id: "accuracy", run: accuracy }
 ]
 
 // ---------------------------------------------------------------------------------------------

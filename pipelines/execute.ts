@@ -15,6 +15,9 @@ import { StageError, type InputArtifact, type StageContext, type StageMetrics } 
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
 
+/** How often long work prints a plain progress line when stderr is not a terminal. */
+const PROGRESS_EVERY_MS = 15_000
+
 export interface Executed {
   readonly runId: number
   readonly output: string
@@ -65,6 +68,7 @@ export const executeStage = (
     const tmp = join(store.root, "tmp", `${self.pid}-${self.start ?? "x"}-${runId}`)
     const failure = (message: string): StageFailure => ({ runId, message, logPath })
 
+    let lastProgress = Date.now()
     const work = Effect.gen(function* () {
       const inputs: Array<InputArtifact> = []
       for (const need of node.needs) {
@@ -98,7 +102,13 @@ export const executeStage = (
         },
         spawned: (pid) => store.records.setChild(runId, pid),
         progress: (line) => {
-          if (echo === "none" && process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)
+          if (echo !== "none") return // --verbose already shows the stage's own lines
+          if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)
+          else if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+            // Not a terminal (CI logs, pipes): a plain line now and then.
+            lastProgress = Date.now()
+            process.stderr.write(`  ${node.id}: ${line}\n`)
+          }
         }
       }).pipe(Effect.either)
       if (echo === "none" && process.stderr.isTTY) process.stderr.write("\r\x1b[K")

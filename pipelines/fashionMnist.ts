@@ -33,7 +33,7 @@ const plain = p.stage("plain", augmentKind, {
 const mlp = p.stage("train-mlp", trainKind, {
   description: "MLP 784-128-10, Adam with cosine annealing",
   needs: [split, plain],
-  params: { model: "mlp", epochs: 20, batch_size: 128, lr: 0.001, schedule: "cosine" }
+  params: { model: "mlp", epochs: 30, batch_size: 32, lr: 0.001, schedule: "cosine" }
 })
 const cnn = p.stage("train-cnn", trainKind, {
   description: "Small CNN (conv32-conv64 with batch norm, dense 128), Adam with cosine annealing",
