@@ -71,3 +71,67 @@ describe("wasm training kernels match the cpu backend", () => {
     expect(tf.memory().numTensors).toBe(before)
   })
 })
+
+/** Runs f on both backends and compares every output. */
+const both = async (f: () => Array<import("@tensorflow/tfjs").Tensor>) => {
+  const run = async (backend: "cpu" | "wasm") => {
+    await tf.setBackend(backend)
+    return tf.tidy(() => f()).map((t) => {
+      const out = { shape: t.shape, values: t.dataSync() as Float32Array }
+      t.dispose()
+      return out
+    })
+  }
+  const ref = await run("cpu")
+  const got = await run("wasm")
+  got.forEach((g, i) => {
+    expect(g.shape).toEqual(ref[i]!.shape)
+    expect(maxRelError(g.values, ref[i]!.values)).toBeLessThan(1e-4)
+  })
+}
+
+const data = (shape: Array<number>, k = 0.37) =>
+  tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * k + shape.length)), shape)
+
+describe("the other wasm training paths match the cpu backend", () => {
+  it("max-pool gradient (2x2 stride 2, and 3x3 stride 2 same)", async () => {
+    await both(() => {
+      const x = data([2, 8, 8, 3])
+      const r = data([2, 4, 4, 3], 0.91)
+      const g1 = tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as never, 2, 2, "valid"), r)))(x)
+      const r2 = data([2, 4, 4, 3], 0.13)
+      const g2 = tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as never, 3, 2, "same"), r2)))(x)
+      return [g1, g2]
+    })
+  })
+
+  it("sums and means over leading axes, with and without keepDims, and other axes", async () => {
+    await both(() => {
+      const x = data([4, 5, 6, 7])
+      return [tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2], true), tf.sum(x, 0), tf.mean(x, [0, 1]), tf.sum(x, [1, 2]), tf.mean(x, -1)]
+    })
+  })
+
+  it("matrix products with transposed operands", async () => {
+    await both(() => {
+      const a = data([6, 5])
+      const b = data([6, 4], 0.7)
+      const c = data([3, 5], 0.3)
+      return [tf.matMul(a, b, true, false), tf.matMul(a, c, false, true), tf.matMul(c, a, false, true)]
+    })
+  })
+
+  it("batch-norm gradients", async () => {
+    await both(() => {
+      const x = data([3, 4, 4, 5])
+      const mean = data([5], 0.2)
+      const variance = tf.add(tf.abs(data([5], 0.9)), 0.5)
+      const scale = data([5], 0.4)
+      const offset = data([5], 0.8)
+      const r = data([3, 4, 4, 5], 0.61)
+      const f = (a: typeof x, m: typeof mean, v: typeof mean, s: typeof mean, o: typeof mean) =>
+        tf.sum(tf.mul(tf.batchNorm(a, m, v, o, s, 1e-3), r))
+      return tf.grads(f as never)([x, mean, variance, scale, offset])
+    })
+  })
+})
