@@ -83,5 +83,23 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   `,
   /* 3: a run's headline figures (metrics JSON) */ `
   ALTER TABLE runs ADD COLUMN metrics TEXT;
+  `,
+  /* 4: sweeps and their points */ `
+  CREATE TABLE sweeps (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    command TEXT NOT NULL,
+    grid TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE sweep_points (
+    sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+    point INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    metric REAL,
+    runs TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, point)
+  ) WITHOUT ROWID;
   `
 ]

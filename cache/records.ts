@@ -89,6 +89,10 @@ export class Records {
         "SELECT id, pid, pstart, host, child_pgid FROM runs WHERE status = 'running'"
       ),
       child: db.prepare("UPDATE runs SET child_pgid = ? WHERE id = ?"),
+      sweep: db.prepare("INSERT INTO sweeps (pipeline, command, grid, created_at) VALUES (?, ?, ?, ?)"),
+      sweepPoint: db.prepare(
+        "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
+      ),
       blob1: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>("SELECT hash, size, mtime_ns FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
@@ -184,6 +188,22 @@ export class Records {
   /** The process group a running stage's command leads (see reapDead). */
   setChild(runId: number, pgid: number): void {
     this.s.child.run(pgid, runId)
+  }
+
+  beginSweep(pipeline: string, command: string, grid: unknown): number {
+    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now()).lastInsertRowid)
+  }
+
+  /** A finished point: its params, status, metric and the run (id and key) of each of its stages. */
+  recordPoint(
+    sweep: number,
+    point: number,
+    params: unknown,
+    status: string,
+    metric: number | null,
+    runs: Readonly<Record<string, { run?: number; key: string | null }>>
+  ): void {
+    this.s.sweepPoint.run(sweep, point, JSON.stringify(params), status, metric, JSON.stringify(runs))
   }
 
   blob(hash: string): BlobStat | undefined {

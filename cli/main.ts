@@ -9,6 +9,7 @@ import { ExitCode, exitCode, setExitCode } from "./exitCodes.js"
 import { runCommand } from "./run.js"
 import { schemaCommand } from "./schema.js"
 import { statusCommand } from "./status.js"
+import { sweepCommand } from "./sweep.js"
 
 declare const PIPE_VERSION: string
 
@@ -26,7 +27,7 @@ const pipe = Command.make("pipe").pipe(
     "Declarative, cached experiment pipelines: stages in pipeline.yaml become a DAG of content-hashed steps; " +
       "`pipe run` executes only what changed and says why."
   ),
-  Command.withSubcommands([runCommand, statusCommand, dagCommand, schemaCommand])
+  Command.withSubcommands([runCommand, sweepCommand, statusCommand, dagCommand, schemaCommand])
 )
 
 const cli = Command.run(pipe, { name: "pipe", version: typeof PIPE_VERSION === "string" ? PIPE_VERSION : "dev" })

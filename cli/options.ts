@@ -32,18 +32,20 @@ export const stages = Args.text({ name: "stage" }).pipe(
   Args.repeated
 )
 
+export const parseSets = (sets: ReadonlyArray<string>) =>
+  Effect.forEach(sets, (s) => {
+    const o = parseOverride(s)
+    return Either.isLeft(o) ? Effect.fail(o.left) : Effect.succeed(o.right)
+  })
+
+export const loadWith = (fileOpt: Option.Option<string>, overrides: ReadonlyArray<Override>) =>
+  loadPipeline(Option.getOrElse(fileOpt, () => defaultPipelineFile(process.cwd())), overrides, makeRegistry())
+
 export const load = (fileOpt: Option.Option<string>, sets: ReadonlyArray<string>, targets: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
     const flag = targets.find((t) => t.startsWith("-"))
     if (flag) return yield* new UsageError({ message: `unknown option ${flag}; see pipe --help` })
-    const overrides: Array<Override> = []
-    for (const s of sets) {
-      const o = parseOverride(s)
-      if (Either.isLeft(o)) return yield* Effect.fail(o.left)
-      overrides.push(o.right)
-    }
-    const path = Option.getOrElse(fileOpt, () => defaultPipelineFile(process.cwd()))
-    return yield* loadPipeline(path, overrides, makeRegistry())
+    return yield* loadWith(fileOpt, yield* parseSets(sets))
   })
 
 export const checkTargets = (loaded: Loaded, targets: ReadonlyArray<string>) =>

@@ -1,6 +1,7 @@
 /** The checked pipeline: what validation produces and planning consumes. */
 import type { Json } from "../cache/canonical.js"
 import type { AnyStageKind } from "../stages/kind.js"
+import type { SweepSpec } from "./spec.js"
 
 export interface StageNode {
   readonly id: string
@@ -26,4 +27,6 @@ export interface Pipeline {
   readonly stages: ReadonlyMap<string, StageNode>
   /** A topological order (declaration order among independent stages). */
   readonly order: ReadonlyArray<string>
+  /** Sweeps declared in the file, by name. */
+  readonly sweeps: Readonly<Record<string, SweepSpec>>
 }

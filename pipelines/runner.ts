@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly reporter: Reporter
   /** Echo each running stage's output live (--verbose). */
   readonly echo?: "none" | "stdout" | "stderr"
+  /** Wraps each stage execution, e.g. to limit how many stages of one kind run at once. */
+  readonly gate?: (kind: string) => <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export const selection = (loaded: Loaded, targets: ReadonlyArray<string>): ReadonlySet<string> => {
@@ -109,7 +111,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           }
           reporter.started(id, d.reason)
           const started = Date.now()
-          const result = yield* executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo).pipe(Effect.either)
+          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo)
+          const result = yield* (opts.gate ? opts.gate(node.kind.kind)(exec) : exec).pipe(Effect.either)
           const ms = Date.now() - started
           return {
             event:
@@ -129,7 +132,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           } as const
         })
       )
-      if (event.cached) restore(id, event.cached, `produced by another pipe process (run #${event.cached.run.id})`)
+      if (event.cached) restore(id, event.cached, `produced meanwhile by another run (run #${event.cached.run.id})`)
       else if (event.event) finish(event.event)
     }
     return { ...counts, ms: Date.now() - t0 }

@@ -15,12 +15,28 @@ export const StageId = Schema.String.pipe(
   })
 )
 
+/** A sweep declared in the pipeline file: `sweeps: { lr-model: { grid: { train.lr: [0.001, 0.01] } } }`. */
+export const SweepSpec = Schema.Struct({
+  description: Schema.optionalWith(Schema.String, { exact: true }),
+  grid: Schema.Record({
+    key: Schema.String,
+    value: Schema.Union(
+      Schema.Array(Schema.Unknown).annotations({ description: "a list of values" }),
+      Schema.String.annotations({ description: "values as on the command line, e.g. log(1e-4,1e-1,4)" })
+    )
+  }).annotations({ description: "a map of params (STAGE.PARAM or PARAM) to their values" }),
+  metric: Schema.optionalWith(Schema.String, { exact: true })
+}).annotations({ description: "a sweep (grid, and optionally metric and description)" })
+
+export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
+
 export const TopLevel = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { description: "a non-empty pipeline name" })),
   description: Schema.optionalWith(Schema.String, { exact: true }),
   stages: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
     description: "a map of stage ids to stages"
-  })
+  }),
+  sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
 })
 
 const stageSchemas = new WeakMap<AnyStageKind, Schema.Schema<any, any>>()
@@ -51,7 +67,8 @@ export const pipelineJsonSchema = (registry: Registry): object => {
   const doc = Schema.Struct({
     name: Schema.String.annotations({ description: "the pipeline's name" }),
     description: Schema.optional(Schema.String),
-    stages: Schema.Record({ key: StageId, value: stage })
+    stages: Schema.Record({ key: StageId, value: stage }),
+    sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
   }).annotations({ title: "pipe pipeline", description: "pipeline.yaml: stages, their params and what they need" })
   return JSONSchema.make(doc)
 }

@@ -230,6 +230,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     name: r.name,
     ...(r.description !== undefined ? { description: r.description } : {}),
     stages: nodes,
-    order: topoOrder(graph)
+    order: topoOrder(graph),
+    sweeps: r.sweeps ?? {}
   })
 }

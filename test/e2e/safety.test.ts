@@ -213,7 +213,7 @@ stages:
     expect(ws.ranLog()).toEqual(["slow", "next"])
     const ev2 = String(r2.stdout).trim().split("\n").map((l) => JSON.parse(l))
     expect(ev2.find((e) => e.stage === "slow")).toMatchObject({ status: "cached" })
-    expect(ev2.find((e) => e.stage === "slow").reason).toMatch(/^produced by another pipe process \(run #1\)$/)
+    expect(ev2.find((e) => e.stage === "slow").reason).toMatch(/^produced meanwhile by another run \(run #1\)$/)
     expect(String(r2.stderr)).toMatch(/slow: another pipe process \(pid \d+\) is running this stage; waiting for it/)
     expect(summary(ev2)).toMatchObject({ ran: 0, cached: 2 })
   })

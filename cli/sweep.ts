@@ -1,0 +1,145 @@
+/** `pipe sweep`: a grid of param values, run as one DAG that shares every stage the points have in common. */
+import { Args, Command, Options } from "@effect/cli"
+import { Effect, Either, Option } from "effect"
+import { Store } from "../cache/store.js"
+import { cacheView } from "../cache/view.js"
+import { UsageError } from "../pipelines/errors.js"
+import { gatherFacts } from "../pipelines/facts.js"
+import { plan } from "../pipelines/plan.js"
+import { selection } from "../pipelines/runner.js"
+import type { Loaded } from "../pipelines/loader.js"
+import { expandValues, parseAxis, points as expand, resolveAxis, type Axis, type Point, type ResolvedAxis } from "../pipelines/sweep.js"
+import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
+import { didYouMean } from "../pipelines/suggest.js"
+import { ExitCode, setExitCode } from "./exitCodes.js"
+import * as O from "./options.js"
+import { planState } from "./planText.js"
+import { renderError } from "./render.js"
+import { summaryText } from "./reporters.js"
+
+const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
+  Args.withDescription("KEY=V1,V2,... per param (KEY is STAGE.PARAM or a PARAM only one stage has; values may be log(a,b,n) or range(a,b[,step])), or the name of a sweep declared in the pipeline file"),
+  Args.repeated
+)
+const jobs = Options.integer("jobs").pipe(
+  Options.withDescription("Points run at once (stages of one point run in order; at most one train runs at a time)"),
+  Options.withDefault(1)
+)
+const metric = Options.text("metric").pipe(
+  Options.withDescription("The figure to report and sort points by (default: the declared sweep's, else test_accuracy)"),
+  Options.optional
+)
+const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+
+const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`)
+const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
+const fmtMetric = (m: number | null) => (m === null ? "-" : Number.isInteger(m) ? String(m) : m.toFixed(4))
+
+export const sweepCommand = Command.make(
+  "sweep",
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, metric, dryRun, grid },
+  (a) =>
+    Effect.gen(function* () {
+      const sets = yield* O.parseSets(a.set)
+      const base = yield* O.loadWith(a.file, sets)
+      const pipeline = base.pipeline
+      // A declared sweep by name, or KEY=VALUES arguments.
+      let axes: Array<Axis>
+      let metricName = Option.getOrUndefined(a.metric)
+      if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
+        const name = a.grid[0]!
+        const spec = pipeline.sweeps[name]
+        if (!spec) {
+          const names = Object.keys(pipeline.sweeps)
+          return yield* new UsageError({
+            message: `no sweep named '${name}'${didYouMean(name, names)} in ${base.display}${names.length ? `; sweeps: ${names.join(", ")}` : ""}`
+          })
+        }
+        axes = Object.entries(spec.grid).map(([key, v]) => ({ key, values: typeof v === "string" ? expandValues(v) : v }))
+        metricName ??= spec.metric
+      } else {
+        if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
+        axes = []
+        for (const arg of a.grid) {
+          const axis = parseAxis(arg)
+          if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
+          axes.push(axis.right)
+        }
+      }
+      metricName ??= "test_accuracy"
+      const resolved: Array<ResolvedAxis> = []
+      for (const axis of axes) {
+        const r = resolveAxis(pipeline, axis)
+        if (Either.isLeft(r)) return yield* Effect.fail(r.left)
+        resolved.push(r.right)
+      }
+      const pts = expand(resolved)
+      // Every point must be a valid pipeline before anything runs.
+      const loaded = new Map<number, Loaded>()
+      for (const p of pts) loaded.set(p.index, yield* O.loadWith(a.file, [...sets, ...p.overrides]))
+      const names = resolved.map((r) => `${r.stage}.${r.param}`)
+      const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
+
+      yield* Effect.gen(function* () {
+        const store = yield* Store
+        if (a.dryRun) {
+          for (const p of pts) {
+            const l = loaded.get(p.index)!
+            const selected = selection(l, [])
+            const facts = yield* gatherFacts(l, selected, store)
+            const planned = plan(l.pipeline, selected, facts, cacheView(store, l.pipeline.name), false)
+            const counts = { fresh: 0, stale: 0, pending: 0 }
+            for (const s of planned) counts[planState(s).state]++
+            if (a.json) out(JSON.stringify({ event: "point", point: p.index + 1, params: p.params, ...counts }))
+            else out(`point ${p.index + 1}/${pts.length}  ${label(p)}  ${counts.fresh} fresh, ${counts.stale} stale, ${counts.pending} pending`)
+          }
+          return
+        }
+        const command = ["pipe", "sweep", ...a.grid].join(" ")
+        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])))
+        if (!a.json) out(`sweep ${sweepId}: ${pts.length} point${pts.length === 1 ? "" : "s"} over ${names.join(" x ")} (jobs ${a.jobs})`)
+        const { summary, results } = yield* runSweep({
+          load: (p) => Effect.succeed(loaded.get(p.index)!),
+          points: pts,
+          targets: [],
+          jobs: a.jobs,
+          kindLimits: { train: 1 },
+          metric: metricName,
+          sweepId,
+          reporter: {
+            stage: (e) => {
+              if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
+              else if (e.status === "ran") out(`  ▸ ${e.stage} (point ${e.point + 1}): ran in ${seconds(e.ms)}`)
+              else if (e.status === "failed") out(`  ✗ ${e.stage} (point ${e.point + 1}): failed: ${e.error}`)
+            },
+            point: (r: PointResult) => {
+              if (a.json) {
+                out(JSON.stringify({ event: "point", point: r.point.index + 1, params: r.point.params, status: r.status, metric: r.metric, ms: r.ms }))
+              } else {
+                out(`${r.status === "ok" ? "✓" : "✗"} point ${r.point.index + 1}/${pts.length}  ${label(r.point)}  ${metricName} ${fmtMetric(r.metric)}  ${r.status}  ${seconds(r.ms)}`)
+              }
+            }
+          }
+        })
+        if (a.json) out(JSON.stringify({ event: "summary", ...summary, sweep: sweepId, points: pts.length }))
+        else {
+          const sorted = [...results].sort((x, y) => (y.metric ?? -Infinity) - (x.metric ?? -Infinity))
+          const header = ["rank", ...names, metricName, "status", "time"]
+          const rows = sorted.map((r, i) => [String(i + 1), ...names.map((n) => show(r.point.params[n])), fmtMetric(r.metric), r.status, seconds(r.ms)])
+          const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+          out(`\nby ${metricName}:`)
+          for (const row of [header, ...rows]) out(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd())
+          out(`${summaryText(summary)} (each stage run counted once)`)
+        }
+        if (results.some((r) => r.status === "failed")) setExitCode(ExitCode.stageFailed)
+      }).pipe(Effect.provide(O.withStore(base, a.store)))
+    }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Run a grid of param values: `pipe sweep train.lr=1e-3,1e-2 train.model=mlp,cnn`. The points share every stage whose " +
+      "key is the same (download, split...), nothing already cached runs again, and an interrupted sweep resumes where it stopped. " +
+      "Prints each point as it finishes and a table sorted by the metric. Exit 1 if a point failed."
+  )
+)

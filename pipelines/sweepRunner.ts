@@ -1,0 +1,119 @@
+/**
+ * Running a sweep: every point is the pipeline with its overrides, run through the ordinary runner, up to
+ * `jobs` points at a time. Stages whose key is the same in several points (download, split...) run once:
+ * the others find the run in the cache, or wait on its key's lock and then find it. Events are reported once
+ * per stage key; the summary counts each stage execution once. Each point is recorded with the sweep.
+ */
+import { Effect } from "effect"
+import { Store } from "../cache/store.js"
+import type { PipelineInvalid, UsageError } from "./errors.js"
+import type { StageEvent, Summary } from "./events.js"
+import type { Loaded } from "./loader.js"
+import { runPipeline } from "./runner.js"
+import type { Point } from "./sweep.js"
+
+export interface PointResult {
+  readonly point: Point
+  readonly status: "ok" | "failed"
+  readonly metric: number | null
+  readonly ms: number
+}
+
+export interface SweepReporter {
+  /** A stage event seen for the first time (its key not yet reported by another point). */
+  readonly stage: (event: StageEvent & { readonly point: number }) => void
+  readonly point: (result: PointResult) => void
+}
+
+export interface SweepOptions {
+  readonly load: (point: Point) => Effect.Effect<Loaded, PipelineInvalid | UsageError>
+  readonly points: ReadonlyArray<Point>
+  readonly targets: ReadonlyArray<string>
+  readonly jobs: number
+  /** How many stages of a kind may run at once (e.g. train: 1, so one training uses the GPU). */
+  readonly kindLimits: Readonly<Record<string, number>>
+  readonly metric?: string
+  readonly sweepId: number
+  readonly reporter: SweepReporter
+}
+
+/** The metric of a point: from the last stage (in run order) whose figures have it. */
+export const pointMetric = (events: ReadonlyArray<StageEvent>, name: string | undefined): number | null => {
+  if (!name) return null
+  for (const e of [...events].reverse()) {
+    const v = e.metrics?.[name]
+    if (typeof v === "number") return v
+  }
+  return null
+}
+
+const rank: Record<StageEvent["status"], number> = { skipped: 0, cached: 1, failed: 2, ran: 3 }
+
+export const runSweep = (
+  opts: SweepOptions
+): Effect.Effect<{ summary: Summary; results: ReadonlyArray<PointResult> }, PipelineInvalid | UsageError, Store> =>
+  Effect.gen(function* () {
+    const t0 = Date.now()
+    const store = yield* Store
+    const byKey = new Map<string, StageEvent>()
+    const skipped = new Set<string>()
+    const semaphores = new Map<string, Effect.Semaphore>()
+    for (const [kind, n] of Object.entries(opts.kindLimits)) semaphores.set(kind, yield* Effect.makeSemaphore(n))
+    const gate = (kind: string) => <A, E, R>(run: Effect.Effect<A, E, R>) => {
+      const s = semaphores.get(kind)
+      return s ? s.withPermits(1)(run) : run
+    }
+
+    const runPoint = (point: Point) =>
+      Effect.gen(function* () {
+        const loaded = yield* opts.load(point)
+        const started = Date.now()
+        const events: Array<StageEvent> = []
+        yield* runPipeline({
+          loaded,
+          targets: opts.targets,
+          force: false,
+          gate,
+          reporter: {
+            started: () => {},
+            waiting: () => {},
+            finished: (e) => {
+              events.push(e)
+              if (e.key === null) {
+                const id = `${e.stage}|${e.reason}`
+                if (!skipped.has(id)) {
+                  skipped.add(id)
+                  opts.reporter.stage({ ...e, point: point.index })
+                }
+                return
+              }
+              const seen = byKey.get(e.key)
+              if (!seen) opts.reporter.stage({ ...e, point: point.index })
+              if (!seen || rank[e.status] > rank[seen.status]) byKey.set(e.key, e)
+            }
+          }
+        })
+        const failed = events.some((e) => e.status === "failed" || e.status === "skipped")
+        const result: PointResult = {
+          point,
+          status: failed ? "failed" : "ok",
+          metric: pointMetric(events, opts.metric),
+          ms: Date.now() - started
+        }
+        store.records.recordPoint(
+          opts.sweepId,
+          point.index,
+          point.params,
+          result.status,
+          result.metric,
+          Object.fromEntries(events.map((e) => [e.stage, { ...(e.run !== undefined ? { run: e.run } : {}), key: e.key }]))
+        )
+        opts.reporter.point(result)
+        return result
+      })
+
+    const results = yield* Effect.forEach(opts.points, runPoint, { concurrency: Math.max(1, opts.jobs) })
+    const counts = { ran: 0, cached: 0, failed: 0, skipped: skipped.size }
+    for (const e of byKey.values()) if (e.status !== "skipped") counts[e.status]++
+    return { summary: { ...counts, ms: Date.now() - t0 }, results }
+  })
