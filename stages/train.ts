@@ -40,7 +40,7 @@ export const tfjsEngine = (backend: TrainParams["backend"]) =>
 
 export const trainKind = defineKind({
   kind: "train",
-  version: 1,
+  version: 2,
   description: "Trains one of the seed's models (mlp, cnn, resnet18, resnet34) with Adam and a cosine schedule",
   fields: {},
   params: TrainParams,

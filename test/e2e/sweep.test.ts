@@ -139,3 +139,45 @@ describe("pipe sweep", () => {
     expect(existsSync(join(ws.dir, "ran.log"))).toBe(true)
   })
 })
+
+describe("pipe sweep on the ML stages", () => {
+  const ML = `
+name: ml
+stages:
+  download:
+    kind: download
+    params: { limit: 3000 }
+  split:
+    kind: split
+    needs: [download]
+  augment:
+    kind: augment
+    needs: [download]
+    params: { pad: 0, flip: 0 }
+  train:
+    kind: train
+    needs: [split, augment]
+    params: { model: mlp, epochs: 1, batch_size: 64, backend: cpu }
+  evaluate:
+    kind: evaluate
+    needs: [train, split]
+    params: { backend: cpu }
+`
+
+  it("trains each point over one shared download, split and augment, reproducibly on cpu", async () => {
+    ws = workspace({ "pipeline.yaml": ML })
+    const r = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp"])
+    expect(r.code).toBe(0)
+    const ran = r.events.filter((e) => e["event"] === "stage" && e["status"] === "ran").map((e) => e["stage"])
+    expect(ran.sort()).toEqual(["augment", "download", "evaluate", "evaluate", "split", "train", "train"])
+    const pts = points(r.events)
+    expect(pts.map((p) => p["params"])).toEqual([
+      { "train.lr": 0.001, "train.model": "mlp" },
+      { "train.lr": 0.003, "train.model": "mlp" }
+    ])
+    for (const p of pts) expect(p["metric"]).toBeGreaterThan(0.5)
+    // the same sweep on an empty store gives the same figures
+    const fresh = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp", "--store", join(ws.dir, "other")])
+    expect(points(fresh.events).map((p) => p["metric"])).toEqual(pts.map((p) => p["metric"]))
+  }, 120_000)
+})

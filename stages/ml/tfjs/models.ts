@@ -43,8 +43,9 @@ const basicBlock = (L: Layers, x: SymbolicTensor, filters: number, stride: numbe
 export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => {
   const L = tf.layers
   const seed = opts.seed ?? 0
-  let layerSeed = seed * 1000
-  // Every layer gets its own seeded initialiser: the same seed builds the same weights.
+  // Every layer gets its own seeded initialiser: the same seed builds the same weights. Layer seeds start at 1:
+  // TensorFlow.js reads a seed of 0 as "no seed".
+  let layerSeed = seed * 1000 + 1
   const init = () => ({
     kernelInitializer: tf.initializers.heNormal({ seed: layerSeed++ }),
     biasInitializer: "zeros" as const
@@ -77,7 +78,8 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
         for (let b = 0; b < blocks[stage]!; b++) x = basicBlock(L, x, filters, stage > 0 && b === 0 ? 2 : 1, init)
       })
       apply(L.globalAveragePooling2d({}))
-      apply(L.dropout({ rate: opts.dropout ?? 0.3, seed }))
+      // Unseeded: a seeded TensorFlow.js dropout layer draws the same mask at every step.
+      apply(L.dropout({ rate: opts.dropout ?? 0.3 }))
       break
     }
   }
