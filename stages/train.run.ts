@@ -19,7 +19,7 @@ const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
 
 export const run = (ctx: StageContext<unknown, TrainParams>) =>
   Effect.tryPromise({
-    try: async (): Promise<StageMetrics> => {
+    try: async (signal): Promise<StageMetrics> => {
       const { params } = ctx
       const splitIn = inputOf(ctx, "split")
       const augmentIn = inputOf(ctx, "augment")
@@ -54,7 +54,8 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
         {
           record: (r) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`),
           progress: ctx.progress,
-          log: ctx.log
+          log: ctx.log,
+          signal
         }
       )
       const seconds = (performance.now() - t0) / 1000

@@ -1,6 +1,7 @@
 /** train -> evaluate through the built CLI on a subset of the real data (wasm backend). */
-import { readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { existsSync, readFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, workspace, type Workspace } from "../support/cli.js"
 
@@ -58,6 +59,29 @@ describe("train and evaluate", () => {
     expect(r.code).toBe(0)
     expect(event(r.events, "train-cnn")["metrics"]).toMatchObject({ model: "cnn", backend: "wasm", parameters: 421738 })
     expect(event(r.events, "evaluate-cnn")["metrics"]["test_accuracy"]).toBeGreaterThan(0.1)
+  }, 120_000)
+
+  it("stops training promptly on Ctrl-C, recording the run as interrupted", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const child = ws.spawn(["run", "train-cnn", "--set", "download.limit=20000", "--set", "train-cnn.epochs=5"])
+    const d0 = Date.now()
+    for (;;) {
+      await sleep(200)
+      const db = existsSync(join(ws.dir, ".pipe", "pipe.db")) ? ws.db() : undefined
+      const running = db?.prepare("SELECT count(*) FROM runs WHERE stage = 'train-cnn' AND status = 'running'").pluck().get()
+      db?.close()
+      if (running === 1) break
+      if (Date.now() - d0 > 60_000) throw new Error("training did not start")
+    }
+    await sleep(1000)
+    const t0 = Date.now()
+    child.kill("SIGINT")
+    const r = await child
+    expect(r.exitCode).toBe(130)
+    expect(Date.now() - t0).toBeLessThan(5000)
+    const db = ws.db()
+    expect(db.prepare("SELECT status FROM runs WHERE stage = 'train-cnn'").pluck().all()).toEqual(["interrupted"])
+    db.close()
   }, 120_000)
 
   it("refuses a backend that is not installed, before running anything", async () => {

@@ -54,6 +54,19 @@ export interface TrainIo {
   readonly record: (r: StepRecord | EpochRecord) => void
   readonly progress: (line: string) => void
   readonly log: (line: string) => void
+  /** Aborted when the stage is interrupted (Ctrl-C): training stops at the next step. */
+  readonly signal?: AbortSignal
+}
+
+/** Training steps are synchronous: let signals and timers run between them, a few times a second. */
+const breather = () => {
+  let last = performance.now()
+  return async (signal: AbortSignal | undefined) => {
+    if (performance.now() - last < 200) return
+    await new Promise((resolve) => setImmediate(resolve))
+    last = performance.now()
+    if (signal?.aborted) throw new Error("interrupted")
+  }
 }
 
 export const learningRate = (o: TrainOptions, step: number, stepsPerEpoch: number): number => {
@@ -108,6 +121,7 @@ export const train = async (
   const buf = new Float32Array(o.batchSize * pixels)
   const history: Array<EpochRecord> = []
   let step = 0
+  const pause = breather()
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now()
     const order = shuffle(Uint32Array.from({ length: set.count }, (_, i) => i), rng(o.seed, epoch))
@@ -116,6 +130,7 @@ export const train = async (
     let correct = 0
     let lr = o.lr
     for (let b = 0; b < stepsPerEpoch; b++, step++) {
+      await pause(io.signal)
       const idx = order.subarray(b * o.batchSize, Math.min(set.count, (b + 1) * o.batchSize))
       const n = idx.length
       augmentBatch(policy, set.images, idx, buf, draws)
