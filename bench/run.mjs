@@ -300,10 +300,46 @@ const accuracy = async () => {
   }
 }
 
+/** A no-op 100-point sweep (10 x 10 values) over a 4-stage pipeline: every stage of every point cached. */
+const noopSweep = async ({ runs }) => {
+  const yaml = [
+    "name: sweep4",
+    "stages:",
+    "  data:",
+    "    kind: command",
+    `    cmd: [sh, -c, ${q("echo data > $PIPE_OUT/d")}]`,
+    "  prep:",
+    "    kind: command",
+    "    needs: [data]",
+    `    cmd: [sh, -c, ${q("echo ${params.a} > $PIPE_OUT/p")}]`,
+    "    params: { a: 0 }",
+    "  fit:",
+    "    kind: command",
+    "    needs: [prep]",
+    `    cmd: [sh, -c, ${q("cat $PIPE_IN_PREP/p > $PIPE_OUT/m; echo ${params.b} >> $PIPE_OUT/m")}]`,
+    "    params: { b: 0 }",
+    "  score:",
+    "    kind: command",
+    "    needs: [fit]",
+    `    cmd: [sh, -c, ${q("wc -c < $PIPE_IN_FIT/m > $PIPE_OUT/s")}]`
+  ].join("\n")
+  const dir = makeWorkspace("sweep", `${yaml}\n`, {})
+  const values = Array.from({ length: 10 }, (_, i) => i).join(",")
+  const args = ["sweep", `prep.a=${values}`, `fit.b=${values}`]
+  const cold = pipe(dir, args)
+  const check = parseEvents(pipe(dir, [...args, "--json"]).stdout)
+  if (check.summary.ran !== 0 || check.summary.failed !== 0) {
+    throw new BenchError(`100-point sweep: the run after the warm-up was not a no-op: ${JSON.stringify(check.summary)}`)
+  }
+  const samples = Array.from({ length: runs }, () => pipe(dir, args).seconds)
+  return { label: "100-point sweep (4 stages)", samples, target: 0.6, cold: cold.seconds }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
   { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) },
+  { id: "sweep100", run: noopSweep },
   { id: "data", run: dataStages },
   { id: "train", run: trainSpeed },
   { id: "accuracy", run: accuracy }
@@ -329,10 +365,10 @@ const pad = (s, n) => s.padEnd(n)
 
 const printTable = (all, runs) => {
   const results = all.filter((r) => !r.section)
-  if (results.length) console.log(`\nno-op pipe run (median of ${runs}, min..max)            target`)
+  if (results.length) console.log(`\nno-op pipe run (median of ${runs}, min..max)                  target`)
   for (const r of results) {
     const { median, min, max } = stats(r.samples)
-    let line = `  ${pad(r.label, 22)}${pad(fmt(median), 10)}`
+    let line = `  ${pad(r.label, 28)}${pad(fmt(median), 10)}`
     if (r.samples.length > 1) line += pad(`(${min.toFixed(3)}..${max.toFixed(3)})`, 16)
     if (r.target !== undefined) line += `<= ${r.target} s  ${median <= r.target ? "ok" : "OVER"}`
     console.log(line.trimEnd())
@@ -340,7 +376,7 @@ const printTable = (all, runs) => {
   const colds = results.filter((r) => r.cold !== undefined)
   if (colds.length) {
     console.log("\ncold run (first run, empty store; for information)")
-    for (const r of colds) console.log(`  ${pad(r.label, 22)}${fmt(r.cold)}`)
+    for (const r of colds) console.log(`  ${pad(r.label, 28)}${fmt(r.cold)}`)
   }
   for (const s of all.filter((r) => r.section)) console.log(`\n${s.section}\n${s.lines.join("\n")}`)
 }
