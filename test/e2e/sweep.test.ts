@@ -99,11 +99,15 @@ describe("pipe sweep", () => {
     child.kill("SIGINT")
     const first = await child
     expect(first.exitCode).toBe(130)
-    const done = trains(ws).length
+    const d = ws.db()
+    const done = d.prepare("SELECT count(*) FROM runs WHERE stage = 'train' AND status = 'ok'").pluck().get() as number
+    d.close()
+    expect(done).toBeGreaterThanOrEqual(1)
     expect(done).toBeLessThan(4)
     const r = await ws.json(["sweep", "lr=0.1,0.2,0.3,0.4"])
     expect(r.code).toBe(0)
-    expect(trains(ws)).toHaveLength(4)
+    expect(new Set(trains(ws)).size).toBe(4)
+    // only the points that had not finished ran
     const ran = r.events.filter((e) => e["event"] === "stage" && e["stage"] === "train" && e["status"] === "ran")
     expect(ran).toHaveLength(4 - done)
   }, 60_000)
