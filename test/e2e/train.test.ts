@@ -78,7 +78,7 @@ describe("train and evaluate", () => {
     child.kill("SIGINT")
     const r = await child
     expect(r.exitCode).toBe(130)
-    expect(Date.now() - t0).toBeLessThan(5000)
+    expect(Date.now() - t0).toBeLessThan(15_000) // not a benchmark: a stuck loop would take minutes
     const db = ws.db()
     expect(db.prepare("SELECT status FROM runs WHERE stage = 'train-cnn'").pluck().all()).toEqual(["interrupted"])
     db.close()
