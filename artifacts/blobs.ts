@@ -17,7 +17,7 @@ import {
   rmSync,
   statSync
 } from "node:fs"
-import { dirname, join, relative, sep } from "node:path"
+import { dirname, join, sep } from "node:path"
 import { hashFile } from "./hashFile.js"
 import { makeManifest, type FileEntry, type Manifest } from "./manifest.js"
 
@@ -111,9 +111,8 @@ export const ingest = (
     const dest = blobPath(root, hash)
     if (existsSync(dest)) {
       const rec = known(hash)
-      const cur = statSync(dest, { bigint: true })
-      const trusted = rec !== undefined && rec.size === Number(cur.size) && rec.mtimeNs === String(cur.mtimeNs)
-      if (!trusted && hashFile(dest) !== hash) {
+      const damaged = rec ? checkBlobs(root, [rec]).damaged.length > 0 : hashFile(dest) !== hash
+      if (damaged) {
         quarantine(root, hash)
         putBlob(f.abs, dest, st.nlink)
       }
@@ -204,5 +203,3 @@ export const removeTree = (dir: string): void => {
   unlock(dir)
   rmSync(dir, { recursive: true, force: true })
 }
-
-export const relativeTo = (root: string, p: string): string => relative(root, p).split(sep).join("/")

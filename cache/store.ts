@@ -4,7 +4,7 @@
  * Opening it also tidies what dead processes left behind: 'running' records and their temp directories.
  */
 import { Context, Effect, Layer } from "effect"
-import { existsSync, mkdirSync, readdirSync } from "node:fs"
+import { mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { removeTree } from "../artifacts/blobs.js"
 import { StoreError } from "../pipelines/errors.js"
@@ -53,6 +53,3 @@ export const storeLayer = (root: string): Layer.Layer<Store, StoreError> =>
       (s) => Effect.sync(() => s.db.close())
     )
   )
-
-/** Whether a store exists yet (status on a fresh workspace should not create one). */
-export const storeExists = (root: string): boolean => existsSync(join(root, "pipe.db"))

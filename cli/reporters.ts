@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { relative } from "node:path"
 import type { Reporter, StageEvent, Summary } from "../pipelines/events.js"
 
-const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`)
+export const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`)
 
 const LOG_TAIL = 20
 

@@ -15,7 +15,7 @@ import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
 import { renderError } from "./render.js"
-import { summaryText } from "./reporters.js"
+import { seconds, summaryText } from "./reporters.js"
 
 const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
   Args.withDescription("KEY=V1,V2,... per param (KEY is STAGE.PARAM or a PARAM only one stage has; values may be log(a,b,n) or range(a,b[,step])), or the name of a sweep declared in the pipeline file"),
@@ -33,7 +33,6 @@ const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
-const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`)
 const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
 const fmtMetric = (m: number | null) => (m === null ? "-" : Number.isInteger(m) ? String(m) : m.toFixed(4))
 

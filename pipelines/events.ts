@@ -30,5 +30,3 @@ export interface Reporter {
   readonly waiting: (stage: string, holderPid: number) => void
   readonly finished: (event: StageEvent) => void
 }
-
-export const silentReporter: Reporter = { started: () => {}, waiting: () => {}, finished: () => {} }
