@@ -49,7 +49,7 @@ const flatten = (v: unknown, prefix: string, out: Map<string, string>): void => 
   }
 }
 
-const changedEntries = (a: unknown, b: unknown): Array<[string, string | undefined, string | undefined]> => {
+export const changedEntries = (a: unknown, b: unknown): Array<[string, string | undefined, string | undefined]> => {
   const fa = new Map<string, string>()
   const fb = new Map<string, string>()
   flatten(a, "", fa)

@@ -101,5 +101,22 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     runs TEXT NOT NULL,
     PRIMARY KEY (sweep_id, point)
   ) WITHOUT ROWID;
+  `,
+  /* 5: provenance (pipe version, workspace commit); which runs each sweep point used, indexed for lineage */ `
+  ALTER TABLE runs ADD COLUMN pipe_version TEXT;
+  ALTER TABLE runs ADD COLUMN git_commit TEXT;
+  CREATE TABLE sweep_point_runs (
+    sweep_id INTEGER NOT NULL,
+    point INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, point, stage)
+  ) WITHOUT ROWID;
+  CREATE INDEX sweep_point_runs_run ON sweep_point_runs(run_id);
+  INSERT OR IGNORE INTO sweep_point_runs (sweep_id, point, stage, run_id)
+    SELECT p.sweep_id, p.point, j.key, json_extract(j.value, '$.run')
+    FROM sweep_points p, json_each(p.runs) j
+    WHERE json_extract(j.value, '$.run') IS NOT NULL;
+  CREATE INDEX runs_stage_only ON runs(stage);
   `
 ]

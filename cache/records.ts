@@ -27,6 +27,9 @@ export interface RunRow {
   readonly duration_ms: number | null
   readonly log_path: string | null
   readonly metrics: string | null
+  readonly host: string | null
+  readonly pipe_version: string | null
+  readonly git_commit: string | null
 }
 
 export interface BeginRun {
@@ -36,6 +39,9 @@ export interface BeginRun {
   readonly kind: string
   readonly reason: string
   readonly record: KeyRecord
+  /** Provenance beyond the key: which pipe ran it, at which commit of the workspace. */
+  readonly pipeVersion?: string
+  readonly gitCommit?: string | null
 }
 
 export interface Finished {
@@ -60,8 +66,8 @@ export class Records {
       lastOfKey: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE key = ? ORDER BY id DESC LIMIT 1"),
       setHead: db.prepare("INSERT OR REPLACE INTO heads (pipeline, stage, run_id) VALUES (?, ?, ?)"),
       begin: db.prepare(
-        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, pid, pstart, host, started_at, log_path)
-         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`
+        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, pid, pstart, host, started_at, log_path, pipe_version, git_commit)
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)`
       ),
       setLog: db.prepare("UPDATE runs SET log_path = ? WHERE id = ?"),
       end: db.prepare(
@@ -93,6 +99,7 @@ export class Records {
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
       ),
+      sweepPointRun: db.prepare("INSERT OR REPLACE INTO sweep_point_runs (sweep_id, point, stage, run_id) VALUES (?, ?, ?, ?)"),
       blob1: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>("SELECT hash, size, mtime_ns FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
@@ -119,7 +126,7 @@ export class Records {
 
   begin(r: BeginRun, logDir: string): { id: number; logPath: string } {
     const id = Number(
-      this.s.begin.run(r.key, r.pipeline, r.stage, r.kind, r.reason, JSON.stringify(r.record), self.pid, self.start, self.host, Date.now(), null)
+      this.s.begin.run(r.key, r.pipeline, r.stage, r.kind, r.reason, JSON.stringify(r.record), self.pid, self.start, self.host, Date.now(), null, r.pipeVersion ?? null, r.gitCommit ?? null)
         .lastInsertRowid
     )
     const logPath = `${logDir}/${id}.log`
@@ -203,7 +210,10 @@ export class Records {
     metric: number | null,
     runs: Readonly<Record<string, { run?: number; key: string | null }>>
   ): void {
-    this.s.sweepPoint.run(sweep, point, JSON.stringify(params), status, metric, JSON.stringify(runs))
+    this.db.transaction(() => {
+      this.s.sweepPoint.run(sweep, point, JSON.stringify(params), status, metric, JSON.stringify(runs))
+      for (const [stage, r] of Object.entries(runs)) if (r.run !== undefined) this.s.sweepPointRun.run(sweep, point, stage, r.run)
+    })()
   }
 
   blob(hash: string): BlobStat | undefined {

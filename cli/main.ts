@@ -5,6 +5,10 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import { dagCommand } from "./dag.js"
+import { diffCommand, runsCommand, showCommand } from "./history.js"
+import { lineageCommand } from "./lineage.js"
+import { pullCommand, pushCommand } from "./transfer.js"
+import { gcCommand, verifyCommand } from "./upkeep.js"
 import { ExitCode, exitCode, setExitCode } from "./exitCodes.js"
 import { runCommand } from "./run.js"
 import { schemaCommand } from "./schema.js"
@@ -27,7 +31,21 @@ const pipe = Command.make("pipe").pipe(
     "Declarative, cached experiment pipelines: stages in pipeline.yaml become a DAG of content-hashed steps; " +
       "`pipe run` executes only what changed and says why."
   ),
-  Command.withSubcommands([runCommand, sweepCommand, statusCommand, dagCommand, schemaCommand])
+  Command.withSubcommands([
+    runCommand,
+    sweepCommand,
+    statusCommand,
+    dagCommand,
+    schemaCommand,
+    runsCommand,
+    showCommand,
+    diffCommand,
+    lineageCommand,
+    gcCommand,
+    verifyCommand,
+    pushCommand,
+    pullCommand
+  ])
 )
 
 const cli = Command.run(pipe, { name: "pipe", version: typeof PIPE_VERSION === "string" ? PIPE_VERSION : "dev" })

@@ -1,9 +1,10 @@
 /** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
 import { Args, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
+import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { storeLayer } from "../cache/store.js"
-import { UsageError } from "../pipelines/errors.js"
+import { StoreError, UsageError } from "../pipelines/errors.js"
 import { defaultPipelineFile, loadPipeline, type Loaded } from "../pipelines/loader.js"
 import { parseOverride, type Override } from "../pipelines/overrides.js"
 import { didYouMean } from "../pipelines/suggest.js"
@@ -68,3 +69,23 @@ export const storeRoot = (loaded: Loaded, storeOpt: Option.Option<string>): stri
   })
 
 export const withStore = (loaded: Loaded, storeOpt: Option.Option<string>) => storeLayer(storeRoot(loaded, storeOpt))
+
+/**
+ * The store a query reads, and the pipeline name that stage ids refer to. With --store or $PIPE_STORE the
+ * pipeline file is optional (a store copied from CI can be queried anywhere); without, it locates the store.
+ * A query never creates a store.
+ */
+export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const explicit = Option.isSome(storeOpt) || Boolean(process.env["PIPE_STORE"])
+    const loaded = explicit && Option.isNone(fileOpt)
+      ? Option.getOrUndefined(yield* Effect.option(loadWith(fileOpt, [])))
+      : yield* loadWith(fileOpt, [])
+    const root = loaded
+      ? storeRoot(loaded, storeOpt)
+      : resolve(Option.getOrElse(storeOpt, () => process.env["PIPE_STORE"]!))
+    if (!existsSync(join(root, "pipe.db"))) {
+      return yield* new StoreError({ message: `no store at ${root}: nothing has run there yet (pipe run), or give --store DIR` })
+    }
+    return { loaded, root, pipeline: loaded?.pipeline.name, layer: storeLayer(root) }
+  })

@@ -19,6 +19,14 @@ export const planState = (p: PlannedStage): { state: PlanState; key: string | nu
   }
 }
 
+/** For --check: exit 1 when anything would run, with a line that says so. */
+export const checkPlan = (planned: ReadonlyArray<PlannedStage>): { ok: boolean; line: string } => {
+  const behind = planned.filter((p) => p.decision._tag !== "Cached").map((p) => p.id)
+  return behind.length === 0
+    ? { ok: true, line: "check: every stage is up to date" }
+    : { ok: false, line: `check failed: ${behind.length} stage${behind.length === 1 ? "" : "s"} would run (${behind.join(", ")})` }
+}
+
 export const planLines = (planned: ReadonlyArray<PlannedStage>, json: boolean): Array<string> => {
   const rows = planned.map((p) => ({ stage: p.id, ...planState(p) }))
   if (json) {

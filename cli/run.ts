@@ -10,10 +10,13 @@ import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 import { jsonReporter, summaryText, textReporter } from "./reporters.js"
-import { planLines } from "./planText.js"
+import { checkPlan, planLines } from "./planText.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("Rerun even if cached: the named stages (their upstream stays cached), or all stages when none is named"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Print what would run and why; run nothing"))
+const check = Options.boolean("check").pipe(
+  Options.withDescription("Run nothing; exit 1 if any stage would run (a gate for CI), after printing the plan")
+)
 const verbose = Options.boolean("verbose").pipe(
   Options.withAlias("v"),
   Options.withDescription("Show each running stage's output live (on stderr with --json); it is always in the run's log")
@@ -24,18 +27,23 @@ const err = (line: string) => process.stderr.write(`${line}\n`)
 
 export const runCommand = Command.make(
   "run",
-  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, verbose, stages: O.stages },
+  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, check, verbose, stages: O.stages },
   (a) =>
     Effect.gen(function* () {
       const loaded = yield* O.load(a.file, a.set, a.stages)
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
-        if (a.dryRun) {
+        if (a.dryRun || a.check) {
           const store = yield* Store
           const selected = selection(loaded, a.stages)
           const facts = yield* gatherFacts(loaded, selected, store)
           const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), a.force, a.stages)
           for (const line of planLines(planned, a.json)) out(line)
+          if (a.check) {
+            const c = checkPlan(planned)
+            if (!a.json) (c.ok ? out : err)(c.line)
+            if (!c.ok) setExitCode(ExitCode.stageFailed)
+          }
           return
         }
         const reporter = a.json ? jsonReporter(out, err) : textReporter(out, err)
@@ -49,6 +57,6 @@ export const runCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Run the pipeline: each stage runs only if no earlier run has the same key (kind, params, deps, input hashes); " +
-      "otherwise its stored output is reused. Prints why each stage ran. Exit 1 if a stage failed, 2 if the pipeline is invalid."
+      "otherwise its stored output is reused. Prints why each stage ran. Exit 1 if a stage failed (with --check: if any stage would run), 2 if the pipeline is invalid, 3 if the store cannot be used."
   )
 )

@@ -1,5 +1,5 @@
 /** `pipe status`: which stages are fresh, which would run and why; runs nothing. */
-import { Command } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { Store } from "../cache/store.js"
 import { cacheView } from "../cache/view.js"
@@ -7,12 +7,15 @@ import { gatherFacts } from "../pipelines/facts.js"
 import { plan } from "../pipelines/plan.js"
 import { selection } from "../pipelines/runner.js"
 import * as O from "./options.js"
-import { planLines } from "./planText.js"
+import { ExitCode, setExitCode } from "./exitCodes.js"
+import { checkPlan, planLines } from "./planText.js"
 import { renderError } from "./render.js"
+
+const check = Options.boolean("check").pipe(Options.withDescription("Exit 1 if any stage would run (a gate for CI)"))
 
 export const statusCommand = Command.make(
   "status",
-  { file: O.file, store: O.store, json: O.json, set: O.set, stages: O.stages },
+  { file: O.file, store: O.store, json: O.json, set: O.set, check, stages: O.stages },
   (a) =>
     Effect.gen(function* () {
       const loaded = yield* O.load(a.file, a.set, a.stages)
@@ -23,6 +26,11 @@ export const statusCommand = Command.make(
         const facts = yield* gatherFacts(loaded, selected, store)
         const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), false)
         for (const line of planLines(planned, a.json)) process.stdout.write(`${line}\n`)
+        if (a.check) {
+          const c = checkPlan(planned)
+          if (!a.json) process.stdout.write(`${c.line}\n`)
+          if (!c.ok) setExitCode(ExitCode.stageFailed)
+        }
       }).pipe(Effect.provide(O.withStore(loaded, a.store)))
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(

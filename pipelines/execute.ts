@@ -4,6 +4,7 @@
  * and the run recorded as 'ok' in one transaction. Any failure, crash or interruption leaves no 'ok' record,
  * so nothing partial is ever a cache hit; the temp directory is always removed.
  */
+import { gitCommit, pipeVersion } from "./provenance.js"
 import { Cause, Effect, Exit } from "effect"
 import { appendFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
@@ -62,7 +63,7 @@ export const executeStage = (
     const store = yield* Store
     const pipeline = loaded.pipeline.name
     const { id: runId, logPath } = store.records.begin(
-      { key, pipeline, stage: node.id, kind: node.kind.kind, reason, record },
+      { key, pipeline, stage: node.id, kind: node.kind.kind, reason, record, pipeVersion: pipeVersion(), gitCommit: gitCommit(loaded.workspace) },
       join(store.root, "logs")
     )
     const tmp = join(store.root, "tmp", `${self.pid}-${self.start ?? "x"}-${runId}`)

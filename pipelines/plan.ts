@@ -67,6 +67,7 @@ const whyRun = (node: StageNode, key: CacheKey, record: KeyRecord, view: CacheVi
   const last = view.lastOfKey(key)
   if (last?.status === "failed") return "previous run failed"
   if (last?.status === "interrupted" || last?.status === "running") return "previous run was interrupted"
+  if (last?.status === "damaged") return "its stored output was damaged"
   const head = view.head(node.id)
   if (!head) return "no previous run"
   const why = explainChange(head.record, record)
@@ -128,3 +129,7 @@ export const plan = (
   }
   return result
 }
+
+/** The successful runs a plan reuses, upstream first: what a pipeline needs from a store to be fully cached. */
+export const cachedRuns = (planned: ReadonlyArray<PlannedStage>): Array<{ stage: string; run: number }> =>
+  planned.flatMap((p) => (p.decision._tag === "Cached" ? [{ stage: p.id, run: p.decision.run.id }] : []))

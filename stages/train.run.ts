@@ -46,6 +46,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
           batchSize: params.batch_size,
           lr: params.lr,
           weightDecay: params.weight_decay,
+          labelSmoothing: params.label_smoothing,
           schedule: params.schedule,
           warmup: params.warmup,
           seed: params.seed,

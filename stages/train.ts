@@ -21,6 +21,7 @@ const TrainParams = Schema.Struct({
   lr: withDefault(Schema.Number.pipe(Schema.positive({ description: "a positive number" })), 0.001),
   optimizer: withDefault(Schema.Literal("adam").annotations({ description: "adam" }), "adam"),
   weight_decay: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number" })), 0),
+  label_smoothing: withDefault(Probability, 0),
   schedule: withDefault(Schema.Literal("cosine", "constant").annotations({ description: "cosine or constant" }), "cosine"),
   warmup: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number of epochs" })), 0),
   dropout: withDefault(Probability, 0.3),
@@ -40,7 +41,7 @@ export const tfjsEngine = (backend: TrainParams["backend"]) =>
 
 export const trainKind = defineKind({
   kind: "train",
-  version: 2,
+  version: 3,
   description: "Trains one of the seed's models (mlp, cnn, resnet18, resnet34) with Adam and a cosine schedule",
   fields: {},
   params: TrainParams,

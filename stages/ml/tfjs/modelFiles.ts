@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Tf } from "./engine.js"
+import { seededDropoutClass } from "./seededDropout.js"
 
 type LayersModel = ReturnType<Tf["model"]>
 
@@ -31,6 +32,7 @@ export const loadModel = async (tf: Tf, dir: string): Promise<LayersModel> => {
     modelTopology: object
     weightsManifest: Array<{ weights: Array<never> }>
   }
+  seededDropoutClass(tf)
   const bin = readFileSync(join(dir, "weights.bin"))
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)
   return (await tf.loadLayersModel(

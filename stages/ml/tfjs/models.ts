@@ -10,6 +10,7 @@
  * The last layer outputs logits; the loss applies softmax.
  */
 import type { Tf } from "./engine.js"
+import { seededDropout } from "./seededDropout.js"
 
 export const MODELS = ["mlp", "cnn", "resnet18", "resnet34"] as const
 export type ModelName = (typeof MODELS)[number]
@@ -53,10 +54,14 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
   const input = tf.input({ shape: [28, 28, 1] })
   let x: SymbolicTensor = input
   const apply = (layer: { apply: (x: never) => unknown }) => (x = layer.apply(x as never) as SymbolicTensor)
+  const dropout = (rate = opts.dropout ?? 0.3) => {
+    if (rate > 0) apply(seededDropout(tf, { rate, seed: layerSeed++ }))
+  }
   switch (name) {
     case "mlp":
       apply(L.flatten())
       apply(L.dense({ units: 128, activation: "relu", ...init() }))
+      dropout()
       break
     case "cnn":
       for (const filters of [32, 64]) {
@@ -65,8 +70,15 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
         apply(L.reLU())
         apply(L.maxPooling2d({ poolSize: 2 }))
       }
+      if (process.env["PIPE_EXP_CNN"] === "b") {
+        apply(L.conv2d({ filters: 64, kernelSize: 3, padding: "same", useBias: false, ...init() }))
+        apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }))
+        apply(L.reLU())
+        apply(L.maxPooling2d({ poolSize: 2 }))
+      }
       apply(L.flatten())
       apply(L.dense({ units: 128, activation: "relu", ...init() }))
+      dropout()
       break
     case "resnet18":
     case "resnet34": {
@@ -78,8 +90,7 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
         for (let b = 0; b < blocks[stage]!; b++) x = basicBlock(L, x, filters, stage > 0 && b === 0 ? 2 : 1, init)
       })
       apply(L.globalAveragePooling2d({}))
-      // Unseeded: a seeded TensorFlow.js dropout layer draws the same mask at every step.
-      apply(L.dropout({ rate: opts.dropout ?? 0.3 }))
+      dropout()
       break
     }
   }

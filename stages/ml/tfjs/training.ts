@@ -15,6 +15,7 @@ export interface TrainOptions {
   readonly batchSize: number
   readonly lr: number
   readonly weightDecay: number
+  readonly labelSmoothing?: number
   readonly schedule: "cosine" | "constant"
   /** Epochs of linear warm-up before the schedule (may be fractional). */
   readonly warmup: number
@@ -146,7 +147,7 @@ export const train = async (
         const { value, grads } = tf.variableGrads(() => {
           const logits = model.apply(x, { training: true }) as Tensor
           hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")))
-          const ce = tf.losses.softmaxCrossEntropy(y, logits) as import("@tensorflow/tfjs").Scalar
+          const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, o.labelSmoothing ?? 0) as import("@tensorflow/tfjs").Scalar
           if (o.weightDecay === 0) return ce
           return tf.add(ce, tf.mul(o.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))))) as typeof ce
         })

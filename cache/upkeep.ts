@@ -1,0 +1,236 @@
+/**
+ * Keeping a store healthy: `gc` removes runs, artifacts and blobs nothing kept needs; `verify` rehashes every
+ * blob and quarantines the ones whose content no longer matches their name, marking the runs that made them
+ * damaged so the next `pipe run` rebuilds them.
+ *
+ * gc keeps: runs in progress, each stage's head (what the pipeline last ran or restored), the runs given as
+ * needed by the caller (the current pipeline's cache hits), the last N runs of every stage, and, recursively,
+ * the runs that produced the inputs of anything kept (so lineage stays whole). Records go first, in one
+ * transaction; files after, so a crash leaves only unreferenced files for the next gc.
+ */
+import { readdirSync, rmSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { blobPath, quarantine } from "../artifacts/blobs.js"
+import { hashFile } from "../artifacts/hashFile.js"
+import { isAlive } from "./liveness.js"
+import type { StoreApi } from "./store.js"
+
+export interface GcOptions {
+  readonly keepLast: number
+  readonly dryRun: boolean
+  /** Runs the current pipeline needs (its cache hits). */
+  readonly needed: ReadonlyArray<number>
+}
+
+export interface GcReport {
+  readonly dryRun: boolean
+  readonly keptRuns: number
+  readonly removedRuns: number
+  readonly removedArtifacts: number
+  readonly removedBlobs: number
+  readonly freedBytes: number
+  /** Blob files left because a run was in progress (it may be writing or reusing them). */
+  readonly blobsDeferred: boolean
+  readonly removedLogs: number
+}
+
+const ids = (rows: ReadonlyArray<{ id: number }>) => rows.map((r) => r.id)
+
+/** The runs gc keeps, closed over the producers of their inputs. */
+const keptRuns = (store: StoreApi, o: GcOptions): Set<number> => {
+  const db = store.db
+  const kept = new Set<number>([
+    ...ids(db.prepare<[], { id: number }>("SELECT id FROM runs WHERE status = 'running'").all()),
+    ...ids(db.prepare<[], { id: number }>("SELECT run_id AS id FROM heads").all()),
+    ...ids(
+      db
+        .prepare<[number], { id: number }>(
+          `SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY pipeline, stage ORDER BY id DESC) AS n FROM runs)
+           WHERE n <= ?`
+        )
+        .all(o.keepLast)
+    ),
+    ...o.needed
+  ])
+  const inputsOf = db.prepare<[number], { artifact: string }>("SELECT artifact FROM edges WHERE run_id = ? AND role = 'input'")
+  const recordOf = db.prepare<[number], { record: string }>("SELECT record FROM runs WHERE id = ?")
+  const producer = db.prepare<[string], { id: number }>(
+    "SELECT id FROM runs WHERE output = ? AND status IN ('ok', 'damaged') ORDER BY status = 'ok' DESC, id DESC LIMIT 1"
+  )
+  const queue = [...kept]
+  while (queue.length > 0) {
+    const id = queue.pop()!
+    const inputs = new Set(inputsOf.all(id).map((e) => e.artifact))
+    // A run in progress has no input edges yet: its key record names them.
+    const rec = recordOf.get(id)
+    if (rec) for (const h of Object.values((JSON.parse(rec.record) as { inputs: Record<string, string> }).inputs)) inputs.add(h)
+    for (const a of inputs) {
+      const p = producer.get(a)
+      if (p && !kept.has(p.id)) {
+        kept.add(p.id)
+        queue.push(p.id)
+      }
+    }
+  }
+  return kept
+}
+
+const liveRuns = (store: StoreApi): number =>
+  store.db
+    .prepare<[], { pid: number; pstart: string | null; host: string | null }>("SELECT pid, pstart, host FROM runs WHERE status = 'running'")
+    .all()
+    .filter((r) => isAlive(r.pid, r.pstart, r.host)).length
+
+/** Every file under blobs/, by name (a blob's name is its hash; leftovers of interrupted writes have suffixes). */
+const blobFiles = (root: string): Array<{ name: string; path: string }> => {
+  const dir = join(root, "blobs")
+  const out: Array<{ name: string; path: string }> = []
+  for (const sub of readdirSync(dir)) {
+    const subDir = join(dir, sub)
+    if (!statSync(subDir).isDirectory()) continue
+    for (const name of readdirSync(subDir)) out.push({ name, path: join(subDir, name) })
+  }
+  return out
+}
+
+const tmpOwnerAlive = (name: string): boolean => {
+  const m = /\.tmp-(\d+)$/.exec(name)
+  return m ? isAlive(Number(m[1]), null) : false
+}
+
+const size = (path: string): number => {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
+export const gc = (store: StoreApi, o: GcOptions): GcReport => {
+  const db = store.db
+  let report: Omit<GcReport, "removedBlobs" | "freedBytes" | "blobsDeferred" | "removedLogs"> & { logs: Array<string> } = {
+    dryRun: o.dryRun,
+    keptRuns: 0,
+    removedRuns: 0,
+    removedArtifacts: 0,
+    logs: []
+  }
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep (id INTEGER PRIMARY KEY)")
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep_artifacts (hash TEXT PRIMARY KEY)")
+  const records = db.transaction(() => {
+    db.exec("DELETE FROM gc_keep; DELETE FROM gc_keep_artifacts")
+    const kept = keptRuns(store, o)
+    const keep = db.prepare("INSERT OR IGNORE INTO gc_keep (id) VALUES (?)")
+    for (const id of kept) keep.run(id)
+    db.exec(`INSERT OR IGNORE INTO gc_keep_artifacts (hash)
+             SELECT output FROM runs WHERE id IN (SELECT id FROM gc_keep) AND output IS NOT NULL
+             UNION SELECT artifact FROM edges WHERE run_id IN (SELECT id FROM gc_keep)`)
+    // In-progress runs name their inputs only in their key record.
+    const running = db.prepare<[], { record: string }>("SELECT record FROM runs WHERE status = 'running'").all()
+    const keepArtifact = db.prepare("INSERT OR IGNORE INTO gc_keep_artifacts (hash) VALUES (?)")
+    for (const r of running) for (const h of Object.values((JSON.parse(r.record) as { inputs: Record<string, string> }).inputs)) keepArtifact.run(h)
+
+    const doomed = db
+      .prepare<[], { id: number; log_path: string | null }>("SELECT id, log_path FROM runs WHERE id NOT IN (SELECT id FROM gc_keep)")
+      .all()
+    const doomedArtifacts = db
+      .prepare<[], { hash: string }>("SELECT hash FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts)")
+      .all()
+    report = {
+      ...report,
+      keptRuns: kept.size,
+      removedRuns: doomed.length,
+      removedArtifacts: doomedArtifacts.length,
+      logs: doomed.flatMap((d) => (d.log_path ? [d.log_path] : []))
+    }
+    if (o.dryRun) return
+    db.exec(`DELETE FROM edges WHERE run_id NOT IN (SELECT id FROM gc_keep);
+             DELETE FROM sweep_point_runs WHERE run_id NOT IN (SELECT id FROM gc_keep);
+             DELETE FROM runs WHERE id NOT IN (SELECT id FROM gc_keep);
+             DELETE FROM artifact_files WHERE artifact NOT IN (SELECT hash FROM gc_keep_artifacts);
+             DELETE FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts);
+             DELETE FROM blobs WHERE hash NOT IN (SELECT blob FROM artifact_files);`)
+  })
+  records.immediate()
+
+  // Files: blobs no kept artifact references (in a dry run: those that would be unreferenced).
+  const referenced = new Set(
+    (o.dryRun
+      ? db.prepare<[], { blob: string }>(
+          "SELECT DISTINCT blob FROM artifact_files WHERE artifact IN (SELECT hash FROM gc_keep_artifacts)"
+        )
+      : db.prepare<[], { blob: string }>("SELECT DISTINCT blob FROM artifact_files")
+    )
+      .all()
+      .map((r) => r.blob)
+  )
+  const blobsDeferred = liveRuns(store) > 0
+  let removedBlobs = 0
+  let freedBytes = 0
+  if (!blobsDeferred) {
+    for (const f of blobFiles(store.root)) {
+      if (referenced.has(f.name) || tmpOwnerAlive(f.name)) continue
+      removedBlobs++
+      freedBytes += size(f.path)
+      if (!o.dryRun) rmSync(f.path, { force: true })
+    }
+  }
+  let removedLogs = 0
+  if (!o.dryRun) {
+    for (const log of report.logs) {
+      rmSync(log, { force: true })
+      removedLogs++
+    }
+  } else removedLogs = report.logs.length
+  db.exec("DELETE FROM gc_keep; DELETE FROM gc_keep_artifacts")
+  const { logs: _logs, ...rest } = report
+  return { ...rest, removedBlobs, freedBytes, blobsDeferred, removedLogs }
+}
+
+export interface VerifyProblem {
+  readonly blob: string
+  readonly problem: "missing" | "corrupt"
+  /** Artifacts that contain the blob: the runs that made them are marked damaged. */
+  readonly artifacts: ReadonlyArray<string>
+}
+
+export interface VerifyReport {
+  readonly blobs: number
+  readonly bytes: number
+  readonly problems: ReadonlyArray<VerifyProblem>
+  readonly damagedRuns: number
+}
+
+/** Rehashes every recorded blob; quarantines corrupt ones and marks the runs whose outputs held them damaged. */
+export const verify = (store: StoreApi, progress: (done: number, total: number) => void = () => {}): VerifyReport => {
+  const db = store.db
+  const blobs = db.prepare<[], { hash: string; size: number }>("SELECT hash, size FROM blobs ORDER BY hash").all()
+  const total = blobs.reduce((s, b) => s + b.size, 0)
+  const problems: Array<VerifyProblem> = []
+  const artifactsOf = db.prepare<[string], { artifact: string }>("SELECT DISTINCT artifact FROM artifact_files WHERE blob = ?")
+  const refresh = db.prepare("UPDATE blobs SET mtime_ns = ? WHERE hash = ?")
+  let done = 0
+  for (const b of blobs) {
+    const path = blobPath(store.root, b.hash)
+    let problem: VerifyProblem["problem"] | undefined
+    try {
+      const st = statSync(path, { bigint: true })
+      if (Number(st.size) !== b.size || hashFile(path) !== b.hash) problem = "corrupt"
+      else refresh.run(String(st.mtimeNs), b.hash)
+    } catch {
+      problem = "missing"
+    }
+    done += b.size
+    progress(done, total)
+    if (problem) problems.push({ blob: b.hash, problem, artifacts: artifactsOf.all(b.hash).map((a) => a.artifact) })
+  }
+  let damagedRuns = 0
+  const damage = db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?")
+  db.transaction(() => {
+    for (const p of problems) {
+      if (p.problem === "corrupt") quarantine(store.root, p.blob)
+      for (const a of p.artifacts) damagedRuns += damage.run(a).changes
+    }
+  }).immediate()
+  return { blobs: blobs.length, bytes: total, problems, damagedRuns }
+}

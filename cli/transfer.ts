@@ -1,0 +1,94 @@
+/** `pipe push DIR` / `pipe pull DIR`: copy what a pipeline needs between this store and another one. */
+import { Args, Command } from "@effect/cli"
+import { Effect } from "effect"
+import { existsSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { openStore, Store, type StoreApi } from "../cache/store.js"
+import { transferRuns } from "../cache/transfer.js"
+import { cacheView } from "../cache/view.js"
+import { StoreError } from "../pipelines/errors.js"
+import { gatherFacts } from "../pipelines/facts.js"
+import type { Loaded } from "../pipelines/loader.js"
+import { cachedRuns, plan } from "../pipelines/plan.js"
+import { selection } from "../pipelines/runner.js"
+import { bytes } from "./format.js"
+import * as O from "./options.js"
+import { planState } from "./planText.js"
+import { renderError } from "./render.js"
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+
+const dir = Args.directory({ name: "dir", exists: "either" }).pipe(
+  Args.withDescription("The other store: a directory (e.g. a mounted share or a CI cache), created by push if missing")
+)
+
+const other = (path: string, create: boolean) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        if (!create && !existsSync(join(path, "pipe.db"))) throw new Error("there is no store there (no pipe.db)")
+        return openStore(path)
+      },
+      catch: (e) => new StoreError({ message: `cannot open the store at ${path}: ${(e as Error).message}` })
+    }),
+    (s) => Effect.sync(() => s.db.close())
+  )
+
+const transfer = (loaded: Loaded, targets: ReadonlyArray<string>, from: StoreApi, to: StoreApi, json: boolean, verb: "pushed" | "pulled") =>
+  Effect.gen(function* () {
+    const selected = selection(loaded, targets)
+    const facts = yield* gatherFacts(loaded, selected, from)
+    const planned = plan(loaded.pipeline, selected, facts, cacheView(from, loaded.pipeline.name), false)
+    const runs = cachedRuns(planned)
+    const missing = planned.filter((p) => p.decision._tag !== "Cached").map((p) => ({ stage: p.id, ...planState(p) }))
+    const report = yield* Effect.try({
+      try: () => transferRuns(from, to, runs.map((r) => r.run)),
+      catch: (e) => new StoreError({ message: (e as Error).message })
+    })
+    if (json) {
+      out(JSON.stringify({ event: verb.replace("ed", ""), ...report, missing }))
+      return
+    }
+    for (const c of report.copied) out(`${verb} ${c.stage} (run #${c.from} -> #${c.to})`)
+    for (const m of missing) out(`not ${verb}: ${m.stage} is ${m.state} in ${from.root} (${m.reason})`)
+    out(
+      `${report.copied.length} run${report.copied.length === 1 ? "" : "s"} ${verb}, ${report.present.length} already there; ` +
+        `${report.blobs} blob${report.blobs === 1 ? "" : "s"} copied (${bytes(report.bytes)}), each verified by its hash`
+    )
+  })
+
+export const pushCommand = Command.make("push", { file: O.file, store: O.store, json: O.json, set: O.set, dir, stages: O.stages }, (a) =>
+  Effect.gen(function* () {
+    const loaded = yield* O.load(a.file, a.set, a.stages)
+    yield* O.checkTargets(loaded, a.stages)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const local = yield* Store
+        const remote = yield* other(resolve(a.dir), true)
+        yield* transfer(loaded, a.stages, local, remote, a.json, "pushed")
+      })
+    ).pipe(Effect.provide(O.withStore(loaded, a.store)))
+  }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Copy the runs and blobs this pipeline's up-to-date stages use into another store directory, verifying every blob's hash."
+  )
+)
+
+export const pullCommand = Command.make("pull", { file: O.file, store: O.store, json: O.json, set: O.set, dir, stages: O.stages }, (a) =>
+  Effect.gen(function* () {
+    const loaded = yield* O.load(a.file, a.set, a.stages)
+    yield* O.checkTargets(loaded, a.stages)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const local = yield* Store
+        const remote = yield* other(resolve(a.dir), false)
+        yield* transfer(loaded, a.stages, remote, local, a.json, "pulled")
+      })
+    ).pipe(Effect.provide(O.withStore(loaded, a.store)))
+  }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Copy from another store directory the runs and blobs this pipeline needs, verifying every blob's hash, so the next pipe run reuses them instead of recomputing."
+  )
+)
