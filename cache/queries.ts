@@ -227,7 +227,8 @@ export class Queries {
   }
 
   sweepPoints(runId: number): Array<{ sweep: number; point: number }> {
-    return this.s.sweepPoints.all(runId).map((p) => ({ sweep: p.sweep_id, point: p.point }))
+    // Points are numbered from 1, as pipe sweep prints them.
+    return this.s.sweepPoints.all(runId).map((p) => ({ sweep: p.sweep_id, point: p.point + 1 }))
   }
 
   sweep(id: number) {

@@ -75,12 +75,13 @@ export const withStore = (loaded: Loaded, storeOpt: Option.Option<string>) => st
  * pipeline file is optional (a store copied from CI can be queried anywhere); without, it locates the store.
  * A query never creates a store.
  */
-export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Option<string>) =>
+export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Option<string>, sets: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
     const explicit = Option.isSome(storeOpt) || Boolean(process.env["PIPE_STORE"])
-    const loaded = explicit && Option.isNone(fileOpt)
-      ? Option.getOrUndefined(yield* Effect.option(loadWith(fileOpt, [])))
-      : yield* loadWith(fileOpt, [])
+    const overrides = yield* parseSets(sets)
+    const loaded = explicit && Option.isNone(fileOpt) && sets.length === 0
+      ? Option.getOrUndefined(yield* Effect.option(loadWith(fileOpt, overrides)))
+      : yield* loadWith(fileOpt, overrides)
     const root = loaded
       ? storeRoot(loaded, storeOpt)
       : resolve(Option.getOrElse(storeOpt, () => process.env["PIPE_STORE"]!))

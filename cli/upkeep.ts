@@ -20,9 +20,9 @@ const keepLast = Options.integer("keep-last").pipe(
 )
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Say what would be removed; remove nothing"))
 
-export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json: O.json, keepLast, dryRun }, (a) =>
+export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json: O.json, set: O.set, keepLast, dryRun }, (a) =>
   Effect.gen(function* () {
-    const ctx = yield* O.queryStore(a.file, a.store)
+    const ctx = yield* O.queryStore(a.file, a.store, a.set)
     yield* Effect.gen(function* () {
       const store = yield* Store
       let needed: Array<number> = []
