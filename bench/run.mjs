@@ -337,6 +337,23 @@ const noopSweep = async ({ runs }) => {
   return { label: "100-point sweep (4 stages)", samples, target: 0.6, cold: cold.seconds }
 }
 
+/** Query commands on a store with 10,000 runs (bench/queries.ts): runs, lineage, show, diff. */
+const queries = async ({ runs }) => {
+  const entry = await bundle("queries")
+  try {
+    const r = timed(process.execPath, [entry, cli, String(runs)], { env: cliEnv() })
+    if (r.status !== 0) throw new BenchError(`query benchmark failed:\n${tail(r.stderr)}`)
+    const d = JSON.parse(r.stdout.trim().split("\n").at(-1))
+    const lines = [
+      `  store: ${d.runs.toLocaleString("en")} runs in 100 sweeps, recorded in ${d.buildSeconds.toFixed(1)} s; each figure is a whole pipe process (median of ${runs}), target well under 1 s`,
+      ...d.results.map((q) => `  ${pad(fmt(q.seconds), 10)}pipe ${q.args}  (${Math.round(q.bytes / 1024).toLocaleString("en")} KiB out)`)
+    ]
+    return { section: "queries on a 10,000-run store", lines }
+  } finally {
+    rmSync(entry, { force: true })
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
@@ -344,6 +361,7 @@ const benchmarks = [
   { id: "sweep100", run: noopSweep },
   { id: "data", run: dataStages },
   { id: "train", run: trainSpeed },
+  { id: "queries", run: queries },
   { id: "accuracy", run: accuracy }
 ]
 

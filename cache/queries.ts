@@ -185,8 +185,8 @@ export class Queries {
       inputs: db.prepare<[number], { name: string; artifact: string }>(
         "SELECT name, artifact FROM edges WHERE run_id = ? AND role = 'input' ORDER BY name"
       ),
-      consumers: db.prepare<[string], RunRow>(
-        "SELECT r.* FROM edges e JOIN runs r ON r.id = e.run_id WHERE e.artifact = ? AND e.role = 'input' ORDER BY r.id"
+      consumers: db.prepare<[string], RunRow & { slot: string }>(
+        "SELECT r.*, e.name AS slot FROM edges e JOIN runs r ON r.id = e.run_id WHERE e.artifact = ? AND e.role = 'input' ORDER BY r.id"
       ),
       files: db.prepare<[string], FileInfo>("SELECT path, blob, size FROM artifact_files WHERE artifact = ? ORDER BY path"),
       sweepPoints: db.prepare<[number], { sweep_id: number; point: number }>(
@@ -221,9 +221,9 @@ export class Queries {
     return this.s.inputs.all(runId)
   }
 
-  /** Every run that read this artifact. */
-  consumers(artifact: string): Array<RunInfo> {
-    return this.s.consumers.all(artifact).map(runInfo)
+  /** Every run that read this artifact, with the name it read it under. */
+  consumers(artifact: string): Array<RunInfo & { readonly slot: string }> {
+    return this.s.consumers.all(artifact).map((r) => ({ ...runInfo(r), slot: r.slot }))
   }
 
   sweepPoints(runId: number): Array<{ sweep: number; point: number }> {
@@ -388,9 +388,12 @@ export const lineage = (q: Queries, target: Target, direction: "up" | "down", de
     }
     return id
   }
-  const addRun = (run: RunInfo): string => {
+  const addRun = (run: RunInfo & { slot?: string }): string => {
     const id = runNode(run.id)
-    if (!nodes.has(id)) nodes.set(id, { id, type: "run", run: { ...run, sweeps: q.sweepPoints(run.id) } })
+    if (!nodes.has(id)) {
+      const { slot: _slot, ...info } = run
+      nodes.set(id, { id, type: "run", run: { ...info, sweeps: q.sweepPoints(run.id) } })
+    }
     return id
   }
   const withSourceFiles = (inputs: number, artifact: string | null) => {
@@ -446,8 +449,7 @@ export const lineage = (q: Queries, target: Target, direction: "up" | "down", de
       if (level > depth) return
       for (const run of q.consumers(hash)) {
         const rid = addRun(run)
-        const name = q.inputs(run.id).find((i) => i.artifact === hash)?.name ?? "in"
-        addEdge({ from: aid, to: rid, role: "input", name })
+        addEdge({ from: aid, to: rid, role: "input", name: run.slot })
         downRun(run, level)
       }
     }

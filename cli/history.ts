@@ -204,7 +204,13 @@ export const showCommand = Command.make(
         }
         if (r.metrics) lines.push("metrics:", ...flat(r.metrics).map(([k, v]) => `  ${k} = ${value(v)}`))
         const sweeps = q.sweepPoints(r.id)
-        if (sweeps.length) lines.push(`sweeps: ${sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")}`)
+        if (sweeps.length) {
+          lines.push(
+            sweeps.length <= 10
+              ? `sweeps: ${sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")}`
+              : `sweeps: used by ${sweeps.length} sweep points (--json lists them)`
+          )
+        }
         if (logLines.length) {
           const shown = a.log ? logLines : logLines.slice(-LOG_LINES)
           lines.push(`log (${r.logPath}${shown.length < logLines.length ? `, last ${shown.length} of ${logLines.length} lines; --log for all` : ""}):`)

@@ -37,7 +37,11 @@ export const resolveRef = (q: Queries, text: string, pipeline: string | undefine
 
 export const runLine = (r: NonNullable<LineageNode["run"]>): string =>
   `run #${r.id} ${r.stage} [${r.kind}] ${r.status}, ${when(r.startedAt)}, ${duration(r.durationMs)}` +
-  (r.sweeps.length ? ` (${r.sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")})` : "")
+  (r.sweeps.length === 0
+    ? ""
+    : r.sweeps.length <= 3
+      ? ` (${r.sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")})`
+      : ` (in ${r.sweeps.length} sweep points of ${new Set(r.sweeps.map((s) => s.sweep)).size} sweeps)`)
 
 const artifactLine = (a: NonNullable<LineageNode["artifact"]>): string =>
   a.missing ? `artifact ${short(a.hash)} (no longer in the store)` : `${a.type} ${short(a.hash)} (${a.fileCount} file${a.fileCount === 1 ? "" : "s"}, ${bytes(a.size)})`
