@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from "node:fs"
 import { blobPath } from "../artifacts/blobs.js"
 import { changedEntries } from "../cache/fingerprint.js"
 import { parseCondition, Queries, RefError, type RunInfo } from "../cache/queries.js"
-import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, flat, pairs, short, table, value, when } from "./format.js"
 import { resolveRef, ref } from "./lineage.js"
@@ -106,26 +105,25 @@ export const runsCommand = Command.make(
   (a) =>
     Effect.gen(function* () {
       const where = yield* asUsage(() => a.where.map(parseCondition))
-      const ctx = yield* O.queryStore(a.file, a.store)
-      yield* Effect.gen(function* () {
-        const store = yield* Store
-        const q = new Queries(store.db)
-        const sweep = Option.getOrUndefined(a.sweep)
-        if (sweep !== undefined && !q.sweep(sweep)) return yield* new UsageError({ message: `there is no sweep ${sweep} in this store` })
-        const runs = yield* asUsage(() =>
-          q.runs({
-            ...(Option.isSome(a.pipeline) ? { pipeline: a.pipeline.value } : {}),
-            stages: a.stage,
-            status: a.status,
-            ...(sweep !== undefined ? { sweep } : {}),
-            where,
-            ...(Option.isSome(a.sort) ? { sort: a.sort.value } : {}),
-            limit: Math.max(0, a.limit)
-          })
-        )
-        if (a.json) out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r) })) : [])
-        else out(runsTable(runs))
-      }).pipe(Effect.provide(ctx.layer))
+      yield* O.withQueries(a.file, a.store, ({ q }) =>
+        Effect.gen(function* () {
+          const sweep = Option.getOrUndefined(a.sweep)
+          if (sweep !== undefined && !q.sweep(sweep)) return yield* new UsageError({ message: `there is no sweep ${sweep} in this store` })
+          const runs = yield* asUsage(() =>
+            q.runs({
+              ...(Option.isSome(a.pipeline) ? { pipeline: a.pipeline.value } : {}),
+              stages: a.stage,
+              status: a.status,
+              ...(sweep !== undefined ? { sweep } : {}),
+              where,
+              ...(Option.isSome(a.sort) ? { sort: a.sort.value } : {}),
+              limit: Math.max(0, a.limit)
+            })
+          )
+          if (a.json) out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r) })) : [])
+          else out(runsTable(runs))
+        })
+      )
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(
@@ -157,67 +155,66 @@ export const showCommand = Command.make(
   { file: O.file, store: O.store, json: O.json, log: fullLog, run: ref.pipe(Args.withDescription("A run number (#12), stage id, run key or artifact hash (prefixes of 4+ hex digits)")) },
   (a) =>
     Effect.gen(function* () {
-      const ctx = yield* O.queryStore(a.file, a.store)
-      yield* Effect.gen(function* () {
-        const store = yield* Store
-        const q = new Queries(store.db)
-        const r = yield* runOf(q, a.run, ctx.pipeline)
-        const inputs = (q.inputs(r.id).length ? q.inputs(r.id) : Object.entries(r.record.inputs).map(([name, artifact]) => ({ name, artifact }))).map(
-          (i) => ({ ...i, type: q.artifact(i.artifact)?.type ?? null, producer: q.producers(i.artifact)[0]?.id ?? null })
-        )
-        const artifact = r.output ? q.artifact(r.output) : undefined
-        const files = r.output ? q.files(r.output) : []
-        const logText = r.logPath && existsSync(r.logPath) ? readFileSync(r.logPath, "utf8").replace(/\n$/, "") : ""
-        const logLines = logText ? logText.split("\n") : []
-        if (a.json) {
-          out([
-            JSON.stringify({
-              ...runJson(r),
-              record: r.record,
-              inputs,
-              output: artifact ? { ...artifact, files: files.map((f) => ({ ...f, blob_path: blobPath(store.root, f.blob) })) } : null,
-              sweeps: q.sweepPoints(r.id),
-              log_path: r.logPath,
-              log: logText
-            })
-          ])
-          return
-        }
-        const lines = [
-          `run #${r.id}  ${r.pipeline} / ${r.stage}  [${r.kind} v${r.record.kindVersion}]  ${r.status}`,
-          `  key       ${r.key}`,
-          `  started   ${when(r.startedAt)}, took ${duration(r.durationMs)}${r.host ? ` on ${r.host}` : ""}`,
-          `  why       ${r.reason ?? "-"}`,
-          `  code      pipe ${r.pipeVersion ?? "?"}${r.gitCommit ? `, commit ${r.gitCommit}` : ""}`
-        ]
-        if (r.error) lines.push(`  error     ${r.error}`)
-        if (r.record.engine) lines.push(`  engine    ${pairs(r.record.engine)}`)
-        lines.push("params:", ...flat(r.record.params).map(([k, v]) => `  ${k} = ${value(v)}`))
-        if (r.record.config !== null && Object.keys(r.record.config as object).length) lines.push("config:", ...flat(r.record.config).map(([k, v]) => `  ${k} = ${value(v)}`))
-        if (Object.keys(r.record.deps).length) lines.push("deps:", ...Object.entries(r.record.deps).map(([p, h]) => `  ${p}  ${short(h)}`))
-        if (inputs.length) {
-          lines.push("inputs:", ...inputs.map((i) => `  ${i.name}: ${i.type ?? "artifact"} ${short(i.artifact)}${i.producer ? ` (run #${i.producer})` : ""}`))
-        }
-        if (artifact) {
-          lines.push(`output: ${artifact.type} ${artifact.hash} (${artifact.fileCount} files, ${bytes(artifact.size)})`)
-          lines.push(...table(["  file", "size", "blob"], files.map((f) => [`  ${f.path}`, bytes(f.size), blobPath(store.root, f.blob)])))
-        }
-        if (r.metrics) lines.push("metrics:", ...flat(r.metrics).map(([k, v]) => `  ${k} = ${value(v)}`))
-        const sweeps = q.sweepPoints(r.id)
-        if (sweeps.length) {
-          lines.push(
-            sweeps.length <= 10
-              ? `sweeps: ${sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")}`
-              : `sweeps: used by ${sweeps.length} sweep points (--json lists them)`
+      yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
+        Effect.gen(function* () {
+          const r = yield* runOf(q, a.run, pipeline)
+          const inputs = (q.inputs(r.id).length ? q.inputs(r.id) : Object.entries(r.record.inputs).map(([name, artifact]) => ({ name, artifact }))).map(
+            (i) => ({ ...i, type: q.artifact(i.artifact)?.type ?? null, producer: q.producers(i.artifact)[0]?.id ?? null })
           )
-        }
-        if (logLines.length) {
-          const shown = a.log ? logLines : logLines.slice(-LOG_LINES)
-          lines.push(`log (${r.logPath}${shown.length < logLines.length ? `, last ${shown.length} of ${logLines.length} lines; --log for all` : ""}):`)
-          lines.push(...shown.map((l) => `  | ${l}`))
-        }
-        out(lines)
-      }).pipe(Effect.provide(ctx.layer))
+          const artifact = r.output ? q.artifact(r.output) : undefined
+          const files = r.output ? q.files(r.output) : []
+          const logText = r.logPath && existsSync(r.logPath) ? readFileSync(r.logPath, "utf8").replace(/\n$/, "") : ""
+          const logLines = logText ? logText.split("\n") : []
+          if (a.json) {
+            out([
+              JSON.stringify({
+                ...runJson(r),
+                record: r.record,
+                inputs,
+                output: artifact ? { ...artifact, files: files.map((f) => ({ ...f, blob_path: blobPath(store.root, f.blob) })) } : null,
+                sweeps: q.sweepPoints(r.id),
+                log_path: r.logPath,
+                log: logText
+              })
+            ])
+            return
+          }
+          const lines = [
+            `run #${r.id}  ${r.pipeline} / ${r.stage}  [${r.kind} v${r.record.kindVersion}]  ${r.status}`,
+            `  key       ${r.key}`,
+            `  started   ${when(r.startedAt)}, took ${duration(r.durationMs)}${r.host ? ` on ${r.host}` : ""}`,
+            `  why       ${r.reason ?? "-"}`,
+            `  code      pipe ${r.pipeVersion ?? "?"}${r.gitCommit ? `, commit ${r.gitCommit}` : ""}`
+          ]
+          if (r.error) lines.push(`  error     ${r.error}`)
+          if (r.record.engine) lines.push(`  engine    ${pairs(r.record.engine)}`)
+          lines.push("params:", ...flat(r.record.params).map(([k, v]) => `  ${k} = ${value(v)}`))
+          if (r.record.config !== null && Object.keys(r.record.config as object).length) lines.push("config:", ...flat(r.record.config).map(([k, v]) => `  ${k} = ${value(v)}`))
+          if (Object.keys(r.record.deps).length) lines.push("deps:", ...Object.entries(r.record.deps).map(([p, h]) => `  ${p}  ${short(h)}`))
+          if (inputs.length) {
+            lines.push("inputs:", ...inputs.map((i) => `  ${i.name}: ${i.type ?? "artifact"} ${short(i.artifact)}${i.producer ? ` (run #${i.producer})` : ""}`))
+          }
+          if (artifact) {
+            lines.push(`output: ${artifact.type} ${artifact.hash} (${artifact.fileCount} files, ${bytes(artifact.size)})`)
+            lines.push(...table(["  file", "size", "blob"], files.map((f) => [`  ${f.path}`, bytes(f.size), blobPath(store.root, f.blob)])))
+          }
+          if (r.metrics) lines.push("metrics:", ...flat(r.metrics).map(([k, v]) => `  ${k} = ${value(v)}`))
+          const sweeps = q.sweepPoints(r.id)
+          if (sweeps.length) {
+            lines.push(
+              sweeps.length <= 10
+                ? `sweeps: ${sweeps.map((s) => `sweep ${s.sweep} point ${s.point}`).join(", ")}`
+                : `sweeps: used by ${sweeps.length} sweep points (--json lists them)`
+            )
+          }
+          if (logLines.length) {
+            const shown = a.log ? logLines : logLines.slice(-LOG_LINES)
+            lines.push(`log (${r.logPath}${shown.length < logLines.length ? `, last ${shown.length} of ${logLines.length} lines; --log for all` : ""}):`)
+            lines.push(...shown.map((l) => `  | ${l}`))
+          }
+          out(lines)
+        })
+      )
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(Command.withDescription("Print one run: its record, params, inputs, output files (with their blob paths), metrics and log."))
 
@@ -291,12 +288,11 @@ export const diffCommand = Command.make(
   },
   (a) =>
     Effect.gen(function* () {
-      const ctx = yield* O.queryStore(a.file, a.store)
-      yield* Effect.gen(function* () {
-        const store = yield* Store
-        const q = new Queries(store.db)
-        const d = diffRuns(yield* runOf(q, a.a, ctx.pipeline), yield* runOf(q, a.b, ctx.pipeline))
-        out(a.json ? [JSON.stringify(d)] : diffText(d))
-      }).pipe(Effect.provide(ctx.layer))
+      yield* O.withQueries(a.file, a.store, ({ q, pipeline }) =>
+        Effect.gen(function* () {
+          const d = diffRuns(yield* runOf(q, a.a, pipeline), yield* runOf(q, a.b, pipeline))
+          out(a.json ? [JSON.stringify(d)] : diffText(d))
+        })
+      )
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(Command.withDescription("Compare two runs: what differs in params, config, deps, inputs, engine and code, and how their metrics moved."))

@@ -4,7 +4,6 @@ import { Effect, Option } from "effect"
 import { statSync } from "node:fs"
 import { hashFile } from "../artifacts/hashFile.js"
 import { lineage, Queries, RefError, type Lineage, type LineageNode, type Target } from "../cache/queries.js"
-import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, pairs, short, when } from "./format.js"
 import * as O from "./options.js"
@@ -112,15 +111,14 @@ export const lineageCommand = Command.make(
       if (a.up && a.down) return yield* new UsageError({ message: "give --up or --down, not both" })
       const depthN = Option.getOrElse(a.depth, () => Infinity)
       if (depthN < 1) return yield* new UsageError({ message: `--depth must be at least 1 (got ${depthN})` })
-      const ctx = yield* O.queryStore(a.file, a.store)
-      yield* Effect.gen(function* () {
-        const store = yield* Store
-        const q = new Queries(store.db)
-        const target = yield* resolveRef(q, a.ref, ctx.pipeline)
-        const g = lineage(q, target, a.down ? "down" : "up", depthN)
-        if (a.json) process.stdout.write(`${JSON.stringify({ ref: a.ref, resolved: target.via, ...g })}\n`)
-        else process.stdout.write(`${[`# ${a.down ? "built from" : "lineage of"} ${target.via}`, ...lineageText(g)].join("\n")}\n`)
-      }).pipe(Effect.provide(ctx.layer))
+      yield* O.withQueries(a.file, a.store, ({ q, pipeline }) =>
+        Effect.gen(function* () {
+          const target = yield* resolveRef(q, a.ref, pipeline)
+          const g = lineage(q, target, a.down ? "down" : "up", depthN)
+          if (a.json) process.stdout.write(`${JSON.stringify({ ref: a.ref, resolved: target.via, ...g })}\n`)
+          else process.stdout.write(`${[`# ${a.down ? "built from" : "lineage of"} ${target.via}`, ...lineageText(g)].join("\n")}\n`)
+        })
+      )
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(

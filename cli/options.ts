@@ -3,7 +3,8 @@ import { Args, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { storeLayer } from "../cache/store.js"
+import { Queries } from "../cache/queries.js"
+import { Store, storeLayer, type StoreApi } from "../cache/store.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { defaultPipelineFile, loadPipeline, type Loaded } from "../pipelines/loader.js"
 import { parseOverride, type Override } from "../pipelines/overrides.js"
@@ -89,4 +90,27 @@ export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Opti
       return yield* new StoreError({ message: `no store at ${root}: nothing has run there yet (pipe run), or give --store DIR` })
     }
     return { loaded, root, pipeline: loaded?.pipeline.name, layer: storeLayer(root) }
+  })
+
+export interface QueryContext {
+  readonly q: Queries
+  readonly store: StoreApi
+  /** The pipeline name stage ids refer to, when a pipeline file was found. */
+  readonly pipeline: string | undefined
+  readonly loaded: Loaded | undefined
+}
+
+/** Runs a query command's body with the store open (see queryStore). */
+export const withQueries = <A, E>(
+  fileOpt: Option.Option<string>,
+  storeOpt: Option.Option<string>,
+  body: (c: QueryContext) => Effect.Effect<A, E, never>,
+  sets: ReadonlyArray<string> = []
+) =>
+  Effect.gen(function* () {
+    const ctx = yield* queryStore(fileOpt, storeOpt, sets)
+    return yield* Effect.gen(function* () {
+      const store = yield* Store
+      return yield* body({ q: new Queries(store.db), store, pipeline: ctx.pipeline, loaded: ctx.loaded })
+    }).pipe(Effect.provide(ctx.layer))
   })

@@ -57,38 +57,28 @@ const transfer = (loaded: Loaded, targets: ReadonlyArray<string>, from: StoreApi
     )
   })
 
-export const pushCommand = Command.make("push", { file: O.file, store: O.store, json: O.json, set: O.set, dir, stages: O.stages }, (a) =>
-  Effect.gen(function* () {
-    const loaded = yield* O.load(a.file, a.set, a.stages)
-    yield* O.checkTargets(loaded, a.stages)
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const local = yield* Store
-        const remote = yield* other(resolve(a.dir), true)
-        yield* transfer(loaded, a.stages, local, remote, a.json, "pushed")
-      })
-    ).pipe(Effect.provide(O.withStore(loaded, a.store)))
-  }).pipe(Effect.catchAll(renderError(a.json)))
-).pipe(
-  Command.withDescription(
-    "Copy the runs and blobs this pipeline's up-to-date stages use into another store directory, verifying every blob's hash."
-  )
+const transferCommand = (name: "push" | "pull", description: string) =>
+  Command.make(name, { file: O.file, store: O.store, json: O.json, set: O.set, dir, stages: O.stages }, (a) =>
+    Effect.gen(function* () {
+      const loaded = yield* O.load(a.file, a.set, a.stages)
+      yield* O.checkTargets(loaded, a.stages)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const local = yield* Store
+          const remote = yield* other(resolve(a.dir), name === "push")
+          if (name === "push") yield* transfer(loaded, a.stages, local, remote, a.json, "pushed")
+          else yield* transfer(loaded, a.stages, remote, local, a.json, "pulled")
+        })
+      ).pipe(Effect.provide(O.withStore(loaded, a.store)))
+    }).pipe(Effect.catchAll(renderError(a.json)))
+  ).pipe(Command.withDescription(description))
+
+export const pushCommand = transferCommand(
+  "push",
+  "Copy the runs and blobs this pipeline's up-to-date stages use into another store directory, verifying every blob's hash."
 )
 
-export const pullCommand = Command.make("pull", { file: O.file, store: O.store, json: O.json, set: O.set, dir, stages: O.stages }, (a) =>
-  Effect.gen(function* () {
-    const loaded = yield* O.load(a.file, a.set, a.stages)
-    yield* O.checkTargets(loaded, a.stages)
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const local = yield* Store
-        const remote = yield* other(resolve(a.dir), false)
-        yield* transfer(loaded, a.stages, remote, local, a.json, "pulled")
-      })
-    ).pipe(Effect.provide(O.withStore(loaded, a.store)))
-  }).pipe(Effect.catchAll(renderError(a.json)))
-).pipe(
-  Command.withDescription(
-    "Copy from another store directory the runs and blobs this pipeline needs, verifying every blob's hash, so the next pipe run reuses them instead of recomputing."
-  )
+export const pullCommand = transferCommand(
+  "pull",
+  "Copy from another store directory the runs and blobs this pipeline needs, verifying every blob's hash, so the next pipe run reuses them instead of recomputing."
 )

@@ -1,7 +1,6 @@
 /** `pipe gc` and `pipe verify`: reclaiming space from what nothing needs, and checking every stored byte. */
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
-import { Store } from "../cache/store.js"
 import { gc, verify } from "../cache/upkeep.js"
 import { cacheView } from "../cache/view.js"
 import { gatherFacts } from "../pipelines/facts.js"
@@ -22,14 +21,12 @@ const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Say what
 
 export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json: O.json, set: O.set, keepLast, dryRun }, (a) =>
   Effect.gen(function* () {
-    const ctx = yield* O.queryStore(a.file, a.store, a.set)
-    yield* Effect.gen(function* () {
-      const store = yield* Store
+    yield* O.withQueries(a.file, a.store, ({ store, loaded }) => Effect.gen(function* () {
       let needed: Array<number> = []
-      if (ctx.loaded) {
-        const selected = selection(ctx.loaded, [])
-        const facts = yield* gatherFacts(ctx.loaded, selected, store)
-        needed = cachedRuns(plan(ctx.loaded.pipeline, selected, facts, cacheView(store, ctx.pipeline!), false)).map((c) => c.run)
+      if (loaded) {
+        const selected = selection(loaded, [])
+        const facts = yield* gatherFacts(loaded, selected, store)
+        needed = cachedRuns(plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), false)).map((c) => c.run)
       }
       const r = gc(store, { keepLast: Math.max(0, a.keepLast), dryRun: a.dryRun, needed })
       if (a.json) return out(JSON.stringify({ event: "gc", ...r }))
@@ -39,7 +36,7 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
           `${r.removedBlobs} blob${r.removedBlobs === 1 ? "" : "s"} (${bytes(r.freedBytes)}); kept ${r.keptRuns} run${r.keptRuns === 1 ? "" : "s"}`
       )
       if (r.blobsDeferred) out("blob files were left alone: a pipe run is in progress on this store; run pipe gc again when it ends")
-    }).pipe(Effect.provide(ctx.layer))
+    }), a.set)
   }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(
@@ -50,9 +47,7 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
 
 export const verifyCommand = Command.make("verify", { file: O.file, store: O.store, json: O.json }, (a) =>
   Effect.gen(function* () {
-    const ctx = yield* O.queryStore(a.file, a.store)
-    yield* Effect.gen(function* () {
-      const store = yield* Store
+    yield* O.withQueries(a.file, a.store, ({ store }) => Effect.gen(function* () {
       const tty = process.stderr.isTTY && !a.json
       let last = 0
       const r = verify(store, (done, total) => {
@@ -74,7 +69,7 @@ export const verifyCommand = Command.make("verify", { file: O.file, store: O.sto
             ? "all intact"
             : `${r.problems.length} damaged; ${r.damagedRuns} run${r.damagedRuns === 1 ? "" : "s"} marked damaged, and pipe run will rebuild ${r.damagedRuns === 1 ? "it" : "them"}`)
       )
-    }).pipe(Effect.provide(ctx.layer))
+    }))
   }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(
