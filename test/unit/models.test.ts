@@ -1,7 +1,12 @@
 /** The seed's architectures: parameter counts (trainable, as PyTorch counts them) and output shapes. */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { loadBackend, type Tf } from "../../stages/ml/tfjs/engine.js"
+import { loadModel, saveModel } from "../../stages/ml/tfjs/modelFiles.js"
 import { buildModel, trainableParams, type ModelName } from "../../stages/ml/tfjs/models.js"
+import { seededDropout } from "../../stages/ml/tfjs/seededDropout.js"
 
 let tf: Tf
 beforeAll(async () => {
@@ -36,5 +41,43 @@ describe("models", () => {
     expect(w(a)).toEqual(w(b))
     expect(w(a)).not.toEqual(w(c))
     for (const m of [a, b, c]) m.dispose()
+  })
+})
+
+describe("seeded dropout", () => {
+  type T = import("@tensorflow/tfjs").Tensor
+  const masks = (seed: number, calls: number) => {
+    const layer = seededDropout(tf, { rate: 0.5, seed }) as unknown as { apply: (x: T, k: object) => T }
+    return Array.from({ length: calls }, () => tf.tidy(() => Array.from(layer.apply(tf.ones([64]), { training: true }).dataSync())))
+  }
+
+  it("draws a new mask at every call, the same sequence for the same seed, and scales kept units", () => {
+    const a = masks(3, 3)
+    expect(masks(3, 3)).toEqual(a)
+    expect(a[1]).not.toEqual(a[0])
+    expect(masks(4, 1)[0]).not.toEqual(a[0])
+    for (const m of a) for (const v of m) expect([0, 2]).toContain(v)
+    const dropped = a.flat().filter((v) => v === 0).length / (3 * 64)
+    expect(dropped).toBeGreaterThan(0.3)
+    expect(dropped).toBeLessThan(0.7)
+  })
+
+  it("is the identity at inference, and a model with it saves and loads", async () => {
+    const model = buildModel(tf, "mlp", { seed: 2, dropout: 0.5 })
+    expect(model.layers.map((l) => l.getClassName())).toContain("SeededDropout")
+    const x = tf.randomUniform([3, 28, 28, 1], 0, 1, "float32", 9)
+    const before = Array.from((model.predict(x) as T).dataSync())
+    expect(Array.from((model.predict(x) as T).dataSync())).toEqual(before)
+    const dir = mkdtempSync(join(tmpdir(), "pipe-model-"))
+    try {
+      await saveModel(tf, model, dir)
+      const again = await loadModel(tf, dir)
+      expect(Array.from((again.predict(x) as T).dataSync())).toEqual(before)
+      again.dispose()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      model.dispose()
+      x.dispose()
+    }
   })
 })
