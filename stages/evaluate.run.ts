@@ -41,6 +41,12 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
       const all = new Float32Array(n * pixels)
       normalizeBatch(policy, test.images, Uint32Array.from({ length: n }, (_, i) => i), all)
 
+      // The model's class scores for a batch: logits, or with flip TTA the log of the mean probability of the
+      // image and its mirror image (the loss below is cross-entropy on either).
+      const scores = (x: Tensor): Tensor =>
+        ctx.params.tta === "flip"
+          ? tf.log(tf.div(tf.add(tf.softmax(model.predict(x) as Tensor), tf.softmax(model.predict(tf.reverse(x, 2)) as Tensor)), 2))
+          : (model.predict(x) as Tensor)
       const predictions = new Uint8Array(n)
       let lossSum = 0
       const batch = ctx.params.batch_size
@@ -50,7 +56,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         const t0 = performance.now()
         tf.tidy(() => {
           const x = tf.tensor4d(all.subarray(start * pixels, (start + m) * pixels), [m, policy.height, policy.width, 1])
-          const logits = model.predict(x) as Tensor
+          const logits = scores(x)
           predictions.set(tf.argMax(logits, 1).dataSync() as Int32Array, start)
           const labels = tf.oneHot(tf.tensor1d(Int32Array.from(test.labels.subarray(start, start + m)), "int32"), classes)
           lossSum += tf.losses.softmaxCrossEntropy(labels, logits).dataSync()[0]! * m
@@ -62,7 +68,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         const k = i % n
         const t0 = performance.now()
         tf.tidy(() => {
-          ;(model.predict(tf.tensor4d(all.subarray(k * pixels, (k + 1) * pixels), [1, policy.height, policy.width, 1])) as Tensor).dataSync()
+          ;scores(tf.tensor4d(all.subarray(k * pixels, (k + 1) * pixels), [1, policy.height, policy.width, 1])).dataSync()
         })
         singleTimes.push(performance.now() - t0)
       }
@@ -89,6 +95,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         ms_per_image_batch: batchTimes.length ? median(batchTimes) : null,
         ms_per_image_single: median(singleTimes),
         batch_size: batch,
+        tta: ctx.params.tta,
         backend,
         misclassified
       }

@@ -2,7 +2,8 @@
  * The `evaluate` kind: a trained model on the untouched test set. Output (`metrics`): metrics.json with test
  * accuracy and loss, per-class precision and recall, the confusion matrix, the parameter count, inference
  * time per image (batched and one at a time), and the misclassified test indices per (true, predicted) pair;
- * predictions.u8 holds the predicted class of every test image.
+ * predictions.u8 holds the predicted class of every test image. With `tta: flip` each prediction averages the
+ * image and its mirror image.
  */
 import { Schema } from "effect"
 import { defineKind } from "./kind.js"
@@ -14,7 +15,12 @@ const EvaluateParams = Schema.Struct({
   /** Batch size of the batched timing and of prediction. */
   batch_size: withDefault(PositiveInt, 256),
   /** Single-image predictions timed (the median is reported). */
-  timing_runs: withDefault(PositiveInt, 50)
+  timing_runs: withDefault(PositiveInt, 50),
+  /**
+   * Test-time augmentation: `flip` averages the class probabilities of each image and its mirror image (for
+   * models trained with flips). Inference times include it.
+   */
+  tta: withDefault(Schema.Literal("none", "flip").annotations({ description: "none or flip" }), "none")
 })
 
 export type EvaluateParams = Schema.Schema.Type<typeof EvaluateParams>

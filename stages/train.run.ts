@@ -31,7 +31,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
       const backend = pickBackend(params.backend)
       ctx.log(`loading TensorFlow.js on ${backend}`)
       const tf = await loadBackend(backend)
-      const model = buildModel(tf, params.model, { dropout: params.dropout, seed: params.seed })
+      const model = buildModel(tf, params.model, { ...(params.dropout !== undefined ? { dropout: params.dropout } : {}), seed: params.seed })
       const count = trainableParams(model)
       ctx.log(`${params.model}: ${count.toLocaleString("en")} parameters; ${train_.count} training and ${val.count} validation images`)
       const metricsFile = join(ctx.outDir, "metrics.jsonl")

@@ -24,7 +24,8 @@ const TrainParams = Schema.Struct({
   label_smoothing: withDefault(Probability, 0),
   schedule: withDefault(Schema.Literal("cosine", "constant").annotations({ description: "cosine or constant" }), "cosine"),
   warmup: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number of epochs" })), 0),
-  dropout: withDefault(Probability, 0.3),
+  /** Dropout before the last layer; by default the model's own (see models.ts). */
+  dropout: Schema.optionalWith(Probability, { exact: true }),
   seed: withDefault(Seed, 0),
   backend: withDefault(BackendParam, "auto"),
   engine: withDefault(Schema.Literal("tfjs").annotations({ description: "tfjs" }), "tfjs")

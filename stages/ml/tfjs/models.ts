@@ -18,6 +18,9 @@ export type ModelName = (typeof MODELS)[number]
 type Layers = Tf["layers"]
 type SymbolicTensor = ReturnType<Tf["input"]>
 
+/** Dropout before the last layer unless a run sets it: the seed's ResNets use 0.3; the small models train better without. */
+export const DEFAULT_DROPOUT: Readonly<Record<ModelName, number>> = { mlp: 0, cnn: 0, resnet18: 0.3, resnet34: 0.3 }
+
 export interface ModelOptions {
   readonly dropout?: number
   readonly seed?: number
@@ -54,7 +57,7 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
   const input = tf.input({ shape: [28, 28, 1] })
   let x: SymbolicTensor = input
   const apply = (layer: { apply: (x: never) => unknown }) => (x = layer.apply(x as never) as SymbolicTensor)
-  const dropout = (rate = opts.dropout ?? 0.3) => {
+  const dropout = (rate = opts.dropout ?? DEFAULT_DROPOUT[name]) => {
     if (rate > 0) apply(seededDropout(tf, { rate, seed: layerSeed++ }))
   }
   switch (name) {
