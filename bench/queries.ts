@@ -95,5 +95,6 @@ try {
   ]
   console.log(JSON.stringify({ runs: COUNT + 1, buildSeconds, results }))
 } finally {
-  rmSync(dir, { recursive: true, force: true })
+  if (process.env["PIPE_BENCH_KEEP"]) console.error(`kept (PIPE_BENCH_KEEP): ${dir}`)
+  else rmSync(dir, { recursive: true, force: true })
 }

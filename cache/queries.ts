@@ -192,6 +192,17 @@ export class Queries {
       sweepPoints: db.prepare<[number], { sweep_id: number; point: number }>(
         "SELECT sweep_id, point FROM sweep_point_runs WHERE run_id = ? ORDER BY sweep_id, point"
       ),
+      // Batched forms for wide traversals: the keys travel as one bound JSON array.
+      consumersOfMany: db.prepare<[string], RunRow & { slot: string; input: string }>(
+        `SELECT r.*, e.name AS slot, e.artifact AS input FROM edges e JOIN runs r ON r.id = e.run_id
+         WHERE e.artifact IN (SELECT value FROM json_each(?)) AND e.role = 'input' ORDER BY r.id`
+      ),
+      artifactsMany: db.prepare<[string], { hash: string; type: string; size: number; file_count: number; created_at: number }>(
+        "SELECT * FROM artifacts WHERE hash IN (SELECT value FROM json_each(?))"
+      ),
+      sweepPointsMany: db.prepare<[string], { run_id: number; sweep_id: number; point: number }>(
+        "SELECT run_id, sweep_id, point FROM sweep_point_runs WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY sweep_id, point"
+      ),
       sweep: db.prepare<[number], { id: number; pipeline: string; command: string; grid: string; created_at: number }>(
         "SELECT * FROM sweeps WHERE id = ?"
       )
@@ -229,6 +240,28 @@ export class Queries {
   sweepPoints(runId: number): Array<{ sweep: number; point: number }> {
     // Points are numbered from 1, as pipe sweep prints them.
     return this.s.sweepPoints.all(runId).map((p) => ({ sweep: p.sweep_id, point: p.point + 1 }))
+  }
+
+  /** consumers() for many artifacts in one query; each run comes with the artifact it read and the slot. */
+  consumersOfMany(artifacts: ReadonlyArray<string>): Array<RunInfo & { readonly slot: string; readonly input: string }> {
+    return this.s.consumersOfMany.all(JSON.stringify(artifacts)).map((r) => ({ ...runInfo(r), slot: r.slot, input: r.input }))
+  }
+
+  artifactsMany(hashes: ReadonlyArray<string>): Map<string, ArtifactInfo> {
+    return new Map(
+      this.s.artifactsMany
+        .all(JSON.stringify(hashes))
+        .map((a) => [a.hash, { hash: a.hash, type: a.type, size: a.size, fileCount: a.file_count, createdAt: a.created_at }])
+    )
+  }
+
+  sweepPointsMany(runIds: ReadonlyArray<number>): Map<number, Array<{ sweep: number; point: number }>> {
+    const out = new Map<number, Array<{ sweep: number; point: number }>>()
+    for (const p of this.s.sweepPointsMany.all(JSON.stringify(runIds))) {
+      const list = out.get(p.run_id) ?? out.set(p.run_id, []).get(p.run_id)!
+      list.push({ sweep: p.sweep_id, point: p.point + 1 })
+    }
+    return out
   }
 
   sweep(id: number) {
@@ -442,34 +475,48 @@ export const lineage = (q: Queries, target: Target, direction: "up" | "down", de
       }
     }
   } else {
-    const downArtifact = (hash: string, level: number) => {
-      const aid = addArtifact(hash)
-      if (seen.has(aid)) return
-      seen.add(aid)
-      if (level > depth) return
-      for (const run of q.consumers(hash)) {
-        const rid = addRun(run)
-        addEdge({ from: aid, to: rid, role: "input", name: run.slot })
-        downRun(run, level)
+    // Breadth first, one level of runs at a time, each level in a few batched queries: a data set read by
+    // 10,000 runs costs three queries, not 30,000.
+    let frontier: Array<string> = []
+    const visitArtifacts = (hashes: ReadonlyArray<string>) => {
+      const fresh = hashes.filter((h) => !seen.has(artifactNode(h)))
+      const infos = q.artifactsMany(fresh)
+      for (const h of fresh) {
+        const id = artifactNode(h)
+        seen.add(id)
+        const a = infos.get(h)
+        nodes.set(id, { id, type: "artifact", artifact: a ?? { hash: h, type: "unknown", size: 0, fileCount: 0, createdAt: 0, missing: true } })
+        frontier.push(h)
       }
     }
-    const downRun = (run: RunInfo, level: number) => {
-      const rid = addRun(run)
-      if (seen.has(rid)) return
-      seen.add(rid)
-      if (!run.output) return
-      addEdge({ from: rid, to: addArtifact(run.output), role: "output", name: "out" })
-      downArtifact(run.output, level + 1)
+    const visitRuns = (runs: ReadonlyArray<RunInfo & { slot?: string; input?: string }>) => {
+      const fresh = [...new Map(runs.filter((r) => !seen.has(runNode(r.id))).map((r) => [r.id, r])).values()]
+      const sweeps = q.sweepPointsMany(fresh.map((r) => r.id))
+      for (const r of runs) if (r.input !== undefined) addEdge({ from: artifactNode(r.input), to: runNode(r.id), role: "input", name: r.slot! })
+      const outputs: Array<string> = []
+      for (const r of fresh) {
+        const id = runNode(r.id)
+        seen.add(id)
+        const { slot: _slot, input: _input, ...info } = r
+        nodes.set(id, { id, type: "run", run: { ...info, sweeps: sweeps.get(r.id) ?? [] } })
+        if (r.output) {
+          addEdge({ from: id, to: artifactNode(r.output), role: "output", name: "out" })
+          outputs.push(r.output)
+        }
+      }
+      visitArtifacts(outputs)
     }
     if (target._tag === "run") {
-      const run = q.run(target.id)!
-      roots.push(runNode(run.id))
-      downRun(run, 1)
+      roots.push(runNode(target.id))
+      visitRuns([q.run(target.id)!])
     } else {
-      for (const h of target.hashes) {
-        roots.push(artifactNode(h))
-        downArtifact(h, 1)
-      }
+      roots.push(...target.hashes.map(artifactNode))
+      visitArtifacts(target.hashes)
+    }
+    for (let level = 1; level <= depth && frontier.length > 0; level++) {
+      const current = frontier
+      frontier = []
+      visitRuns(q.consumersOfMany(current))
     }
   }
   return { direction, roots, nodes: [...nodes.values()], edges: [...edges.values()] }

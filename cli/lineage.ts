@@ -3,7 +3,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { statSync } from "node:fs"
 import { hashFile } from "../artifacts/hashFile.js"
-import { lineage, Queries, RefError, type Lineage, type LineageNode, type Target } from "../cache/queries.js"
+import { lineage, Queries, RefError, type Lineage, type LineageEdge, type LineageNode, type Target } from "../cache/queries.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, pairs, short, when } from "./format.js"
 import * as O from "./options.js"
@@ -50,8 +50,14 @@ export const lineageText = (g: Lineage): Array<string> => {
   const nodes = new Map(g.nodes.map((n) => [n.id, n]))
   const out: Array<string> = []
   const shown = new Set<string>()
-  const incoming = (id: string) => g.edges.filter((e) => e.to === id)
-  const outgoing = (id: string) => g.edges.filter((e) => e.from === id)
+  const into = new Map<string, Array<LineageEdge>>()
+  const from = new Map<string, Array<LineageEdge>>()
+  for (const e of g.edges) {
+    ;(into.get(e.to) ?? into.set(e.to, []).get(e.to)!).push(e)
+    ;(from.get(e.from) ?? from.set(e.from, []).get(e.from)!).push(e)
+  }
+  const incoming = (id: string) => into.get(id) ?? []
+  const outgoing = (id: string) => from.get(id) ?? []
   const runDetails = (r: NonNullable<LineageNode["run"]>, pad: string) => {
     const rec = r.record
     if (Object.keys(rec.params as object).length) out.push(`${pad}params  ${pairs(rec.params)}`)
