@@ -185,9 +185,6 @@ export class Queries {
       inputs: db.prepare<[number], { name: string; artifact: string }>(
         "SELECT name, artifact FROM edges WHERE run_id = ? AND role = 'input' ORDER BY name"
       ),
-      consumers: db.prepare<[string], RunRow & { slot: string }>(
-        "SELECT r.*, e.name AS slot FROM edges e JOIN runs r ON r.id = e.run_id WHERE e.artifact = ? AND e.role = 'input' ORDER BY r.id"
-      ),
       files: db.prepare<[string], FileInfo>("SELECT path, blob, size FROM artifact_files WHERE artifact = ? ORDER BY path"),
       sweepPoints: db.prepare<[number], { sweep_id: number; point: number }>(
         "SELECT sweep_id, point FROM sweep_point_runs WHERE run_id = ? ORDER BY sweep_id, point"
@@ -230,11 +227,6 @@ export class Queries {
 
   inputs(runId: number): Array<{ name: string; artifact: string }> {
     return this.s.inputs.all(runId)
-  }
-
-  /** Every run that read this artifact, with the name it read it under. */
-  consumers(artifact: string): Array<RunInfo & { readonly slot: string }> {
-    return this.s.consumers.all(artifact).map((r) => ({ ...runInfo(r), slot: r.slot }))
   }
 
   sweepPoints(runId: number): Array<{ sweep: number; point: number }> {
@@ -402,7 +394,8 @@ export const runNode = (id: number) => `run:${id}`
 
 /**
  * The lineage graph from a target, up (what produced it, to the sources) or down (everything built from it),
- * to `depth` run levels. Up follows each artifact's newest successful producer; down follows every consumer.
+ * to `depth` run levels. Up follows each artifact's newest successful producer; down follows every run that
+ * read it.
  * Artifacts of runs without inputs (sources) carry their file list: the data's checksums.
  */
 export const lineage = (q: Queries, target: Target, direction: "up" | "down", depth = Infinity): Lineage => {
@@ -421,12 +414,9 @@ export const lineage = (q: Queries, target: Target, direction: "up" | "down", de
     }
     return id
   }
-  const addRun = (run: RunInfo & { slot?: string }): string => {
+  const addRun = (run: RunInfo): string => {
     const id = runNode(run.id)
-    if (!nodes.has(id)) {
-      const { slot: _slot, ...info } = run
-      nodes.set(id, { id, type: "run", run: { ...info, sweeps: q.sweepPoints(run.id) } })
-    }
+    if (!nodes.has(id)) nodes.set(id, { id, type: "run", run: { ...run, sweeps: q.sweepPoints(run.id) } })
     return id
   }
   const withSourceFiles = (inputs: number, artifact: string | null) => {
