@@ -73,12 +73,6 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
         apply(L.reLU())
         apply(L.maxPooling2d({ poolSize: 2 }))
       }
-      if (process.env["PIPE_EXP_CNN"] === "b") {
-        apply(L.conv2d({ filters: 64, kernelSize: 3, padding: "same", useBias: false, ...init() }))
-        apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }))
-        apply(L.reLU())
-        apply(L.maxPooling2d({ poolSize: 2 }))
-      }
       apply(L.flatten())
       apply(L.dense({ units: 128, activation: "relu", ...init() }))
       dropout()
