@@ -7,7 +7,8 @@
  *   (two 3x3 convs with BN; identity shortcut, or 1x1 stride-s conv + BN when the shape changes) in four
  *   stages of 64/128/256/512 channels (2-2-2-2 or 3-4-6-3 blocks, stages 2-4 start with stride 2); global
  *   average pool, dropout, dense 10.
- * The last layer outputs logits; the loss applies softmax.
+ * Every model can have dropout before its last layer (DEFAULT_DROPOUT: only the ResNets by default), seeded so
+ * that runs are reproducible (seededDropout.ts). The last layer outputs logits; the loss applies softmax.
  */
 import type { Tf } from "./engine.js"
 import { seededDropout } from "./seededDropout.js"
