@@ -68,8 +68,14 @@ describe("train and evaluate", () => {
     for (;;) {
       await sleep(200)
       const db = existsSync(join(ws.dir, ".pipe", "pipe.db")) ? ws.db() : undefined
-      const running = db?.prepare("SELECT count(*) FROM runs WHERE stage = 'train-cnn' AND status = 'running'").pluck().get()
-      db?.close()
+      let running: unknown
+      try {
+        running = db?.prepare("SELECT count(*) FROM runs WHERE stage = 'train-cnn' AND status = 'running'").pluck().get()
+      } catch {
+        // The database exists but pipe is still creating its tables: look again.
+      } finally {
+        db?.close()
+      }
       if (running === 1) break
       if (Date.now() - d0 > 60_000) throw new Error("training did not start")
     }
