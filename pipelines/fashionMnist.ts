@@ -3,6 +3,7 @@
  * same cache keys. Handles are typed by artifact type, so giving `train` a dataset instead of a split, or
  * `evaluate` a policy instead of a model, does not compile.
  */
+import { analyzeKind } from "../stages/analyze.js"
 import { augmentKind } from "../stages/augment.js"
 import { downloadKind } from "../stages/download.js"
 import { evaluateKind } from "../stages/evaluate.js"
@@ -40,7 +41,11 @@ const cnn = p.stage("train-cnn", trainKind, {
   needs: [split, augment],
   params: { model: "cnn", epochs: 3, batch_size: 128, lr: 0.001, schedule: "cosine" }
 })
-p.stage("evaluate-mlp", evaluateKind, { needs: [mlp, split] })
-p.stage("evaluate-cnn", evaluateKind, { needs: [cnn, split] })
+const evaluateMlp = p.stage("evaluate-mlp", evaluateKind, { needs: [mlp, split] })
+const evaluateCnn = p.stage("evaluate-cnn", evaluateKind, { needs: [cnn, split] })
+p.stage("analyze", analyzeKind, {
+  description: "The seed's analysis: curves, errors per class, confused images, PCA, t-SNE, comparison table",
+  needs: [evaluateMlp, evaluateCnn, mlp, cnn, split, augment]
+})
 
 export default p

@@ -85,6 +85,8 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
       }
       const params = trainableParams(model)
       const result = {
+        // The model artifact evaluated: how analyze pairs these metrics with their model.
+        model: modelIn.hash,
         test_accuracy: correct / n,
         test_loss: lossSum / n,
         test_images: n,

@@ -27,7 +27,7 @@ export type EvaluateParams = Schema.Schema.Type<typeof EvaluateParams>
 
 export const evaluateKind = defineKind({
   kind: "evaluate",
-  version: 1,
+  version: 2,
   description: "Test-set accuracy, loss, per-class precision/recall, confusion matrix and inference time of a model",
   fields: {},
   params: EvaluateParams,

@@ -1,4 +1,5 @@
 /** The built-in stage kinds. A new kind is a new file in stages/ and one entry here. */
+import { analyzeKind } from "./analyze.js"
 import { augmentKind } from "./augment.js"
 import { commandKind } from "./command.js"
 import { downloadKind } from "./download.js"
@@ -7,7 +8,7 @@ import { splitKind } from "./split.js"
 import { trainKind } from "./train.js"
 import type { AnyStageKind } from "./kind.js"
 
-export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind, trainKind, evaluateKind]
+export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind, trainKind, evaluateKind, analyzeKind]
 
 export type Registry = ReadonlyMap<string, AnyStageKind>
 

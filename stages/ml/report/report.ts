@@ -1,0 +1,292 @@
+/**
+ * The experiment report: every figure of the seed's analysis, from the artifacts of one or more runs, written
+ * as separate files (SVG charts, PNG images) and as one self-contained report.html (everything embedded, no
+ * network needed), with summary.md holding the model comparison table. Used by the `analyze` stage and by
+ * `pipe report`, which gather the same inputs from the store.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { gridPng } from "../png.js"
+import { comparisonMarkdown, errorBreakdown, galleryPairs, type ComparisonRow } from "./analysis.js"
+import { confusionSpec, errorsSpec, lossSpec, scatterSpec, toSvg, valAccuracySpec } from "./charts.js"
+import { pca2d, rows, tsne2d } from "./embed.js"
+import { gallery } from "./gallery.js"
+
+/** What evaluate writes in metrics.json (the fields the report reads). */
+export interface Evaluation {
+  readonly test_accuracy: number
+  readonly test_loss: number
+  readonly confusion: ReadonlyArray<ReadonlyArray<number>>
+  readonly parameters: number
+  readonly ms_per_image_batch: number | null
+  readonly ms_per_image_single: number
+  readonly backend: string
+  readonly misclassified: Readonly<Record<string, ReadonlyArray<number>>>
+}
+
+/** One trained and evaluated model. */
+export interface RunData {
+  /** How the run is named in legends and tables: a stage id, or the params a sweep varied. */
+  readonly label: string
+  readonly model: string
+  /** config.json of the model artifact: params, engine, parameter count. */
+  readonly config: { readonly params?: Record<string, unknown>; readonly engine?: Record<string, string>; readonly parameters?: number }
+  /** summary.json of the model artifact (training time, backend). */
+  readonly summary: { readonly seconds?: number; readonly backend?: string }
+  /** metrics.jsonl of the model artifact: step and epoch records. */
+  readonly history: ReadonlyArray<Record<string, unknown>>
+  readonly evaluation: Evaluation
+}
+
+export interface ReportInput {
+  readonly title: string
+  readonly classes: ReadonlyArray<string>
+  readonly test: { readonly images: Uint8Array; readonly labels: Uint8Array; readonly count: number }
+  readonly runs: ReadonlyArray<RunData>
+  /** The augment stage's Fig. 1 and Fig. 4 PNGs, when an augment artifact is part of the report. */
+  readonly previews: { readonly samples?: Buffer; readonly steps?: Buffer }
+}
+
+export interface ReportOptions {
+  readonly pcaPoints: number
+  readonly tsnePoints: number
+  readonly tsnePerplexity: number
+  readonly tsneIterations: number
+  readonly seed: number
+  /** Galleries: the seed's T-shirt/Shirt pairs plus the most confused others, this many in all. */
+  readonly galleryPairs: number
+  readonly galleryImages: number
+}
+
+export interface Figure {
+  readonly id: string
+  readonly title: string
+  readonly caption: string
+  /** Files under figures/, relative to the report directory. */
+  readonly files: ReadonlyArray<string>
+  /** The markup embedded in report.html: an inline SVG, or an <img> with a data: URI. */
+  readonly html: string
+}
+
+export interface Report {
+  readonly figures: ReadonlyArray<Figure>
+  readonly table: ReadonlyArray<ComparisonRow>
+  readonly markdown: string
+}
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")
+const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const pngHtml = (png: Buffer, alt: string) => `<img alt="${escape(alt)}" src="data:image/png;base64,${png.toString("base64")}">`
+/** An SVG for inline use: the XML prologue is not allowed inside HTML. */
+const inline = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
+
+const SEED_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ["T-shirt/top", "Shirt"],
+  ["Shirt", "T-shirt/top"]
+]
+
+/** Fig. 1 without an augment artifact: the first eight test images of each class. */
+const samplesFromTest = (input: ReportInput): Buffer => {
+  const perClass = input.classes.map(() => [] as Array<{ pixels: Uint8Array; width: number; height: number }>)
+  for (let i = 0; i < input.test.count; i++) {
+    const row = perClass[input.test.labels[i]!]
+    if (row && row.length < 8) row.push({ pixels: input.test.images.subarray(i * 784, (i + 1) * 784), width: 28, height: 28 })
+  }
+  return gridPng(perClass, { cell: 28, scale: 2, gap: 2 })
+}
+
+export const buildReport = async (
+  input: ReportInput,
+  o: ReportOptions,
+  outDir: string,
+  log: (line: string) => void = () => {}
+): Promise<Report> => {
+  if (input.runs.length === 0) throw new Error("a report needs at least one evaluated model")
+  const dir = join(outDir, "figures")
+  mkdirSync(dir, { recursive: true })
+  const figures: Array<Figure> = []
+  const write = (name: string, data: string | Buffer) => {
+    writeFileSync(join(dir, name), data)
+    return `figures/${name}`
+  }
+  const svgFigure = async (id: string, title: string, caption: string, name: string, spec: Record<string, unknown>) => {
+    const svg = await toSvg(spec)
+    figures.push({ id, title, caption, files: [write(name, svg)], html: inline(svg) })
+  }
+  const { classes, test } = input
+
+  // Fig. 1: samples per class.
+  const samples = input.previews.samples ?? samplesFromTest(input)
+  figures.push({
+    id: "fig1",
+    title: "Fig. 1: Sample images per class",
+    caption: input.previews.samples ? "From the augment stage's previews." : "The first eight test images of each class.",
+    files: [write("fig1-samples-per-class.png", samples)],
+    html: pngHtml(samples, "sample images per class")
+  })
+
+  // Fig. 2 and 3: PCA and t-SNE of the test images.
+  const pcaN = Math.min(o.pcaPoints, test.count)
+  log(`PCA of ${pcaN} test images`)
+  const pca = pca2d(rows(test.images, pcaN, 784))
+  await svgFigure(
+    "fig2",
+    "Fig. 2: PCA of the test images",
+    `The first ${pcaN} test images projected on their two principal components, which explain ${(pca.explained[0] * 100).toFixed(1)}% and ${(pca.explained[1] * 100).toFixed(1)}% of the pixel variance.`,
+    "fig2-pca.svg",
+    scatterSpec("PCA of the test images", pca.points, test.labels, classes, [
+      `PC1 (${(pca.explained[0] * 100).toFixed(1)}%)`,
+      `PC2 (${(pca.explained[1] * 100).toFixed(1)}%)`
+    ])
+  )
+  const tsneN = Math.min(o.tsnePoints, test.count)
+  log(`t-SNE of ${tsneN} test images (${o.tsneIterations} iterations, perplexity ${o.tsnePerplexity})`)
+  const tsne = tsne2d(rows(test.images, tsneN, 784), { perplexity: o.tsnePerplexity, iterations: o.tsneIterations, seed: o.seed })
+  await svgFigure(
+    "fig3",
+    "Fig. 3: t-SNE of the test images",
+    `The first ${tsneN} test images embedded in two dimensions by t-SNE (perplexity ${o.tsnePerplexity}, ${o.tsneIterations} iterations, seed ${o.seed}).`,
+    "fig3-tsne.svg",
+    scatterSpec("t-SNE of the test images", tsne, test.labels, classes, ["t-SNE 1", "t-SNE 2"])
+  )
+
+  // Fig. 4: augmentation steps.
+  if (input.previews.steps) {
+    figures.push({
+      id: "fig4",
+      title: "Fig. 4: Augmentation steps",
+      caption: "Original, padded and cropped, flipped, normalised: the training policy applied step by step.",
+      files: [write("fig4-augmentation-steps.png", input.previews.steps)],
+      html: pngHtml(input.previews.steps, "augmentation steps")
+    })
+  }
+
+  // Fig. 5 and 6: curves, one line per run.
+  const steps = input.runs.flatMap((r) =>
+    r.history.filter((h) => h["type"] === "step").map((h) => ({ run: r.label, step: h["step"] as number, loss: h["loss"] as number }))
+  )
+  const epochs = input.runs.flatMap((r) =>
+    r.history.filter((h) => h["type"] === "epoch").map((h) => ({ run: r.label, epoch: h["epoch"] as number, accuracy: h["val_acc"] as number }))
+  )
+  await svgFigure("fig5", "Fig. 5: Training loss", "Loss of the training batches, sampled about ten times an epoch.", "fig5-training-loss.svg", lossSpec(steps))
+  await svgFigure("fig6", "Fig. 6: Validation accuracy", "Accuracy on the validation split after every epoch.", "fig6-validation-accuracy.svg", valAccuracySpec(epochs))
+
+  // Fig. 7: error breakdown and confusion matrix, per run.
+  for (const r of input.runs) {
+    const breakdown = errorBreakdown(r.evaluation.confusion)
+    const bars = breakdown.flatMap((b) =>
+      b.byPredicted.flatMap((count, p) => (count > 0 ? [{ trueClass: classes[b.trueClass]!, predicted: classes[p]!, count }] : []))
+    )
+    const cells = r.evaluation.confusion.flatMap((row, t) => row.map((count, p) => ({ trueClass: classes[t]!, predicted: classes[p]!, count })))
+    const worst = [...breakdown].sort((a, b) => b.errors - a.errors)[0]!
+    await svgFigure(
+      `fig7-errors-${slug(r.label)}`,
+      `Fig. 7: Errors per class (${r.label})`,
+      `How each class's misclassified test images spread over the predicted classes; ${classes[worst.trueClass]} has the most errors (${worst.errors} of ${worst.total}).`,
+      `fig7-errors-${slug(r.label)}.svg`,
+      errorsSpec(r.label, bars, classes)
+    )
+    await svgFigure(
+      `fig7-confusion-${slug(r.label)}`,
+      `Fig. 7: Confusion matrix (${r.label})`,
+      `Test images by true class (rows) and predicted class (columns); test accuracy ${(r.evaluation.test_accuracy * 100).toFixed(2)}%.`,
+      `fig7-confusion-${slug(r.label)}.svg`,
+      confusionSpec(r.label, cells, classes)
+    )
+  }
+
+  // Fig. 8: galleries of the most confused pairs, for the best run.
+  const best = [...input.runs].sort((a, b) => b.evaluation.test_accuracy - a.evaluation.test_accuracy)[0]!
+  for (const pair of galleryPairs(best.evaluation.confusion, classes, SEED_PAIRS, o.galleryPairs)) {
+    const t = classes[pair.trueClass]!
+    const p = classes[pair.predicted]!
+    const indices = best.evaluation.misclassified[`${pair.trueClass}->${pair.predicted}`] ?? []
+    const g = gallery(test.images, indices, `${t} predicted as ${p}: ${indices.length} test images (${best.label})`, o.galleryImages)
+    const name = `fig8-${slug(t)}-as-${slug(p)}`
+    figures.push({
+      id: name,
+      title: `Fig. 8: ${t} predicted as ${p}`,
+      caption: `The first ${g.indices.length} of the ${indices.length} test images of class ${t} that ${best.label} predicted as ${p}, with their test indices.`,
+      files: [write(`${name}.svg`, g.svg), write(`${name}.png`, g.png)],
+      html: g.svg
+    })
+  }
+
+  // The comparison table.
+  const table: Array<ComparisonRow> = input.runs.map((r) => ({
+    label: r.label,
+    model: r.model,
+    parameters: r.evaluation.parameters,
+    msPerImage: r.evaluation.ms_per_image_batch,
+    testAccuracy: r.evaluation.test_accuracy,
+    trainSeconds: r.summary.seconds ?? null,
+    engine: [r.config.engine?.["engine"], r.summary.backend ?? r.evaluation.backend].filter(Boolean).join(" / ")
+  }))
+  const markdown = comparisonMarkdown(table)
+  writeFileSync(
+    join(outDir, "summary.md"),
+    `# ${input.title}\n\n${markdown}\n\nBest: ${best.label} at ${(best.evaluation.test_accuracy * 100).toFixed(2)}% test accuracy.\n`
+  )
+  writeFileSync(join(outDir, "report.html"), html(input.title, figures, table))
+  writeFileSync(
+    join(outDir, "report.json"),
+    `${JSON.stringify({ title: input.title, figures: figures.map(({ html: _h, ...f }) => f), table }, null, 2)}\n`
+  )
+  return { figures, table, markdown }
+}
+
+const tableHtml = (rows: ReadonlyArray<ComparisonRow>): string => {
+  const sorted = [...rows].sort((a, b) => b.testAccuracy - a.testAccuracy)
+  const cells = (r: ComparisonRow) =>
+    [
+      escape(r.label),
+      escape(r.model),
+      r.parameters.toLocaleString("en"),
+      r.msPerImage === null ? "-" : r.msPerImage.toFixed(3),
+      `${(r.testAccuracy * 100).toFixed(2)}%`,
+      r.trainSeconds === null ? "-" : `${r.trainSeconds.toFixed(1)} s`,
+      escape(r.engine)
+    ]
+      .map((c) => `<td>${c}</td>`)
+      .join("")
+  return [
+    `<table id="comparison"><thead><tr><th>run</th><th>model</th><th>parameters</th><th>inference ms/image</th><th>test accuracy</th><th>training time</th><th>engine</th></tr></thead><tbody>`,
+    ...sorted.map((r) => `<tr>${cells(r)}</tr>`),
+    `</tbody></table>`
+  ].join("\n")
+}
+
+const html = (title: string, figures: ReadonlyArray<Figure>, table: ReadonlyArray<ComparisonRow>): string => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escape(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+figure { margin: 2em 0; padding: 1em; border: 1px solid #ddd; border-radius: 6px; }
+figure h3 { margin-top: 0; }
+figure img { max-width: 100%; image-rendering: pixelated; }
+figure svg { max-width: 100%; height: auto; }
+figcaption { color: #555; margin-top: 0.5em; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+td:first-child, th:first-child, td:nth-child(2), td:last-child { text-align: left; }
+</style>
+</head>
+<body>
+<h1>${escape(title)}</h1>
+<h2>Model comparison</h2>
+${tableHtml(table)}
+<h2>Figures</h2>
+${figures
+  .map(
+    (f) => `<figure id="${f.id}" data-figure="${f.id}">
+<h3>${escape(f.title)}</h3>
+${f.html}
+<figcaption>${escape(f.caption)}</figcaption>
+</figure>`
+  )
+  .join("\n")}
+</body>
+</html>
+`
