@@ -200,6 +200,9 @@ export class Queries {
       sweepPointsMany: db.prepare<[string], { run_id: number; sweep_id: number; point: number }>(
         "SELECT run_id, sweep_id, point FROM sweep_point_runs WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY sweep_id, point"
       ),
+      sweepPointParams: db.prepare<[number], { point: number; params: string }>(
+        "SELECT point, params FROM sweep_points WHERE sweep_id = ? ORDER BY point"
+      ),
       sweep: db.prepare<[number], { id: number; pipeline: string; command: string; grid: string; created_at: number }>(
         "SELECT * FROM sweeps WHERE id = ?"
       )
@@ -254,6 +257,11 @@ export class Queries {
       list.push({ sweep: p.sweep_id, point: p.point + 1 })
     }
     return out
+  }
+
+  /** Each point of a sweep (numbered from 1) with the params it set. */
+  sweepPointParams(sweep: number): Array<{ point: number; params: Record<string, unknown> }> {
+    return this.s.sweepPointParams.all(sweep).map((p) => ({ point: p.point + 1, params: JSON.parse(p.params) as Record<string, unknown> }))
   }
 
   sweep(id: number) {

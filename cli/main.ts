@@ -7,6 +7,7 @@ import { Cause, Effect, Exit } from "effect"
 import { dagCommand } from "./dag.js"
 import { diffCommand, runsCommand, showCommand } from "./history.js"
 import { lineageCommand } from "./lineage.js"
+import { reportCommand } from "./report.js"
 import { pullCommand, pushCommand } from "./transfer.js"
 import { gcCommand, verifyCommand } from "./upkeep.js"
 import { ExitCode, exitCode, setExitCode } from "./exitCodes.js"
@@ -44,7 +45,8 @@ const pipe = Command.make("pipe").pipe(
     gcCommand,
     verifyCommand,
     pushCommand,
-    pullCommand
+    pullCommand,
+    reportCommand
   ])
 )
 

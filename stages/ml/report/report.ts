@@ -260,6 +260,7 @@ const html = (title: string, figures: ReadonlyArray<Figure>, table: ReadonlyArra
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>${escape(title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }

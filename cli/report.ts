@@ -1,0 +1,185 @@
+/**
+ * `pipe report [RUN | --sweep ID] [-o DIR] [--open]`: the analyze stage's report for any past run or sweep,
+ * built from the store. The evaluated models are found from the record: an analyze run's inputs, an evaluate
+ * run, the evaluations of a train run's model, a sweep's evaluate runs, or (with neither) the evaluate stages
+ * the workspace's pipeline last ran. Their artifacts are materialised read-only in a temporary directory.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Effect, Option, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, relative, resolve } from "node:path"
+import { materialize, removeTree } from "../artifacts/blobs.js"
+import type { Queries, RunInfo } from "../cache/queries.js"
+import type { StoreApi } from "../cache/store.js"
+import { StoreError, UsageError } from "../pipelines/errors.js"
+import { analyzeKind } from "../stages/analyze.js"
+import { resolveRef } from "./lineage.js"
+import * as O from "./options.js"
+import { renderError } from "./render.js"
+
+const runArg = Args.text({ name: "run" }).pipe(
+  Args.withDescription("An analyze, evaluate or train run (number, stage id, key or artifact hash); default: the pipeline's latest evaluations"),
+  Args.optional
+)
+const sweepOpt = Options.integer("sweep").pipe(Options.withDescription("Report on every point of this sweep, side by side"), Options.optional)
+const outOpt = Options.text("output").pipe(
+  Options.withAlias("o"),
+  Options.withDescription("The directory to write report.html, summary.md and figures/ to (default: ./report)"),
+  Options.withDefault("report")
+)
+const openOpt = Options.boolean("open").pipe(Options.withDescription("Open report.html in the default browser (xdg-open)"))
+
+interface Evaluated {
+  readonly evaluate: RunInfo
+  readonly label: string
+}
+
+/** The evaluate runs a reference stands for. */
+const evaluationsOf = (q: Queries, run: RunInfo): Array<RunInfo> => {
+  switch (run.kind) {
+    case "evaluate":
+      return [run]
+    case "analyze":
+      return q
+        .inputs(run.id)
+        .filter((i) => q.artifact(i.artifact)?.type === "metrics")
+        .flatMap((i) => q.producers(i.artifact).slice(0, 1))
+    default: {
+      if (!run.output) return []
+      return q.runs({ where: [{ field: "kind", op: "=", value: "evaluate" }], limit: 0 }).filter((r) => r.status === "ok" && Object.values(r.record.inputs).includes(run.output!))
+    }
+  }
+}
+
+const gather = (q: Queries, a: { run: Option.Option<string>; sweep: Option.Option<number> }, pipeline: string | undefined, stageIds: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    if (Option.isSome(a.run) && Option.isSome(a.sweep)) return yield* new UsageError({ message: "give a run or --sweep, not both" })
+    if (Option.isSome(a.sweep)) {
+      const id = a.sweep.value
+      if (!q.sweep(id)) return yield* new UsageError({ message: `there is no sweep ${id} in this store` })
+      const evaluations = q.runs({ sweep: id, where: [{ field: "kind", op: "=", value: "evaluate" }], status: ["ok"], sort: "id", limit: 0 })
+      const points = new Map(q.sweepPointParams(id).map((p) => [p.point, p.params]))
+      return evaluations.map((e): Evaluated => {
+        const at = q.sweepPoints(e.id).filter((s) => s.sweep === id)
+        const params = at.length === 1 ? points.get(at[0]!.point) : undefined
+        const label = params ? Object.entries(params).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : `${e.stage} #${e.id}`
+        return { evaluate: e, label: at.length > 1 ? `${e.stage} (shared by ${at.length} points)` : label }
+      })
+    }
+    let runs: Array<RunInfo>
+    if (Option.isSome(a.run)) {
+      const t = yield* resolveRef(q, a.run.value, pipeline)
+      const run = t._tag === "run" ? q.run(t.id) : q.producers(t.hashes[0]!)[0]
+      if (!run) return yield* new UsageError({ message: `no recorded run produced ${a.run.value}` })
+      runs = evaluationsOf(q, run)
+      if (runs.length === 0) return yield* new UsageError({ message: `run #${run.id} (${run.stage}) has no evaluation to report on` })
+    } else {
+      if (pipeline === undefined) return yield* new UsageError({ message: "give a run or --sweep (no pipeline file here to take the latest runs from)" })
+      runs = stageIds.flatMap((s) => q.runs({ pipeline, stages: [s], status: ["ok"], limit: 1 }))
+      if (runs.length === 0) return yield* new UsageError({ message: "the pipeline has no successful evaluate run yet: pipe run first, or name a run" })
+    }
+    // Named like the analyze stage names them: by the train stage that made the model.
+    const trainStage = (e: RunInfo) => {
+      const model = Object.values(e.record.inputs).find((h) => q.artifact(h)?.type === "model")
+      return (model && q.producers(model)[0]?.stage) ?? e.stage
+    }
+    return runs.map((e): Evaluated => ({ evaluate: e, label: trainStage(e) }))
+  })
+
+/** Materialises what the report reads for each evaluation: its metrics, its model, the split and a policy. */
+const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Evaluated>, dir: string) => {
+  let n = 0
+  const put = (hash: string) => {
+    const d = join(dir, `a${n++}`)
+    materialize(store.root, store.records.files(hash), d)
+    return d
+  }
+  const splitHash = Object.values(evaluated[0]!.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "split")
+  if (!splitHash) throw new StoreError({ message: `${evaluated[0]!.evaluate.stage}: its split is not in the store` })
+  const labels = new Map<string, number>()
+  const runs = evaluated.map((e) => {
+    const modelHash = Object.values(e.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "model")
+    if (!modelHash || !e.evaluate.output) throw new StoreError({ message: `run #${e.evaluate.id}: its model or metrics are not in the store` })
+    const seen = labels.get(e.label) ?? 0
+    labels.set(e.label, seen + 1)
+    return { label: seen ? `${e.label} #${e.evaluate.id}` : e.label, model: put(modelHash), metrics: put(e.evaluate.output), modelHash }
+  })
+  const trainRun = q.producers(runs[0]!.modelHash)[0]
+  const policy = trainRun && Object.values(trainRun.record.inputs).find((h) => q.artifact(h)?.type === "augmentation-policy")
+  return { split: put(splitHash), runs, policy: policy ? put(policy) : undefined }
+}
+
+export const reportCommand = Command.make(
+  "report",
+  { file: O.file, store: O.store, json: O.json, set: O.set, sweep: sweepOpt, output: outOpt, open: openOpt, run: runArg },
+  (a) =>
+    O.withQueries(
+      a.file,
+      a.store,
+      ({ q, store, pipeline, loaded }) =>
+        Effect.gen(function* () {
+          const evaluateStages = loaded ? loaded.pipeline.order.filter((id) => loaded.pipeline.stages.get(id)!.kind.kind === "evaluate") : []
+          const evaluated = yield* gather(q, a, pipeline, evaluateStages)
+          // The analysis params: the pipeline's analyze stage's (with --set), else the kind's defaults.
+          const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
+          const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
+          const out = resolve(a.output)
+          mkdirSync(out, { recursive: true })
+          const work = mkdtempSync(join(tmpdir(), "pipe-report-"))
+          const report = yield* Effect.tryPromise({
+            try: async () => {
+              const [{ buildReport }, { runData }, { readImageSet }] = await Promise.all([
+                import("../stages/ml/report/report.js"),
+                import("../stages/analyze.run.js"),
+                import("../stages/ml/imageSet.js")
+              ])
+              const m = materialized(store, q, evaluated, work)
+              const data = readImageSet(m.split)
+              const test = data.splits["test"]!
+              const preview = (name: string) => (m.policy && existsSync(join(m.policy, name)) ? readFileSync(join(m.policy, name)) : undefined)
+              const samples = preview("samples-per-class.png")
+              const steps = preview("augmentation-steps.png")
+              const title = Option.isSome(a.sweep) ? `${params.title}: sweep ${a.sweep.value}` : params.title
+              return await buildReport(
+                {
+                  title,
+                  classes: data.manifest.classes,
+                  test,
+                  runs: m.runs.map((r) => runData(r.label, r.model, r.metrics)),
+                  previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
+                },
+                {
+                  pcaPoints: params.pca_points,
+                  tsnePoints: params.tsne_points,
+                  tsnePerplexity: params.tsne_perplexity,
+                  tsneIterations: params.tsne_iterations,
+                  seed: params.seed,
+                  galleryPairs: params.gallery_pairs,
+                  galleryImages: params.gallery_images
+                },
+                out,
+                (line) => process.stderr.write(`${line}\n`)
+              )
+            },
+            catch: (e) => (e instanceof StoreError ? e : new StoreError({ message: `cannot build the report: ${(e as Error).message}` }))
+          }).pipe(Effect.ensuring(Effect.sync(() => removeTree(work))))
+          const page = join(out, "report.html")
+          if (a.json) {
+            process.stdout.write(
+              `${JSON.stringify({ event: "report", path: page, runs: evaluated.map((e) => ({ run: e.evaluate.id, label: e.label })), figures: report.figures.map((f) => f.id), table: report.table })}\n`
+            )
+          } else {
+            process.stdout.write(`${report.markdown}\n\n${report.figures.length} figures; report: ${relative(process.cwd(), page) || page}\n`)
+          }
+          if (a.open) spawn("xdg-open", [page], { detached: true, stdio: "ignore" }).on("error", () => process.stderr.write(`pipe: cannot open a browser here; open ${page}\n`)).unref()
+        }),
+      a.set
+    ).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(
+  Command.withDescription(
+    "Build the analysis report (report.html, summary.md, figures/) for a past run or a sweep from the store, comparing its models side by side; " +
+      "with neither, for the pipeline's latest evaluations."
+  )
+)
