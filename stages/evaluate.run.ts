@@ -43,11 +43,13 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
 
       // The model's class scores for a batch: logits, or with flip TTA the log of the mean probability of the
       // image and its mirror image (the loss below is cross-entropy on either).
-      const scores = (x: Tensor): Tensor =>
-        ctx.params.tta === "flip"
-          ? tf.log(tf.div(tf.add(tf.softmax(model.predict(x) as Tensor), tf.softmax(model.predict(tf.reverse(x, 2)) as Tensor)), 2))
-          : (model.predict(x) as Tensor)
+      const tta = ctx.params.tta === "flip"
+      const withTta = (x: Tensor, logits: Tensor): Tensor =>
+        tta ? tf.log(tf.div(tf.add(tf.softmax(logits), tf.softmax(model.predict(tf.reverse(x, 2)) as Tensor)), 2)) : logits
+      const scores = (x: Tensor): Tensor => withTta(x, model.predict(x) as Tensor)
       const predictions = new Uint8Array(n)
+      // With TTA, also how the plain predictions would have scored, so the gain is visible.
+      let plainCorrect = 0
       let lossSum = 0
       const batch = ctx.params.batch_size
       const batchTimes: Array<number> = []
@@ -56,8 +58,13 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         const t0 = performance.now()
         tf.tidy(() => {
           const x = tf.tensor4d(all.subarray(start * pixels, (start + m) * pixels), [m, policy.height, policy.width, 1])
-          const logits = scores(x)
+          const plain = model.predict(x) as Tensor
+          const logits = withTta(x, plain)
           predictions.set(tf.argMax(logits, 1).dataSync() as Int32Array, start)
+          if (tta) {
+            const p = tf.argMax(plain, 1).dataSync()
+            for (let i = 0; i < m; i++) if (p[i] === test.labels[start + i]) plainCorrect++
+          }
           const labels = tf.oneHot(tf.tensor1d(Int32Array.from(test.labels.subarray(start, start + m)), "int32"), classes)
           lossSum += tf.losses.softmaxCrossEntropy(labels, logits).dataSync()[0]! * m
         })
@@ -98,6 +105,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         ms_per_image_single: median(singleTimes),
         batch_size: batch,
         tta: ctx.params.tta,
+        ...(tta ? { test_accuracy_without_tta: plainCorrect / n } : {}),
         backend,
         misclassified
       }
@@ -107,6 +115,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
       ctx.log(`test accuracy ${(result.test_accuracy * 100).toFixed(2)}%, loss ${result.test_loss.toFixed(4)}`)
       return {
         test_accuracy: result.test_accuracy,
+        ...(tta ? { test_accuracy_without_tta: plainCorrect / n } : {}),
         test_loss: result.test_loss,
         parameters: params,
         ms_per_image_batch: result.ms_per_image_batch,
