@@ -25,12 +25,22 @@ export const perClass = (confusion: ReadonlyArray<ReadonlyArray<number>>) =>
 
 export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
   Effect.tryPromise({
-    try: async (): Promise<StageMetrics> => {
+    try: async (signal): Promise<StageMetrics> => {
       const modelIn = ctx.inputs.find((i) => i.slot === "model")!
       const splitIn = ctx.inputs.find((i) => i.slot === "split")!
       const data = readImageSet(splitIn.dir)
       const test = data.splits["test"]
       if (!test) throw new StageError({ message: `${splitIn.stage}: the split has no test set` })
+      const trainedOn = (JSON.parse(readFileSync(join(modelIn.dir, "config.json"), "utf8")) as { engine?: { engine?: string } }).engine?.engine ?? "tfjs"
+      if (trainedOn !== ctx.params.engine) {
+        throw new StageError({
+          message: `${modelIn.stage} was trained on the ${trainedOn} engine; evaluate it on the same one (params: { engine: ${trainedOn} })`
+        })
+      }
+      if (ctx.params.engine === "torch") {
+        const { evaluateTorch } = await import("./ml/torch/run.js")
+        return await evaluateTorch(ctx as never, data.manifest.classes, signal)
+      }
       const classes = data.manifest.classes.length
       const policy = JSON.parse(readFileSync(join(modelIn.dir, "policy.json"), "utf8")) as AugmentPolicy
       const backend = pickBackend(ctx.params.backend)

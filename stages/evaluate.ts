@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { defineKind } from "./kind.js"
 import { PositiveInt, withDefault } from "./schemas.js"
-import { BackendParam, tfjsEngine } from "./train.js"
+import { BackendParam, EngineParams, engineIdentity } from "./train.js"
 
 const EvaluateParams = Schema.Struct({
   backend: withDefault(BackendParam, "auto"),
@@ -20,7 +20,9 @@ const EvaluateParams = Schema.Struct({
    * Test-time augmentation: `flip` averages the class probabilities of each image and its mirror image (for
    * models trained with flips). Inference times include it.
    */
-  tta: withDefault(Schema.Literal("none", "flip").annotations({ description: "none or flip" }), "none")
+  tta: withDefault(Schema.Literal("none", "flip").annotations({ description: "none or flip" }), "none"),
+  /** The engine the model was trained on: a torch model is evaluated by the torch worker. */
+  ...EngineParams
 })
 
 export type EvaluateParams = Schema.Schema.Type<typeof EvaluateParams>
@@ -33,7 +35,7 @@ export const evaluateKind = defineKind({
   params: EvaluateParams,
   inputs: { model: { type: "model" }, split: { type: "split" } },
   output: "metrics",
-  unkeyedParams: ["backend"],
-  engine: (_config, params) => tfjsEngine(params.backend),
+  unkeyedParams: ["backend", "device", "python"],
+  engine: (_config, params) => engineIdentity(params),
   load: () => import("./evaluate.run.js")
 })

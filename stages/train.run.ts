@@ -21,6 +21,10 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
   Effect.tryPromise({
     try: async (signal): Promise<StageMetrics> => {
       const { params } = ctx
+      if (params.engine === "torch") {
+        const { trainTorch } = await import("./ml/torch/run.js")
+        return await trainTorch(ctx as never, signal)
+      }
       const splitIn = inputOf(ctx, "split")
       const augmentIn = inputOf(ctx, "augment")
       const data = readImageSet(splitIn.dir)

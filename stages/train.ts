@@ -14,6 +14,15 @@ export const BackendParam = Schema.Literal("auto", "tensorflow-gpu", "tensorflow
   description: "one of auto, tensorflow-gpu, tensorflow, wasm, cpu"
 })
 
+/** Which engine runs the stage, and the torch engine's settings (shared with evaluate). */
+export const EngineParams = {
+  engine: withDefault(Schema.Literal("tfjs", "torch").annotations({ description: "tfjs or torch" }), "tfjs"),
+  /** torch only: where to run; the device actually used is part of the key. */
+  device: withDefault(Schema.Literal("auto", "cpu", "cuda").annotations({ description: "auto, cpu or cuda" }), "auto"),
+  /** torch only: the Python interpreter (default: $PIPE_PYTHON, else the first of python3, /usr/bin/python3 with torch). */
+  python: Schema.optionalWith(Schema.String.annotations({ description: "a path to a Python interpreter" }), { exact: true })
+}
+
 const TrainParams = Schema.Struct({
   model: withDefault(Schema.Literal(...MODELS).annotations({ description: `one of ${MODELS.join(", ")}` }), "cnn"),
   epochs: withDefault(PositiveInt, 10),
@@ -28,12 +37,27 @@ const TrainParams = Schema.Struct({
   dropout: Schema.optionalWith(Probability, { exact: true }),
   seed: withDefault(Seed, 0),
   backend: withDefault(BackendParam, "auto"),
-  engine: withDefault(Schema.Literal("tfjs").annotations({ description: "tfjs" }), "tfjs")
+  ...EngineParams
 })
 
 export type TrainParams = Schema.Schema.Type<typeof TrainParams>
 
-/** The engine identity for the key: the backend that will actually run, without loading TensorFlow.js. */
+/**
+ * The engine identity for the key. tfjs: the backend that will actually run, found without loading
+ * TensorFlow.js. torch: the torch version, device and CUDA version of the interpreter that will run it.
+ */
+export const engineIdentity = (params: { engine: "tfjs" | "torch"; backend: TrainParams["backend"]; device: "auto" | "cpu" | "cuda"; python?: string }) =>
+  params.engine === "torch"
+    ? Effect.tryPromise({
+        try: async () => {
+          const { torchIdentity } = await import("./ml/torch/engine.js")
+          const id = await torchIdentity(params.python, params.device)
+          return { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}) } as Record<string, string>
+        },
+        catch: (e) => new StageError({ message: (e as Error).message })
+      })
+    : tfjsEngine(params.backend)
+
 export const tfjsEngine = (backend: TrainParams["backend"]) =>
   Effect.try({
     try: () => ({ engine: "tfjs", backend: pickBackend(backend), tfjs: tfjsVersion() ?? "unknown" }),
@@ -48,7 +72,7 @@ export const trainKind = defineKind({
   params: TrainParams,
   inputs: { split: { type: "split" }, augment: { type: "augmentation-policy" } },
   output: "model",
-  unkeyedParams: ["backend"],
-  engine: (_config, params) => tfjsEngine(params.backend),
+  unkeyedParams: ["backend", "device", "python"],
+  engine: (_config, params) => engineIdentity(params),
   load: () => import("./train.run.js")
 })
