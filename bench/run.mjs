@@ -358,6 +358,55 @@ const queries = async ({ runs }) => {
   }
 }
 
+/**
+ * The torch engine's overhead: the same training job through `pipe` (stage wall time: materialising inputs,
+ * starting Python, training, writing and hashing the artifact) and run directly (`python3 worker.py job.json`
+ * on the same split and policy), as images/s over the wall time; target: pipe >= 0.95x direct. Skipped
+ * (with a line saying so) when no Python with torch is found.
+ */
+const torchOverhead = async () => {
+  const python = process.env.PIPE_PYTHON ?? "/usr/bin/python3"
+  if (spawnSync(python, ["-c", "import torch"]).status !== 0) {
+    return { section: "torch engine", lines: [`  skipped: ${python} cannot import torch (apt-get install python3-torch)`] }
+  }
+  const dir = makeTempDir("torch")
+  writeFileSync(join(dir, "pipeline.yaml"), readFileSync(join(root, "pipeline.yaml"), "utf8"))
+  pipe(dir, ["run", "split", "plain", "augment"])
+  const env = { ...cliEnv(), PIPE_PYTHON: python }
+  const lines = []
+  for (const [model, epochs, slot, policyStage] of [["mlp", 3, "train-mlp", "plain"], ["cnn", 1, "train-cnn", "augment"]]) {
+    const sets = ["--set", `${slot}.engine=torch`, "--set", `${slot}.epochs=${epochs}`, "--set", `${slot}.batch_size=128`, "--set", `${slot}.label_smoothing=0`]
+    const r = timed(process.execPath, [cli, "run", slot, "--json", ...sets], { cwd: dir, env })
+    if (r.status !== 0) throw new BenchError(`torch ${model}: pipe run failed:\n${tail(r.stdout)}\n${tail(r.stderr)}`)
+    const events = parseEvents(r.stdout).stages
+    const stage = events.find((e) => e.stage === slot)
+    const params = JSON.parse(spawnSync(process.execPath, [cli, "show", `#${stage.run}`, "--json"], { cwd: dir, env, encoding: "utf8" }).stdout).params
+    // The same job, run directly on the materialised split and policy.
+    const split = events.find((e) => e.stage === "split").output
+    const policy = events.find((e) => e.stage === policyStage).output
+    const work = makeTempDir("torch-direct")
+    for (const [name, hash] of [["split", split], ["policy", policy]]) {
+      const files = JSON.parse(spawnSync(process.execPath, [cli, "show", hash, "--json"], { cwd: dir, env, encoding: "utf8" }).stdout).output.files
+      mkdirSync(join(work, name), { recursive: true })
+      for (const f of files) writeFileSync(join(work, name, f.path), readFileSync(f.blob_path))
+    }
+    mkdirSync(join(work, "out"))
+    const { python: _p, device: _d, backend: _b, engine: _e, ...trainParams } = params
+    writeFileSync(join(work, "job.json"), JSON.stringify({ task: "train", split: join(work, "split"), policy: join(work, "policy", "policy.json"), out: join(work, "out"), device: "cpu", params: trainParams }))
+    const direct = timed(python, [join(root, "engines", "torch", "worker.py"), join(work, "job.json")], { env })
+    if (direct.status !== 0) throw new BenchError(`torch ${model}: the worker failed:\n${tail(direct.stderr)}`)
+    const images = 48000 * epochs
+    const viaPipe = images / (stage.ms / 1000)
+    const alone = images / direct.seconds
+    lines.push(
+      `  ${pad(`${model}, ${epochs} epoch${epochs > 1 ? "s" : ""}`, 16)}through pipe ${Math.round(viaPipe).toLocaleString("en")} img/s (${(stage.ms / 1000).toFixed(1)} s), ` +
+        `worker alone ${Math.round(alone).toLocaleString("en")} img/s (${direct.seconds.toFixed(1)} s): ${(viaPipe / alone).toFixed(3)}x, target >= 0.95x ${viaPipe / alone >= 0.95 ? "ok" : "UNDER"}` +
+        `   (training loop alone: ${stage.metrics.images_per_s} img/s)`
+    )
+  }
+  return { section: "torch engine: training through pipe vs the worker alone (wall time, full training set, CPU)", lines }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
@@ -366,6 +415,7 @@ const benchmarks = [
   { id: "data", run: dataStages },
   { id: "train", run: trainSpeed },
   { id: "queries", run: queries },
+  { id: "torch", run: torchOverhead },
   { id: "accuracy", run: accuracy }
 ]
 
