@@ -130,7 +130,7 @@ export const reportCommand = Command.make(
           const work = mkdtempSync(join(tmpdir(), "pipe-report-"))
           const report = yield* Effect.tryPromise({
             try: async () => {
-              const [{ buildReport }, { runData }, { readImageSet }] = await Promise.all([
+              const [{ buildReport }, { runData, reportOptions }, { readImageSet }] = await Promise.all([
                 import("../stages/ml/report/report.js"),
                 import("../stages/analyze.run.js"),
                 import("../stages/ml/imageSet.js")
@@ -150,15 +150,7 @@ export const reportCommand = Command.make(
                   runs: m.runs.map((r) => runData(r.label, r.model, r.metrics)),
                   previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
                 },
-                {
-                  pcaPoints: params.pca_points,
-                  tsnePoints: params.tsne_points,
-                  tsnePerplexity: params.tsne_perplexity,
-                  tsneIterations: params.tsne_iterations,
-                  seed: params.seed,
-                  galleryPairs: params.gallery_pairs,
-                  galleryImages: params.gallery_images
-                },
+                reportOptions(params),
                 out,
                 (line) => process.stderr.write(`${line}\n`)
               )

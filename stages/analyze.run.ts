@@ -5,7 +5,7 @@ import { join } from "node:path"
 import type { AnalyzeParams } from "./analyze.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "./kind.js"
 import { readImageSet } from "./ml/imageSet.js"
-import { buildReport, type Evaluation, type RunData } from "./ml/report/report.js"
+import { buildReport, type Evaluation, type ReportOptions, type RunData } from "./ml/report/report.js"
 
 const json = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T
 
@@ -29,6 +29,17 @@ export const runData = (label: string, modelDir: string, metricsDir: string): Ru
     evaluation: json<Evaluation>(join(metricsDir, "metrics.json"))
   }
 }
+
+/** The analyze params as the report builder takes them. */
+export const reportOptions = (p: AnalyzeParams): ReportOptions => ({
+  pcaPoints: p.pca_points,
+  tsnePoints: p.tsne_points,
+  tsnePerplexity: p.tsne_perplexity,
+  tsneIterations: p.tsne_iterations,
+  seed: p.seed,
+  galleryPairs: p.gallery_pairs,
+  galleryImages: p.gallery_images
+})
 
 /** Each metrics artifact with the model it evaluated (evaluate records the model's hash). */
 const pairs = (inputs: ReadonlyArray<InputArtifact>): Array<{ metrics: InputArtifact; model: InputArtifact }> => {
@@ -68,15 +79,7 @@ export const run = (ctx: StageContext<unknown, AnalyzeParams>) =>
           runs,
           previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
         },
-        {
-          pcaPoints: p.pca_points,
-          tsnePoints: p.tsne_points,
-          tsnePerplexity: p.tsne_perplexity,
-          tsneIterations: p.tsne_iterations,
-          seed: p.seed,
-          galleryPairs: p.gallery_pairs,
-          galleryImages: p.gallery_images
-        },
+        reportOptions(p),
         ctx.outDir,
         ctx.log
       )
