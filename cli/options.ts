@@ -1,7 +1,8 @@
 /** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
 import { Args, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
-import { existsSync } from "node:fs"
+import { Effect, Either, Layer, Option } from "effect"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Queries } from "../cache/queries.js"
 import { Store, storeLayer, type StoreApi } from "../cache/store.js"
@@ -70,6 +71,21 @@ export const storeRoot = (loaded: Loaded, storeOpt: Option.Option<string>): stri
   })
 
 export const withStore = (loaded: Loaded, storeOpt: Option.Option<string>) => storeLayer(storeRoot(loaded, storeOpt))
+
+/**
+ * The store to plan against (status, --dry-run, --check) without creating one: the workspace's store if it
+ * exists, else an empty one in a temporary directory, removed afterwards.
+ */
+export const planningStore = (loaded: Loaded, storeOpt: Option.Option<string>) => {
+  const root = storeRoot(loaded, storeOpt)
+  if (existsSync(join(root, "pipe.db"))) return storeLayer(root)
+  return Layer.unwrapScoped(
+    Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "pipe-plan-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    ).pipe(Effect.map((dir) => storeLayer(dir)))
+  )
+}
 
 /**
  * The store a query reads, and the pipeline name that stage ids refer to. With --store or $PIPE_STORE the

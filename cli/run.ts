@@ -52,7 +52,7 @@ export const runCommand = Command.make(
         if (a.json) out(JSON.stringify({ event: "summary", ...summary }))
         else out(summaryText(summary))
         if (summary.failed > 0) setExitCode(ExitCode.stageFailed)
-      }).pipe(Effect.provide(O.withStore(loaded, a.store)))
+      }).pipe(Effect.provide(a.dryRun || a.check ? O.planningStore(loaded, a.store) : O.withStore(loaded, a.store)))
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(

@@ -31,7 +31,7 @@ export const statusCommand = Command.make(
           if (!a.json) process.stdout.write(`${c.line}\n`)
           if (!c.ok) setExitCode(ExitCode.stageFailed)
         }
-      }).pipe(Effect.provide(O.withStore(loaded, a.store)))
+      }).pipe(Effect.provide(O.planningStore(loaded, a.store)))
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(

@@ -259,6 +259,9 @@ describe("push, pull and --check", () => {
       const before = await fresh.pipe(["run", "--check", ...SMALL, ...lr(0.01), TARGET])
       expect(before.code).toBe(1)
       expect(before.stderr).toContain("check failed: 5 stages would run")
+      // planning never creates a store
+      expect((await fresh.pipe(["status", ...SMALL])).code).toBe(0)
+      expect(existsSync(join(fresh.dir, ".pipe"))).toBe(false)
       const pull = await fresh.json(["pull", remote, ...SMALL, ...lr(0.01), TARGET])
       expect(pull.code).toBe(0)
       expect(pull.events[0]!["copied"].length).toBe(5)
