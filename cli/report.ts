@@ -46,10 +46,9 @@ const evaluationsOf = (q: Queries, run: RunInfo): Array<RunInfo> => {
         .inputs(run.id)
         .filter((i) => q.artifact(i.artifact)?.type === "metrics")
         .flatMap((i) => q.producers(i.artifact).slice(0, 1))
-    default: {
-      if (!run.output) return []
-      return q.runs({ where: [{ field: "kind", op: "=", value: "evaluate" }], limit: 0 }).filter((r) => r.status === "ok" && Object.values(r.record.inputs).includes(run.output!))
-    }
+    default:
+      // The successful evaluations that read this run's output.
+      return run.output ? q.consumersOfMany([run.output]).filter((r) => r.kind === "evaluate" && r.status === "ok") : []
   }
 }
 

@@ -2,10 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { Store } from "../cache/store.js"
-import { cacheView } from "../cache/view.js"
-import { gatherFacts } from "../pipelines/facts.js"
-import { plan } from "../pipelines/plan.js"
-import { runPipeline, selection } from "../pipelines/runner.js"
+import { planRun, runPipeline } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
@@ -34,10 +31,7 @@ export const runCommand = Command.make(
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
         if (a.dryRun || a.check) {
-          const store = yield* Store
-          const selected = selection(loaded, a.stages)
-          const facts = yield* gatherFacts(loaded, selected, store)
-          const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), a.force, a.stages)
+          const planned = yield* planRun(loaded, a.stages, yield* Store, a.force)
           for (const line of planLines(planned, a.json)) out(line)
           if (a.check) {
             const c = checkPlan(planned)

@@ -2,10 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { Store } from "../cache/store.js"
-import { cacheView } from "../cache/view.js"
-import { gatherFacts } from "../pipelines/facts.js"
-import { plan } from "../pipelines/plan.js"
-import { selection } from "../pipelines/runner.js"
+import { planRun } from "../pipelines/runner.js"
 import * as O from "./options.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
 import { checkPlan, planLines } from "./planText.js"
@@ -21,10 +18,7 @@ export const statusCommand = Command.make(
       const loaded = yield* O.load(a.file, a.set, a.stages)
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
-        const store = yield* Store
-        const selected = selection(loaded, a.stages)
-        const facts = yield* gatherFacts(loaded, selected, store)
-        const planned = plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), false)
+        const planned = yield* planRun(loaded, a.stages, yield* Store)
         for (const line of planLines(planned, a.json)) process.stdout.write(`${line}\n`)
         if (a.check) {
           const c = checkPlan(planned)

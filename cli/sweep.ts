@@ -2,11 +2,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
 import { Store } from "../cache/store.js"
-import { cacheView } from "../cache/view.js"
 import { UsageError } from "../pipelines/errors.js"
-import { gatherFacts } from "../pipelines/facts.js"
-import { plan } from "../pipelines/plan.js"
-import { selection } from "../pipelines/runner.js"
+import { planRun } from "../pipelines/runner.js"
 import type { Loaded } from "../pipelines/loader.js"
 import { expandValues, parseAxis, points as expand, resolveAxis, type Axis, type Point, type ResolvedAxis } from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
@@ -85,10 +82,7 @@ export const sweepCommand = Command.make(
         const store = yield* Store
         if (a.dryRun) {
           for (const p of pts) {
-            const l = loaded.get(p.index)!
-            const selected = selection(l, [])
-            const facts = yield* gatherFacts(l, selected, store)
-            const planned = plan(l.pipeline, selected, facts, cacheView(store, l.pipeline.name), false)
+            const planned = yield* planRun(loaded.get(p.index)!, [], store)
             const counts = { fresh: 0, stale: 0, pending: 0 }
             for (const s of planned) counts[planState(s).state]++
             if (a.json) out(JSON.stringify({ event: "point", point: p.index + 1, params: p.params, ...counts }))

@@ -5,12 +5,10 @@ import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { openStore, Store, type StoreApi } from "../cache/store.js"
 import { transferRuns } from "../cache/transfer.js"
-import { cacheView } from "../cache/view.js"
 import { StoreError } from "../pipelines/errors.js"
-import { gatherFacts } from "../pipelines/facts.js"
 import type { Loaded } from "../pipelines/loader.js"
-import { cachedRuns, plan } from "../pipelines/plan.js"
-import { selection } from "../pipelines/runner.js"
+import { cachedRuns } from "../pipelines/plan.js"
+import { planRun } from "../pipelines/runner.js"
 import { bytes } from "./format.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
@@ -36,9 +34,7 @@ const other = (path: string, create: boolean) =>
 
 const transfer = (loaded: Loaded, targets: ReadonlyArray<string>, from: StoreApi, to: StoreApi, json: boolean, verb: "pushed" | "pulled") =>
   Effect.gen(function* () {
-    const selected = selection(loaded, targets)
-    const facts = yield* gatherFacts(loaded, selected, from)
-    const planned = plan(loaded.pipeline, selected, facts, cacheView(from, loaded.pipeline.name), false)
+    const planned = yield* planRun(loaded, targets, from)
     const runs = cachedRuns(planned)
     const missing = planned.filter((p) => p.decision._tag !== "Cached").map((p) => ({ stage: p.id, ...planState(p) }))
     const report = yield* Effect.try({

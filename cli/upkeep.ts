@@ -2,10 +2,8 @@
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { gc, verify } from "../cache/upkeep.js"
-import { cacheView } from "../cache/view.js"
-import { gatherFacts } from "../pipelines/facts.js"
-import { cachedRuns, plan } from "../pipelines/plan.js"
-import { selection } from "../pipelines/runner.js"
+import { cachedRuns } from "../pipelines/plan.js"
+import { planRun } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
 import { bytes, short } from "./format.js"
 import * as O from "./options.js"
@@ -22,12 +20,7 @@ const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Say what
 export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json: O.json, set: O.set, keepLast, dryRun }, (a) =>
   Effect.gen(function* () {
     yield* O.withQueries(a.file, a.store, ({ store, loaded }) => Effect.gen(function* () {
-      let needed: Array<number> = []
-      if (loaded) {
-        const selected = selection(loaded, [])
-        const facts = yield* gatherFacts(loaded, selected, store)
-        needed = cachedRuns(plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), false)).map((c) => c.run)
-      }
+      const needed = loaded ? cachedRuns(yield* planRun(loaded, [], store)).map((c) => c.run) : []
       const r = gc(store, { keepLast: Math.max(0, a.keepLast), dryRun: a.dryRun, needed })
       if (a.json) return out(JSON.stringify({ event: "gc", ...r }))
       const verb = r.dryRun ? "would remove" : "removed"

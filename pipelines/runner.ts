@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { checkBlobs, quarantine } from "../artifacts/blobs.js"
-import { Store } from "../cache/store.js"
+import { Store, type StoreApi } from "../cache/store.js"
 import { cacheView } from "../cache/view.js"
 import { upstreamClosure } from "./dag.js"
 import type { PipelineInvalid } from "./errors.js"
@@ -13,7 +13,7 @@ import type { Reporter, StageEvent, StageStatus, Summary } from "./events.js"
 import { executeStage } from "./execute.js"
 import { gatherFacts } from "./facts.js"
 import type { Loaded } from "./loader.js"
-import { decide, type Decision } from "./plan.js"
+import { decide, plan, type Decision } from "./plan.js"
 
 export interface RunOptions {
   readonly loaded: Loaded
@@ -33,6 +33,17 @@ export const selection = (loaded: Loaded, targets: ReadonlyArray<string>): Reado
   const needs = new Map([...loaded.pipeline.stages].map(([id, s]) => [id, s.needs]))
   return upstreamClosure(needs, targets)
 }
+
+/**
+ * What `pipe run` would do now against `store`, running nothing: the plan of the targets and their upstream
+ * (every stage when none), with `force` applying to the targets as in a run.
+ */
+export const planRun = (loaded: Loaded, targets: ReadonlyArray<string>, store: StoreApi, force = false) =>
+  Effect.gen(function* () {
+    const selected = selection(loaded, targets)
+    const facts = yield* gatherFacts(loaded, selected, store)
+    return plan(loaded.pipeline, selected, facts, cacheView(store, loaded.pipeline.name), force, targets)
+  })
 
 const POLL_MS = 200
 

@@ -1,10 +1,11 @@
 /** Running `evaluate` on the TensorFlow.js engine. */
 import { Effect } from "effect"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { EvaluateParams } from "./evaluate.js"
 import { StageError, type StageContext, type StageMetrics } from "./kind.js"
 import { normalizeBatch, type AugmentPolicy } from "./ml/augment.js"
+import { writeEvaluation } from "./ml/evaluation.js"
 import { readImageSet } from "./ml/imageSet.js"
 import { loadBackend, pickBackend } from "./ml/tfjs/engine.js"
 import { loadModel } from "./ml/tfjs/modelFiles.js"
@@ -13,15 +14,6 @@ import { trainableParams } from "./ml/tfjs/models.js"
 type Tensor = import("@tensorflow/tfjs").Tensor
 
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-
-/** Per-class precision and recall, from a confusion matrix indexed [true][predicted]. */
-export const perClass = (confusion: ReadonlyArray<ReadonlyArray<number>>) =>
-  confusion.map((row, c) => {
-    const tp = row[c]!
-    const actual = row.reduce((a, b) => a + b, 0)
-    const predicted = confusion.reduce((a, r) => a + r[c]!, 0)
-    return { precision: predicted ? tp / predicted : 0, recall: actual ? tp / actual : 0, support: actual }
-  })
 
 export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
   Effect.tryPromise({
@@ -39,7 +31,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
       }
       if (ctx.params.engine === "torch") {
         const { evaluateTorch } = await import("./ml/torch/run.js")
-        return await evaluateTorch(ctx as never, data.manifest.classes, signal)
+        return await evaluateTorch(ctx as never, data.manifest.classes, test.labels, signal)
       }
       const classes = data.manifest.classes.length
       const policy = JSON.parse(readFileSync(join(modelIn.dir, "policy.json"), "utf8")) as AugmentPolicy
@@ -90,48 +82,26 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         singleTimes.push(performance.now() - t0)
       }
 
-      const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0))
-      const misclassified: Record<string, Array<number>> = {}
-      let correct = 0
-      for (let i = 0; i < n; i++) {
-        const t = test.labels[i]!
-        const p = predictions[i]!
-        confusion[t]![p]!++
-        if (t === p) correct++
-        else (misclassified[`${t}->${p}`] ??= []).push(i)
-      }
-      const params = trainableParams(model)
-      const result = {
-        // The model artifact evaluated: how analyze pairs these metrics with their model.
-        model: modelIn.hash,
-        test_accuracy: correct / n,
-        test_loss: lossSum / n,
-        test_images: n,
-        classes: data.manifest.classes,
-        per_class: perClass(confusion).map((c, i) => ({ class: data.manifest.classes[i], ...c })),
-        confusion,
-        parameters: params,
-        ms_per_image_batch: batchTimes.length ? median(batchTimes) : null,
-        ms_per_image_single: median(singleTimes),
-        batch_size: batch,
-        tta: ctx.params.tta,
-        ...(tta ? { test_accuracy_without_tta: plainCorrect / n } : {}),
-        backend,
-        misclassified
-      }
-      writeFileSync(join(ctx.outDir, "metrics.json"), `${JSON.stringify(result, null, 2)}\n`)
-      writeFileSync(join(ctx.outDir, "predictions.u8"), predictions)
+      const parameters = trainableParams(model)
       model.dispose()
-      ctx.log(`test accuracy ${(result.test_accuracy * 100).toFixed(2)}%, loss ${result.test_loss.toFixed(4)}`)
-      return {
-        test_accuracy: result.test_accuracy,
-        ...(tta ? { test_accuracy_without_tta: plainCorrect / n } : {}),
-        test_loss: result.test_loss,
-        parameters: params,
-        ms_per_image_batch: result.ms_per_image_batch,
-        ms_per_image_single: result.ms_per_image_single,
-        backend
-      }
+      return writeEvaluation(
+        ctx.outDir,
+        {
+          model: modelIn.hash,
+          classes: data.manifest.classes,
+          labels: test.labels,
+          predictions,
+          loss: lossSum / n,
+          parameters,
+          msPerImageBatch: batchTimes.length ? median(batchTimes) : null,
+          msPerImageSingle: median(singleTimes),
+          batchSize: batch,
+          tta: ctx.params.tta,
+          ...(tta ? { plainCorrect } : {}),
+          backend
+        },
+        ctx.log
+      )
     },
     catch: (e) => (e instanceof StageError ? e : new StageError({ message: `evaluation failed: ${(e as Error).stack ?? String(e)}` }))
   })

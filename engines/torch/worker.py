@@ -307,7 +307,7 @@ def evaluate(job):
     """job: split (dir), model (dir with model.pt and policy.json), params (batch_size, timing_runs, tta), device."""
     p = job.get("params", {})
     device = pick_device(job.get("device", "auto"))
-    manifest, parts = load_split(job["split"])
+    _, parts = load_split(job["split"])
     xte, yte = parts["test"]
     saved = torch.load(os.path.join(job["model"], "model.pt"), map_location="cpu")
     model = build_model(saved["model"], saved.get("dropout"), saved["classes"]).to(device)
@@ -346,14 +346,8 @@ def evaluate(job):
         t0 = time.perf_counter()
         scores(xb)[0].cpu()
         single.append((time.perf_counter() - t0) * 1000)
+    # The predicted class of every test image; the caller derives the confusion matrix and the rest from it.
     predictions = torch.cat(preds).numpy().astype(np.uint8)
-    k = len(manifest["classes"])
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (yte, predictions), 1)
-    misclassified = {}
-    for i, (t, q) in enumerate(zip(yte.tolist(), predictions.tolist())):
-        if t != q:
-            misclassified.setdefault(f"{t}->{q}", []).append(i)
     predictions.tofile(os.path.join(job["out"], "predictions.u8"))
     emit(
         type="done",
@@ -361,8 +355,6 @@ def evaluate(job):
         count=len(yte),
         loss=loss / len(yte),
         plain_correct=plain_correct,
-        confusion=confusion.tolist(),
-        misclassified=misclassified,
         parameters=trainable_params(model),
         ms_per_image_batch=float(np.median(batch_times)) if batch_times else None,
         ms_per_image_single=float(np.median(single)),

@@ -5,6 +5,7 @@
  */
 import { augmentBatch, epochRng, normalizeBatch, type AugmentPolicy } from "../augment.js"
 import { rng, shuffle } from "../rng.js"
+import { bar } from "../evaluation.js"
 import type { Tf } from "./engine.js"
 
 type Tensor = import("@tensorflow/tfjs").Tensor
@@ -79,10 +80,6 @@ export const learningRate = (o: TrainOptions, step: number, stepsPerEpoch: numbe
   return o.lr * 0.5 * (1 + Math.cos(Math.PI * t))
 }
 
-const bar = (fraction: number, width = 24) => {
-  const n = Math.round(fraction * width)
-  return `[${"=".repeat(Math.max(0, n - 1))}${n > 0 ? ">" : ""}${" ".repeat(width - n)}]`
-}
 
 /** Loss and accuracy of the model on a set, in evaluation mode. */
 export const evaluateSet = (tf: Tf, model: LayersModel, policy: AugmentPolicy, set: Images, classes: number, batch = 1000) => {

@@ -7,19 +7,15 @@
  * stage; nothing it left is recorded.
  */
 import { execa } from "execa"
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { StageError, type InputArtifact, type StageContext } from "../../kind.js"
+import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../kind.js"
+import { bar, writeEvaluation } from "../evaluation.js"
 import { torchIdentity, workerPath, type Device, type TorchIdentity } from "./engine.js"
 
 type Event = Record<string, unknown> & { type: string }
-
-const bar = (fraction: number, width = 24) => {
-  const n = Math.round(fraction * width)
-  return `[${"=".repeat(Math.max(0, n - 1))}${n > 0 ? ">" : ""}${" ".repeat(width - n)}]`
-}
 
 /** Runs one worker job; calls `on` for each event; returns the final `done` event. */
 export const runWorker = async (
@@ -155,10 +151,11 @@ export const trainTorch = async (
 }
 
 export const evaluateTorch = async (
-  ctx: StageContext<unknown, TorchParams & { batch_size: number; timing_runs: number; tta: string }>,
+  ctx: StageContext<unknown, TorchParams & { batch_size: number; timing_runs: number; tta: "none" | "flip" }>,
   classes: ReadonlyArray<string>,
+  labels: Uint8Array,
   signal: AbortSignal
-): Promise<Record<string, number | string>> => {
+): Promise<StageMetrics> => {
   const p = ctx.params
   const id = await identity(p)
   const model = input(ctx, "model")
@@ -170,41 +167,22 @@ export const evaluateTorch = async (
     () => {},
     signal
   )
-  const n = Number(done["count"])
-  const confusion = done["confusion"] as Array<Array<number>>
-  const tta = p.tta === "flip"
-  const perClass = confusion.map((row, c) => {
-    const tp = row[c]!
-    const actual = row.reduce((a, b) => a + b, 0)
-    const predicted = confusion.reduce((a, r) => a + r[c]!, 0)
-    return { class: classes[c], precision: predicted ? tp / predicted : 0, recall: actual ? tp / actual : 0, support: actual }
-  })
-  const result = {
-    model: model.hash,
-    test_accuracy: Number(done["correct"]) / n,
-    test_loss: Number(done["loss"]),
-    test_images: n,
-    classes,
-    per_class: perClass,
-    confusion,
-    parameters: Number(done["parameters"]),
-    ms_per_image_batch: done["ms_per_image_batch"] as number | null,
-    ms_per_image_single: Number(done["ms_per_image_single"]),
-    batch_size: p.batch_size,
-    tta: p.tta,
-    ...(tta ? { test_accuracy_without_tta: Number(done["plain_correct"]) / n } : {}),
-    backend: `torch-${id.device}`,
-    misclassified: done["misclassified"]
-  }
-  writeFileSync(join(ctx.outDir, "metrics.json"), `${JSON.stringify(result, null, 2)}\n`)
-  ctx.log(`test accuracy ${(result.test_accuracy * 100).toFixed(2)}%, loss ${result.test_loss.toFixed(4)}`)
-  return {
-    test_accuracy: result.test_accuracy,
-    test_loss: result.test_loss,
-    parameters: result.parameters,
-    ...(result.ms_per_image_batch !== null ? { ms_per_image_batch: result.ms_per_image_batch } : {}),
-    ms_per_image_single: result.ms_per_image_single,
-    ...(tta ? { test_accuracy_without_tta: Number(done["plain_correct"]) / n } : {}),
-    backend: result.backend
-  }
+  return writeEvaluation(
+    ctx.outDir,
+    {
+      model: model.hash,
+      classes,
+      labels,
+      predictions: new Uint8Array(readFileSync(join(ctx.outDir, "predictions.u8"))),
+      loss: Number(done["loss"]),
+      parameters: Number(done["parameters"]),
+      msPerImageBatch: (done["ms_per_image_batch"] as number | null) ?? null,
+      msPerImageSingle: Number(done["ms_per_image_single"]),
+      batchSize: p.batch_size,
+      tta: p.tta,
+      plainCorrect: Number(done["plain_correct"]),
+      backend: `torch-${id.device}`
+    },
+    ctx.log
+  )
 }
