@@ -66,7 +66,8 @@ export const tfjsEngine = (backend: TrainParams["backend"]) =>
 
 export const trainKind = defineKind({
   kind: "train",
-  version: 3,
+  // 4: the wasm max-pool gradient no longer drops the first block's gradients when the wasm memory grows
+  version: 4,
   description: "Trains one of the seed's models (mlp, cnn, resnet18, resnet34) with Adam and a cosine schedule",
   fields: {},
   params: TrainParams,

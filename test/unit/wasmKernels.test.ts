@@ -105,6 +105,25 @@ describe("the other wasm training paths match the cpu backend", () => {
     })
   })
 
+  it("max-pool gradient when allocating its output grows the wasm memory", async () => {
+    // The output is as large as the input: make the input about the size of the whole heap, so that allocating
+    // the output must grow it (which detaches every view of the heap taken before the allocation).
+    await tf.setBackend("wasm")
+    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength
+    const side = Math.ceil(Math.sqrt(heap() / 4 / 4 / 4)) * 2
+    const shape = [1, side, side, 4]
+    let grewDuringGrad = false
+    await both(() => {
+      const x = data(shape)
+      const r = data([1, side / 2, side / 2, 4], 0.91)
+      const before = tf.getBackend() === "wasm" ? heap() : 0
+      const g = tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a as never, 2, 2, "valid"), r)))(x)
+      if (tf.getBackend() === "wasm") grewDuringGrad = heap() > before
+      return [g]
+    })
+    expect(grewDuringGrad).toBe(true)
+  })
+
   it("sums and means over leading axes, with and without keepDims, and other axes", async () => {
     await both(() => {
       const x = data([4, 5, 6, 7])

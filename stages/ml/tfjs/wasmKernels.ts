@@ -71,6 +71,7 @@ const registerLeadingReductions = (tf: Tf): void => {
         const m = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1)
         const rest = x.shape.slice(axes.length)
         const r = rest.reduce((a, b) => a * b, 1)
+        // Allocate before taking views: makeOutput may grow the wasm memory and detach them.
         const out = backend.makeOutput(attrs["keepDims"] ? [...axes.map(() => 1), ...rest] : rest, "float32") as Info
         const src = backend.typedArrayFromHeap(x) as Float32Array
         const acc = new Float64Array(r)
@@ -108,9 +109,10 @@ const registerMaxPoolGrad = (tf: Tf): void => {
         attrs["dimRoundingMode"] as "round" | undefined
       )
       const [n, h, w, c] = input.shape as [number, number, number, number]
+      // Allocate first: makeOutput may grow the wasm memory, which detaches every view taken before it.
+      const out = backend.makeOutput(input.shape, "float32") as Info
       const x = backend.typedArrayFromHeap(input) as Float32Array
       const g = backend.typedArrayFromHeap(dy) as Float32Array
-      const out = backend.makeOutput(input.shape, "float32") as Info
       const dx = backend.typedArrayFromHeap(out) as Float32Array
       dx.fill(0)
       const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info
