@@ -38,7 +38,8 @@ const expected = (ast: AST.AST): string => {
   }
 }
 
-const keysOf = (ast: AST.AST | undefined): Array<string> => {
+/** The property names of a struct schema's AST, optional ones included. */
+export const keysOf = (ast: AST.AST | undefined): Array<string> => {
   if (!ast) return []
   if (ast._tag === "TypeLiteral") return ast.propertySignatures.map((p) => String(p.name))
   if (ast._tag === "Transformation") return keysOf(ast.to)

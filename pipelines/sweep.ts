@@ -6,6 +6,7 @@
 import { Either } from "effect"
 import { parse } from "yaml"
 import { UsageError } from "./errors.js"
+import { keysOf } from "./parseIssues.js"
 import type { Pipeline } from "./model.js"
 import type { Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
@@ -95,10 +96,12 @@ export const parseAxis = (arg: string): Either.Either<Axis, UsageError> => {
   }
 }
 
-/** The param names each stage has (typed kinds: all their params, defaults included). */
+/** The param names each stage has: those it sets, and for typed kinds every param of the schema (optional ones too). */
 const paramsOf = (pipeline: Pipeline, stage: string): Array<string> => {
-  const p = pipeline.stages.get(stage)?.params
-  return typeof p === "object" && p !== null ? Object.keys(p) : []
+  const s = pipeline.stages.get(stage)
+  const p = s?.params
+  const set = typeof p === "object" && p !== null ? Object.keys(p) : []
+  return [...new Set([...set, ...keysOf(s?.kind.params.ast)])]
 }
 
 export const resolveAxis = (pipeline: Pipeline, axis: Axis): Either.Either<ResolvedAxis, UsageError> => {

@@ -50,6 +50,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
           batchSize: params.batch_size,
           lr: params.lr,
           weightDecay: params.weight_decay,
+          decoupled: params.optimizer === "adamw",
           labelSmoothing: params.label_smoothing,
           schedule: params.schedule,
           warmup: params.warmup,

@@ -28,7 +28,7 @@ const TrainParams = Schema.Struct({
   epochs: withDefault(PositiveInt, 10),
   batch_size: withDefault(PositiveInt, 128),
   lr: withDefault(Schema.Number.pipe(Schema.positive({ description: "a positive number" })), 0.001),
-  optimizer: withDefault(Schema.Literal("adam").annotations({ description: "adam" }), "adam"),
+  optimizer: withDefault(Schema.Literal("adam", "adamw").annotations({ description: "adam or adamw" }), "adam"),
   weight_decay: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number" })), 0),
   label_smoothing: withDefault(Probability, 0),
   schedule: withDefault(Schema.Literal("cosine", "constant").annotations({ description: "cosine or constant" }), "cosine"),

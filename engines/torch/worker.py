@@ -252,10 +252,12 @@ def train(job):
     count = trainable_params(model)
     emit(type="start", model=p["model"], parameters=count, device=device.type, train=len(ytr), val=len(yva))
     decay = p.get("weight_decay", 0)
-    # L2 on the kernels (conv and dense weights), as the tfjs engine adds it to the loss.
+    # Weight decay on the kernels (conv and dense weights) only, as the tfjs engine does: L2 added to the
+    # gradient for adam, decoupled (the kernels shrink by lr * decay each step) for adamw.
     kernels = [q for n, q in model.named_parameters() if q.dim() > 1]
     others = [q for n, q in model.named_parameters() if q.dim() <= 1]
-    opt = torch.optim.Adam([{"params": kernels, "weight_decay": decay}, {"params": others, "weight_decay": 0}], lr=p["lr"])
+    optimizer = torch.optim.AdamW if p.get("optimizer", "adam") == "adamw" else torch.optim.Adam
+    opt = optimizer([{"params": kernels, "weight_decay": decay}, {"params": others, "weight_decay": 0}], lr=p["lr"])
     xval = normalize(xva, policy)
     yval = torch.from_numpy(yva.astype(np.int64))
     batch = p["batch_size"]

@@ -183,5 +183,12 @@ stages:
     // the same sweep on an empty store gives the same figures
     const fresh = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp", "--store", join(ws.dir, "other")])
     expect(points(fresh.events).map((p) => p["metric"])).toEqual(pts.map((p) => p["metric"]))
+    // a param a kind has without a default (dropout) can be swept too, and is listed when a key is wrong
+    const optional = await ws.pipe(["sweep", "train.dropout=0,0.2", "--dry-run"])
+    expect(optional.code).toBe(0)
+    expect(optional.stdout).toContain("train.dropout=0.2")
+    const typo = await ws.pipe(["sweep", "train.dropuot=0.2", "--dry-run"])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain("stage train has no param 'dropuot' (did you mean 'dropout'?)")
   }, 120_000)
 })

@@ -64,6 +64,34 @@ describe("training", () => {
     expect(new Set(counts).size).toBe(1)
   }, 60_000)
 
+  it("adamw shrinks the kernels by lr * weight_decay per step, and leaves the biases to Adam", async () => {
+    // One step on one batch from the same weights: AdamW's weights are Adam's (without decay) minus
+    // lr * decay * the starting kernels; the biases (not decayed) are the same.
+    const step = async (decay: number, decoupled: boolean) => {
+      const model = buildModel(tf, "mlp", { seed: 3 })
+      const start = model.getWeights().map((w) => Float32Array.from(w.dataSync()))
+      const o = { ...options, epochs: 1, batchSize: 64, lr: 0.01, schedule: "constant" as const, warmup: 0, weightDecay: decay, decoupled }
+      await train(tf, model, { train: images(64, 1), val: images(8, 2) }, policy, o, { record: () => {}, progress: () => {}, log: () => {} })
+      const end = model.getWeights().map((w) => Float32Array.from(w.dataSync()))
+      const names = model.weights.map((w) => w.name)
+      model.dispose()
+      return { start, end, names }
+    }
+    const adam = await step(0, false)
+    const adamw = await step(0.5, true)
+    const l2 = await step(0.5, false)
+    expect(adamw.names.filter((n) => n.includes("kernel"))).toHaveLength(2)
+    adamw.names.forEach((name, i) => {
+      const w0 = adam.start[i]!
+      for (let j = 0; j < w0.length; j += 97) {
+        const expected = name.includes("kernel") ? adam.end[i]![j]! - 0.01 * 0.5 * w0[j]! : adam.end[i]![j]!
+        expect(adamw.end[i]![j]!).toBeCloseTo(expected, 5)
+      }
+    })
+    // L2 in the loss is another update: after Adam's normalisation it is not a plain shrink
+    expect(l2.end[0]).not.toEqual(adamw.end[0])
+  }, 60_000)
+
   it("anneals the learning rate with a cosine after a linear warm-up", () => {
     const o = { ...options, epochs: 10, warmup: 1, lr: 0.01 }
     expect(learningRate(o, 0, 100)).toBeCloseTo(0.0001, 8)

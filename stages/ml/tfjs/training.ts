@@ -16,6 +16,8 @@ export interface TrainOptions {
   readonly batchSize: number
   readonly lr: number
   readonly weightDecay: number
+  /** AdamW: the weight decay shrinks the kernels by lr * weightDecay each step instead of adding L2 to the loss. */
+  readonly decoupled?: boolean
   readonly labelSmoothing?: number
   readonly schedule: "cosine" | "constant"
   /** Epochs of linear warm-up before the schedule (may be fractional). */
@@ -145,9 +147,10 @@ export const train = async (
           const logits = model.apply(x, { training: true }) as Tensor
           hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")))
           const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, o.labelSmoothing ?? 0) as import("@tensorflow/tfjs").Scalar
-          if (o.weightDecay === 0) return ce
+          if (o.weightDecay === 0 || o.decoupled) return ce
           return tf.add(ce, tf.mul(o.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))))) as typeof ce
         })
+        if (o.decoupled && o.weightDecay > 0) for (const k of kernels) (k as import("@tensorflow/tfjs").Variable).assign(tf.mul(k, 1 - lr * o.weightDecay))
         optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0])
         loss = value.dataSync()[0]!
         right = hits!.dataSync()[0]!
