@@ -27,14 +27,14 @@ const augment = p.stage("augment", augmentKind, {
   params: { pad: 4, flip: 0.5, mean: 0.5, std: 0.5 }
 })
 const plain = p.stage("plain", augmentKind, {
-  description: "Normalise only, for the MLP (it has no translation invariance to gain from crops)",
+  description: "Scale to [0, 1] only, for the MLP (no crops or flips; a zero background suits it better than -1)",
   needs: [download],
-  params: { pad: 0, flip: 0, mean: 0.5, std: 0.5 }
+  params: { pad: 0, flip: 0, mean: 0, std: 1 }
 })
 const mlp = p.stage("train-mlp", trainKind, {
-  description: "MLP 784-128-10, Adam with cosine annealing",
+  description: "MLP 784-128-10, Adam with cosine annealing and L2 on the kernels",
   needs: [split, plain],
-  params: { model: "mlp", epochs: 30, batch_size: 32, lr: 0.001, schedule: "cosine" }
+  params: { model: "mlp", epochs: 30, batch_size: 32, lr: 0.001, schedule: "cosine", weight_decay: 0.0001 }
 })
 const cnn = p.stage("train-cnn", trainKind, {
   description: "Small CNN (conv32-conv64 with batch norm, dense 128), Adam with cosine annealing",
