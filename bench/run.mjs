@@ -78,7 +78,7 @@ const parseEvents = (stdout) => {
     })
   const summary = events.at(-1)
   if (!summary || summary.event !== "summary") throw new BenchError(`pipe --json: last line is not a summary:\n${tail(stdout)}`)
-  return { stages: events.filter((e) => e.event === "stage"), summary }
+  return { events, stages: events.filter((e) => e.event === "stage"), summary }
 }
 
 const stats = (samples) => {
@@ -306,6 +306,36 @@ const accuracy = async () => {
   }
 }
 
+/**
+ * The MLP's spread over seeds: pipeline.yaml's MLP branch (download, split, plain, train-mlp, evaluate-mlp) as
+ * a 5-point sweep of train-mlp.seed, on the full data. One figure is one seed; this says how far to trust it.
+ * `node bench/run.mjs mlp-seeds`.
+ */
+const mlpSeeds = async () => {
+  const { parse, stringify } = await import("yaml")
+  const spec = parse(readFileSync(join(root, "pipeline.yaml"), "utf8"))
+  const keep = ["download", "split", "plain", "train-mlp", "evaluate-mlp"]
+  spec.stages = Object.fromEntries(keep.map((id) => [id, spec.stages[id]]))
+  const dir = makeTempDir("mlp-seeds")
+  writeFileSync(join(dir, "pipeline.yaml"), stringify(spec))
+  const seeds = [0, 1, 2, 3, 4]
+  const r = pipe(dir, ["sweep", `train-mlp.seed=${seeds.join(",")}`, "--jobs", "2", "--metric", "test_accuracy", "--json"], 3600_000)
+  const events = parseEvents(r.stdout).events
+  const points = events.filter((e) => e.event === "point")
+  const accs = points.map((p) => p.metric * 100)
+  if (accs.length !== seeds.length || accs.some((a) => !Number.isFinite(a))) throw new BenchError(`mlp-seeds: expected ${seeds.length} points with a test accuracy`)
+  const { median, min, max } = stats(accs)
+  const train = events.filter((e) => e.event === "stage" && e.stage === "train-mlp" && e.metrics)
+  return {
+    section: `MLP 784-128-10 (pipeline.yaml's MLP branch), test accuracy over seeds ${seeds.join(", ")} (full data)`,
+    lines: [
+      `  ${points.map((p, i) => `seed ${seeds[i]}: ${accs[i].toFixed(2)}%`).join(", ")}`,
+      `  median ${median.toFixed(2)}%, min ${min.toFixed(2)}%, max ${max.toFixed(2)}%; ${accs.filter((a) => a >= 89).length} of ${accs.length} at or above the 89% target` +
+        (train.length ? `   (${train[0].metrics.seconds} s per training, ${seeds.length} trainings 2 at a time)` : "")
+    ]
+  }
+}
+
 /** A no-op 100-point sweep (10 x 10 values) over a 4-stage pipeline: every stage of every point cached. */
 const noopSweep = async ({ runs }) => {
   const yaml = [
@@ -416,7 +446,8 @@ const benchmarks = [
   { id: "train", run: trainSpeed },
   { id: "queries", run: queries },
   { id: "torch", run: torchOverhead },
-  { id: "accuracy", run: accuracy }
+  { id: "accuracy", run: accuracy },
+  { id: "mlp-seeds", run: mlpSeeds }
 ]
 
 // ---------------------------------------------------------------------------------------------

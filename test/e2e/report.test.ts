@@ -50,7 +50,17 @@ describe("the analyze stage", () => {
       expect(ids).toContain(`fig7-confusion-${run}`)
     }
     expect(ids.slice(-4)).toEqual(expect.arrayContaining(["fig8-t-shirt-top-as-shirt", "fig8-shirt-as-t-shirt-top"]))
-    for (const f of figures) for (const file of f.files) expect(statSync(report[file]!).size, file).toBeGreaterThan(200)
+    for (const f of figures) {
+      // a gallery of a pair the model never confused is an image with a note and no tiles
+      const shown = /^The first (\d+) of the (\d+) /.exec((f as { caption?: string }).caption ?? "")
+      const empty = f.id.startsWith("fig8") && shown?.[2] === "0"
+      for (const file of f.files) {
+        if (empty) expect(existsSync(report[file]!), file).toBe(true)
+        else expect(statSync(report[file]!).size, file).toBeGreaterThan(200)
+      }
+    }
+    // the best run's galleries show real errors: at least one of them has images
+    expect(figures.filter((f) => f.id.startsWith("fig8")).some((f) => /^The first [1-9]/.test((f as { caption?: string }).caption ?? ""))).toBe(true)
     const md = readFileSync(report["summary.md"]!, "utf8")
     expect(md).toMatch(/\| train-mlp \| mlp \| 101,770 \| [\d.]+ \| \d+\.\d\d% \|/)
     expect(md).toMatch(/\| train-cnn \| cnn \| 421,738 \|/)

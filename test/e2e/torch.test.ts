@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
 
 const PIPELINE = readFileSync(resolve(import.meta.dirname, "../../pipeline.yaml"), "utf8")
-const SMALL = ["--set", "download.limit=2000", "--set", "train-mlp.epochs=2"]
+const SMALL = ["--set", "download.limit=2000", "--set", "train-mlp.epochs=3"]
 const TORCH = ["--set", "train-mlp.engine=torch", "--set", "evaluate-mlp.engine=torch"]
 // Probes are remembered under XDG_CACHE_HOME: each test run starts from an empty one.
 const cache = mkdtempSync(join(tmpdir(), "pipe-torch-cache-"))
@@ -32,7 +32,7 @@ describe("the torch engine", () => {
   it("trains and evaluates the MLP, writing the same artifact files as tfjs, and a rerun is cached", async () => {
     const train = stage(torchRun, "train-mlp")
     const evaluate = stage(torchRun, "evaluate-mlp")
-    expect(train["metrics"]).toMatchObject({ model: "mlp", backend: "torch-cpu", parameters: 101_770, epochs: 2 })
+    expect(train["metrics"]).toMatchObject({ model: "mlp", backend: "torch-cpu", parameters: 101_770, epochs: 3 })
     expect(evaluate["metrics"]["test_accuracy"]).toBeGreaterThan(0.7)
     const files = ws.artifact(train["output"])
     expect(Object.keys(files).sort()).toEqual(["config.json", "metrics.jsonl", "model.pt", "policy.json", "summary.json"])
@@ -40,7 +40,7 @@ describe("the torch engine", () => {
     expect(config.engine).toMatchObject({ engine: "torch", device: "cpu" })
     expect(config.engine.torch).toMatch(/^\d+\.\d+/)
     const epochs = readFileSync(files["metrics.jsonl"]!, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "epoch")
-    expect(epochs.map((e) => e.epoch)).toEqual([1, 2])
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3])
     const m = JSON.parse(readFileSync(ws.artifact(evaluate["output"])["metrics.json"]!, "utf8"))
     expect(m.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(m.test_images)
     expect(m.model).toBe(train["output"])
