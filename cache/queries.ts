@@ -5,19 +5,11 @@
  */
 import type { Db } from "./db.js"
 import type { KeyRecord } from "./fingerprint.js"
-import type { RunRow, RunStatus } from "./records.js"
+import type { RunRow } from "./records.js"
 
-export interface RunInfo {
-  readonly id: number
-  readonly key: string
-  readonly pipeline: string
-  readonly stage: string
-  readonly kind: string
-  readonly status: RunStatus
-  readonly reason: string | null
+/** A run's row with its JSON decoded and camel-cased names; the other columns as they are. */
+export interface RunInfo extends Pick<RunRow, "id" | "key" | "pipeline" | "stage" | "kind" | "status" | "reason" | "output" | "error"> {
   readonly record: KeyRecord
-  readonly output: string | null
-  readonly error: string | null
   readonly startedAt: number
   readonly endedAt: number | null
   readonly durationMs: number | null
@@ -50,9 +42,9 @@ export const runInfo = (r: RunRow): RunInfo => ({
   kind: r.kind,
   status: r.status,
   reason: r.reason,
-  record: JSON.parse(r.record) as KeyRecord,
   output: r.output,
   error: r.error,
+  record: JSON.parse(r.record) as KeyRecord,
   startedAt: r.started_at,
   endedAt: r.ended_at,
   durationMs: r.duration_ms,
