@@ -6,121 +6,226 @@
  */
 import {
   chmodSync,
+  closeSync,
+  constants,
   copyFileSync,
   existsSync,
+  fchmodSync,
+  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
-  statSync
+  statSync,
+  unlinkSync,
+  type BigIntStats
 } from "node:fs"
 import { dirname, join, sep } from "node:path"
-import { hashFile } from "./hashFile.js"
+import { hashFd } from "./hashFile.js"
 import { makeManifest, type FileEntry, type Manifest } from "./manifest.js"
 
+/**
+ * What a blob's record says of its file. The bytes of a file whose size, mtime, ctime and inode all still match
+ * the record have not changed since it was hashed: mtime can be set back by anyone, but ctime cannot, and
+ * nothing but a write, a chmod or a link changes it. Records made before ctime was kept have none (null): such
+ * a blob is rehashed once, then trusted by its stat.
+ */
 export interface BlobStat {
   readonly hash: string
   readonly size: number
   readonly mtimeNs: string
+  readonly ctimeNs: string | null
+  readonly ino: string | null
+  /** Set when the bytes were just hashed and matched: when they were last known good (ms since the epoch). */
+  readonly verifiedAt?: number
 }
 
 export class OutputError extends Error {}
 
+/** A file that should hold a blob's content holds other bytes. */
+export class BlobMismatch extends Error {}
+
+/** Files being written into blobs/ are named `.in-<pid>-<random>` until their hash is known. */
+export const STAGING = ".in-"
+
 export const blobPath = (root: string, hash: string): string => join(root, "blobs", hash.slice(0, 2), hash)
+
+/** The stat of a blob whose content was just hashed and found to match its name. */
+export const statOf = (hash: string, st: BigIntStats): BlobStat => ({
+  hash,
+  size: Number(st.size),
+  mtimeNs: String(st.mtimeNs),
+  ctimeNs: String(st.ctimeNs),
+  ino: String(st.ino),
+  verifiedAt: Date.now()
+})
+
+const sameStat = (st: BigIntStats, b: BlobStat): boolean =>
+  b.ctimeNs !== null &&
+  Number(st.size) === b.size &&
+  String(st.mtimeNs) === b.mtimeNs &&
+  String(st.ctimeNs) === b.ctimeNs &&
+  String(st.ino) === b.ino
 
 interface Found {
   readonly rel: string
-  readonly abs: string
+  /** The file's real path: for a symlink, the file it resolves to (always inside the output directory). */
+  readonly real: string
   readonly exec: boolean
 }
 
-/** Every regular file under `root`; symlinks are followed only while they stay inside `root`. */
+/**
+ * Every regular file under `root`. A symlink that resolves inside `root` stands for its target: the target's
+ * content is stored under the link's name, as a regular file. A symlink that leaves `root` (or dangles), a
+ * device, a socket or a FIFO fails the stage: outputs are files and directories.
+ */
 const walk = (root: string): Array<Found> => {
   const realRoot = realpathSync(root)
   const found: Array<Found> = []
   const visiting = new Set<string>()
   const visit = (dir: string, relDir: string) => {
-    const real = realpathSync(dir)
-    if (visiting.has(real)) throw new OutputError(`output has a symlink cycle at ${relDir || "."}`)
-    visiting.add(real)
-    for (const name of readdirSync(dir).sort()) {
-      const abs = join(dir, name)
+    const realDir = realpathSync(dir)
+    if (visiting.has(realDir)) throw new OutputError(`output has a symlink cycle at ${relDir || "."}`)
+    visiting.add(realDir)
+    for (const name of readdirSync(realDir).sort()) {
+      const abs = join(realDir, name)
       const rel = relDir ? `${relDir}/${name}` : name
+      let real = abs
       let st = lstatSync(abs)
       if (st.isSymbolicLink()) {
-        let target: string
         try {
-          target = realpathSync(abs)
+          real = realpathSync(abs)
         } catch {
-          throw new OutputError(`output ${rel} is a dangling symlink`)
+          throw new OutputError(`output ${rel} is a dangling symlink; write the file itself to $PIPE_OUT`)
         }
-        if (target !== realRoot && !target.startsWith(realRoot + sep)) {
-          throw new OutputError(`output ${rel} is a symlink to ${target}, outside PIPE_OUT; copy the file instead`)
+        if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+          throw new OutputError(
+            `output ${rel} is a symlink to ${real}, outside $PIPE_OUT; copy the file into $PIPE_OUT instead of linking it`
+          )
         }
-        st = statSync(target)
+        st = lstatSync(real)
       }
-      if (st.isDirectory()) visit(abs, rel)
-      else if (st.isFile()) found.push({ rel, abs, exec: (st.mode & 0o111) !== 0 })
+      if (st.isDirectory()) visit(real, rel)
+      else if (st.isFile()) found.push({ rel, real, exec: (st.mode & 0o111) !== 0 })
       else throw new OutputError(`output ${rel} is not a regular file or directory`)
     }
-    visiting.delete(real)
+    visiting.delete(realDir)
   }
-  visit(root, "")
+  visit(realRoot, "")
   return found
 }
 
-/** Writes `src` as the blob `dest`: a hard link when `src` has no other name (else a copy), made read-only. */
-const putBlob = (src: string, dest: string, links: number): void => {
-  mkdirSync(dirname(dest), { recursive: true })
-  const tmp = `${dest}.tmp-${process.pid}`
-  rmSync(tmp, { force: true })
-  // A file with other names (e.g. a workspace file the stage hard-linked into $PIPE_OUT) is copied: linking it
-  // would make the user's file read-only and let later edits to it change the blob.
-  if (links > 1) copyFileSync(src, tmp)
-  else {
-    try {
-      linkSync(src, tmp)
-    } catch {
-      copyFileSync(src, tmp)
-    }
+/**
+ * Opens a file for reading without following a symlink and checks it is a regular file: every blob is read or
+ * made read-only through such a descriptor, so nothing here ever acts on a path a link points to.
+ */
+const openRegular = (path: string): number => {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd)
+    throw new OutputError(`${path} is not a regular file`)
   }
-  chmodSync(tmp, 0o444)
-  renameSync(tmp, dest)
+  return fd
+}
+
+/** Whether the file at `path` is a regular file whose content hashes to `hash`. */
+const isIntact = (path: string, hash: string): boolean => {
+  try {
+    const fd = openRegular(path)
+    try {
+      return hashFd(fd) === hash
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return false
+  }
 }
 
 /**
- * Hashes every file of a finished output directory and moves each content into the store. A blob that is
- * already there is trusted only if it still matches its record (`known`, by size and mtime) or its content
- * rehashes to its name; otherwise it is quarantined and replaced.
+ * Moves (or copies) `src` into the store as the blob named by its content, and returns the blob's stat
+ * (with `expect`, only if that is its hash: BlobMismatch otherwise).
+ * The file is made read-only and hashed in the store, so the blob's bytes are the bytes its name says,
+ * whatever happens to `src`. With `move`, `src` (a file of the finished output directory that has no other
+ * name) loses its name there, so that no later unlink of it changes the blob's ctime.
+ */
+export const putBlob = (
+  root: string,
+  src: string,
+  move: boolean,
+  known: (hash: string) => BlobStat | undefined,
+  expect?: string
+): BlobStat => {
+  if (!lstatSync(src).isFile()) throw new OutputError(`${src} is not a regular file`)
+  const staging = join(root, "blobs", `${STAGING}${process.pid}-${Math.random().toString(36).slice(2)}`)
+  mkdirSync(join(root, "blobs"), { recursive: true })
+  let linked = false
+  if (move) {
+    try {
+      linkSync(src, staging)
+      linked = true
+    } catch {
+      // another file system, or links not allowed: copy
+    }
+  }
+  if (!linked) copyFileSync(src, staging, constants.COPYFILE_FICLONE)
+  let hash: string
+  const fd = openRegular(staging)
+  try {
+    fchmodSync(fd, 0o444)
+    hash = hashFd(fd)
+  } finally {
+    closeSync(fd)
+  }
+  if (expect !== undefined && hash !== expect) {
+    rmSync(staging, { force: true })
+    throw new BlobMismatch(`${src} does not match its hash ${expect.slice(0, 12)} (corrupt)`)
+  }
+  if (linked) unlinkSync(src)
+  const dest = blobPath(root, hash)
+  if (existsSync(dest)) {
+    const rec = known(hash)
+    const intact = rec ? checkBlobs(root, [rec]) : undefined
+    if (intact ? intact.damaged.length === 0 : isIntact(dest, hash)) {
+      rmSync(staging, { force: true })
+      return intact?.touched[0] ?? rec ?? statOf(hash, lstatSync(dest, { bigint: true }))
+    }
+    quarantine(root, hash)
+  }
+  mkdirSync(dirname(dest), { recursive: true })
+  renameSync(staging, dest)
+  return statOf(hash, lstatSync(dest, { bigint: true }))
+}
+
+/**
+ * Moves every file of a finished output directory into the store, named by its content. A blob that is
+ * already there is trusted only if it still matches its record (`known`) or its content rehashes to its name;
+ * otherwise it is quarantined and replaced. Files with other names (hard links from the workspace) and the
+ * targets of symlinks are copied; the rest are moved.
  */
 export const ingest = (
   root: string,
   outDir: string,
   known: (hash: string) => BlobStat | undefined = () => undefined
 ): { manifest: Manifest; blobs: Array<BlobStat> } => {
-  const entries: Array<FileEntry> = []
+  const found = walk(outDir)
+  const byReal = new Map<string, { count: number; stat?: BlobStat }>()
+  for (const f of found) byReal.set(f.real, { count: (byReal.get(f.real)?.count ?? 0) + 1 })
   const blobs = new Map<string, BlobStat>()
-  for (const f of walk(outDir)) {
-    const st = statSync(f.abs)
-    const hash = hashFile(f.abs)
-    entries.push({ path: f.rel, hash, size: st.size, exec: f.exec })
-    if (blobs.has(hash)) continue
-    const dest = blobPath(root, hash)
-    if (existsSync(dest)) {
-      const rec = known(hash)
-      const damaged = rec ? checkBlobs(root, [rec]).damaged.length > 0 : hashFile(dest) !== hash
-      if (damaged) {
-        quarantine(root, hash)
-        putBlob(f.abs, dest, st.nlink)
-      }
-    } else {
-      putBlob(f.abs, dest, st.nlink)
+  const entries: Array<FileEntry> = []
+  for (const f of found) {
+    const seen = byReal.get(f.real)!
+    if (!seen.stat) {
+      const st = lstatSync(f.real)
+      if (!st.isFile()) throw new OutputError(`output ${f.rel} is not a regular file`)
+      seen.stat = putBlob(root, f.real, st.nlink === 1 && seen.count === 1, known)
+      blobs.set(seen.stat.hash, seen.stat)
     }
-    const now = statSync(dest, { bigint: true })
-    blobs.set(hash, { hash, size: Number(now.size), mtimeNs: String(now.mtimeNs) })
+    entries.push({ path: f.rel, hash: seen.stat.hash, size: seen.stat.size, exec: f.exec })
   }
   return { manifest: makeManifest(entries), blobs: [...blobs.values()] }
 }
@@ -128,8 +233,8 @@ export const ingest = (
 export type BlobProblem = { readonly hash: string; readonly problem: "missing" | "corrupt" }
 
 /**
- * Checks blobs against their records: a stat per blob, and a rehash only when size or mtime moved.
- * Returns the damaged ones and the intact ones whose mtime changed (so the caller can refresh the record).
+ * Checks blobs against their records: a stat per blob, and a rehash only when the stat moved. Returns the
+ * damaged ones and the intact ones whose stat changed (so the caller can refresh the record).
  */
 export const checkBlobs = (
   root: string,
@@ -139,16 +244,20 @@ export const checkBlobs = (
   const touched: Array<BlobStat> = []
   for (const b of expected) {
     const p = blobPath(root, b.hash)
-    let st
+    let st: BigIntStats
     try {
-      st = statSync(p, { bigint: true })
+      st = lstatSync(p, { bigint: true })
     } catch {
       damaged.push({ hash: b.hash, problem: "missing" })
       continue
     }
-    if (Number(st.size) === b.size && String(st.mtimeNs) === b.mtimeNs) continue
-    if (Number(st.size) !== b.size || hashFile(p) !== b.hash) damaged.push({ hash: b.hash, problem: "corrupt" })
-    else touched.push({ ...b, mtimeNs: String(st.mtimeNs) })
+    if (!st.isFile()) {
+      damaged.push({ hash: b.hash, problem: "corrupt" })
+      continue
+    }
+    if (sameStat(st, b)) continue
+    if (Number(st.size) !== b.size || !isIntact(p, b.hash)) damaged.push({ hash: b.hash, problem: "corrupt" })
+    else touched.push(statOf(b.hash, lstatSync(p, { bigint: true })))
   }
   return { damaged, touched }
 }
@@ -162,10 +271,20 @@ export const quarantine = (root: string, hash: string): void => {
   renameSync(p, join(dir, `${hash}.${Date.now()}`))
 }
 
-/** A read-only view of an artifact at `dir`: hard links to the blobs (copies for executables). */
-export const materialize = (root: string, files: ReadonlyArray<FileEntry>, dir: string): void => {
+/** A materialised file and its stat right after it was made: what `changedInputs` compares with. */
+export interface Materialized {
+  readonly dir: string
+  readonly files: ReadonlyArray<{ readonly entry: FileEntry; readonly abs: string; readonly stat: BigIntStats }>
+}
+
+/**
+ * A private, read-only copy of an artifact at `dir` (a reflink where the file system has them): a stage can
+ * never change a blob through its inputs, and whatever it does to its copy is seen by `changedInputs`.
+ */
+export const materialize = (root: string, files: ReadonlyArray<FileEntry>, dir: string): Materialized => {
   mkdirSync(dir, { recursive: true })
   const dirs = new Set<string>([dir])
+  const made: Array<Materialized["files"][number]> = []
   for (const f of files) {
     const dest = join(dir, ...f.path.split("/"))
     const parent = dirname(dest)
@@ -173,20 +292,42 @@ export const materialize = (root: string, files: ReadonlyArray<FileEntry>, dir: 
       mkdirSync(parent, { recursive: true })
       for (let d = parent; d.length > dir.length; d = dirname(d)) dirs.add(d)
     }
-    const src = blobPath(root, f.hash)
-    if (f.exec) {
-      copyFileSync(src, dest)
-      chmodSync(dest, 0o555)
-    } else {
-      try {
-        linkSync(src, dest)
-      } catch {
-        copyFileSync(src, dest)
-        chmodSync(dest, 0o444)
-      }
-    }
+    copyFileSync(blobPath(root, f.hash), dest, constants.COPYFILE_FICLONE)
+    chmodSync(dest, f.exec ? 0o555 : 0o444)
+    made.push({ entry: f, abs: dest, stat: statSync(dest, { bigint: true }) })
   }
   for (const d of dirs) chmodSync(d, 0o555)
+  return { dir, files: made }
+}
+
+const filesUnder = (dir: string, rel = ""): Array<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const r = rel ? `${rel}/${e.name}` : e.name
+    return e.isDirectory() ? filesUnder(join(dir, e.name), r) : [r]
+  })
+
+/**
+ * What a stage did to its materialised inputs: files whose content changed (a stat per file, a rehash only
+ * when the stat moved), removed, or added. Empty when the inputs are as they were made.
+ */
+export const changedInputs = (m: Materialized): Array<string> => {
+  const changed: Array<string> = []
+  for (const f of m.files) {
+    let st: BigIntStats
+    try {
+      st = lstatSync(f.abs, { bigint: true })
+    } catch {
+      changed.push(`${f.entry.path} (removed)`)
+      continue
+    }
+    const same =
+      st.isFile() && st.size === f.stat.size && st.mtimeNs === f.stat.mtimeNs && st.ctimeNs === f.stat.ctimeNs && st.ino === f.stat.ino
+    if (same) continue
+    if (!st.isFile() || Number(st.size) !== f.entry.size || !isIntact(f.abs, f.entry.hash)) changed.push(f.entry.path)
+  }
+  const expected = new Set(m.files.map((f) => f.entry.path))
+  for (const rel of existsSync(m.dir) ? filesUnder(m.dir) : []) if (!expected.has(rel)) changed.push(`${rel} (added)`)
+  return changed
 }
 
 /** Removes a tree that may contain read-only directories. */

@@ -33,11 +33,21 @@ export const isAlive = (pid: number, start: string | null, host: string | null =
 
 export const self = { pid: process.pid, start: processStart(process.pid), host: hostname() }
 
-/** Kills a process group left behind by a dead pipe (a stage's command and its children). */
-export const killGroup = (pgid: number, signal: NodeJS.Signals = "SIGKILL"): void => {
+/**
+ * Kills the process group that `pgid` led when its leader started at `pstart`, and nothing else. A group id is
+ * a pid: it is free for reuse only once no process is in the group. So the group is still the stage's if its
+ * leader is the same process (same start time), or if no process has that pid (the members left behind
+ * keep the id from being reused). A live process with that pid and another start time (or an unknown one)
+ * leads some other group: it is left alone. Returns whether a signal was sent.
+ */
+export const killGroupOf = (pgid: number, pstart: string | null, signal: NodeJS.Signals = "SIGKILL"): boolean => {
+  if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return false
+  const now = processStart(pgid)
+  if (now !== null && (pstart === null || now !== pstart)) return false
   try {
     process.kill(-pgid, signal)
+    return true
   } catch {
-    // already gone
+    return false // already gone
   }
 }

@@ -118,5 +118,12 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     FROM sweep_points p, json_each(p.runs) j
     WHERE json_extract(j.value, '$.run') IS NOT NULL;
   CREATE INDEX runs_stage_only ON runs(stage);
+  `,
+  /* 6: a blob's ctime and inode (its bytes are trusted while the whole stat is unchanged) and when its bytes
+     were last hashed; the start time of a stage's process group leader, checked before the group is killed */ `
+  ALTER TABLE blobs ADD COLUMN ctime_ns TEXT;
+  ALTER TABLE blobs ADD COLUMN ino TEXT;
+  ALTER TABLE blobs ADD COLUMN verified_at INTEGER;
+  ALTER TABLE runs ADD COLUMN child_pstart TEXT;
   `
 ]

@@ -7,7 +7,7 @@ import type { BlobStat } from "../artifacts/blobs.js"
 import type { FileEntry, Manifest } from "../artifacts/manifest.js"
 import type { Db } from "./db.js"
 import type { CacheKey, KeyRecord } from "./fingerprint.js"
-import { isAlive, killGroup, self } from "./liveness.js"
+import { isAlive, killGroupOf, self } from "./liveness.js"
 
 export type RunStatus = "running" | "ok" | "failed" | "interrupted" | "damaged"
 
@@ -52,6 +52,26 @@ export interface Finished {
   readonly inputs: Readonly<Record<string, string>>
 }
 
+interface BlobRow {
+  readonly hash: string
+  readonly size: number
+  readonly mtime_ns: string
+  readonly ctime_ns: string | null
+  readonly ino: string | null
+}
+
+const blobStat = (b: BlobRow): BlobStat => ({ hash: b.hash, size: b.size, mtimeNs: b.mtime_ns, ctimeNs: b.ctime_ns, ino: b.ino })
+
+/**
+ * Writes a blob's stat; `verified_at` moves only when the bytes were just hashed (a stat taken from a record
+ * leaves it as it was).
+ */
+export const BLOB_UPSERT = `INSERT INTO blobs (hash, size, mtime_ns, ctime_ns, ino, verified_at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (hash) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
+    ino = excluded.ino, verified_at = coalesce(excluded.verified_at, blobs.verified_at)`
+
+export const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs, b.ino, b.verifiedAt ?? null] as const
+
 export class Records {
   private readonly s
 
@@ -80,27 +100,28 @@ export class Records {
       file: db.prepare(
         "INSERT OR IGNORE INTO artifact_files (artifact, path, blob, size, exec) VALUES (?, ?, ?, ?, ?)"
       ),
-      blob: db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ns) VALUES (?, ?, ?)"),
+      blob: db.prepare(BLOB_UPSERT),
       edge: db.prepare("INSERT OR REPLACE INTO edges (run_id, role, name, artifact) VALUES (?, ?, ?, ?)"),
       files: db.prepare<[string], { path: string; blob: string; size: number; exec: number }>(
         "SELECT path, blob, size, exec FROM artifact_files WHERE artifact = ? ORDER BY path"
       ),
-      blobsOf: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>(
-        `SELECT DISTINCT b.hash, b.size, b.mtime_ns FROM artifact_files f JOIN blobs b ON b.hash = f.blob
+      blobsOf: db.prepare<[string], BlobRow>(
+        `SELECT DISTINCT b.hash, b.size, b.mtime_ns, b.ctime_ns, b.ino FROM artifact_files f JOIN blobs b ON b.hash = f.blob
          WHERE f.artifact = ?`
       ),
       artifactType: db.prepare<[string], { type: string }>("SELECT type FROM artifacts WHERE hash = ?"),
       damage: db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?"),
-      running: db.prepare<[], { id: number; pid: number; pstart: string | null; host: string | null; child_pgid: number | null }>(
-        "SELECT id, pid, pstart, host, child_pgid FROM runs WHERE status = 'running'"
-      ),
-      child: db.prepare("UPDATE runs SET child_pgid = ? WHERE id = ?"),
+      running: db.prepare<
+        [],
+        { id: number; pid: number; pstart: string | null; host: string | null; child_pgid: number | null; child_pstart: string | null }
+      >("SELECT id, pid, pstart, host, child_pgid, child_pstart FROM runs WHERE status = 'running'"),
+      child: db.prepare("UPDATE runs SET child_pgid = ?, child_pstart = ? WHERE id = ?"),
       sweep: db.prepare("INSERT INTO sweeps (pipeline, command, grid, created_at) VALUES (?, ?, ?, ?)"),
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
       ),
       sweepPointRun: db.prepare("INSERT OR REPLACE INTO sweep_point_runs (sweep_id, point, stage, run_id) VALUES (?, ?, ?, ?)"),
-      blob1: db.prepare<[string], { hash: string; size: number; mtime_ns: string }>("SELECT hash, size, mtime_ns FROM blobs WHERE hash = ?"),
+      blob1: db.prepare<[string], BlobRow>("SELECT hash, size, mtime_ns, ctime_ns, ino FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
       )
@@ -138,7 +159,7 @@ export class Records {
   succeed(runId: number, pipeline: string, stage: string, f: Finished): void {
     this.db.transaction(() => {
       const now = Date.now()
-      for (const b of f.blobs) this.s.blob.run(b.hash, b.size, b.mtimeNs)
+      for (const b of f.blobs) this.s.blob.run(...blobParams(b))
       this.s.artifact.run(f.manifest.hash, f.type, f.manifest.size, f.manifest.files.length, now)
       for (const file of f.manifest.files) this.s.file.run(f.manifest.hash, file.path, file.hash, file.size, file.exec ? 1 : 0)
       for (const [name, hash] of Object.entries(f.inputs)) this.s.edge.run(runId, "input", name, hash)
@@ -159,7 +180,7 @@ export class Records {
   }
 
   blobsOf(artifact: string): Array<BlobStat> {
-    return this.s.blobsOf.all(artifact).map((b) => ({ hash: b.hash, size: b.size, mtimeNs: b.mtime_ns }))
+    return this.s.blobsOf.all(artifact).map(blobStat)
   }
 
   artifactType(hash: string): string | undefined {
@@ -168,7 +189,7 @@ export class Records {
 
   refreshBlobs(blobs: ReadonlyArray<BlobStat>): void {
     this.db.transaction(() => {
-      for (const b of blobs) this.s.blob.run(b.hash, b.size, b.mtimeNs)
+      for (const b of blobs) this.s.blob.run(...blobParams(b))
     })()
   }
 
@@ -185,16 +206,16 @@ export class Records {
     let n = 0
     for (const r of this.s.running.all()) {
       if (!isAlive(r.pid, r.pstart, r.host)) {
-        if (r.child_pgid !== null) killGroup(r.child_pgid)
+        if (r.child_pgid !== null) killGroupOf(r.child_pgid, r.child_pstart, "SIGKILL")
         n += this.s.interrupt.run(`process ${r.pid} died while the stage ran`, Date.now(), r.id).changes
       }
     }
     return n
   }
 
-  /** The process group a running stage's command leads (see reapDead). */
-  setChild(runId: number, pgid: number): void {
-    this.s.child.run(pgid, runId)
+  /** The process group a running stage's command leads, and its leader's start time (see reapDead). */
+  setChild(runId: number, pgid: number, pstart: string | null): void {
+    this.s.child.run(pgid, pstart, runId)
   }
 
   beginSweep(pipeline: string, command: string, grid: unknown): number {
@@ -218,6 +239,6 @@ export class Records {
 
   blob(hash: string): BlobStat | undefined {
     const b = this.s.blob1.get(hash)
-    return b && { hash: b.hash, size: b.size, mtimeNs: b.mtime_ns }
+    return b && blobStat(b)
   }
 }

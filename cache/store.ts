@@ -4,9 +4,10 @@
  * Opening it also tidies what dead processes left behind: 'running' records and their temp directories.
  */
 import { Context, Effect, Layer } from "effect"
-import { mkdirSync, readdirSync } from "node:fs"
+import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { removeTree } from "../artifacts/blobs.js"
+import { ensureDir } from "../artifacts/ensureDir.js"
 import { StoreError } from "../pipelines/errors.js"
 import { openDb, type Db } from "./db.js"
 import { isAlive } from "./liveness.js"
@@ -34,7 +35,8 @@ const sweepTmp = (root: string): void => {
 }
 
 export const openStore = (root: string): StoreApi => {
-  for (const d of ["blobs", "logs", "tmp"]) mkdirSync(join(root, d), { recursive: true })
+  ensureDir(root)
+  for (const d of ["blobs", "logs", "tmp"]) ensureDir(join(root, d))
   const db = openDb(join(root, "pipe.db"))
   const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db) }
   store.records.reapDead()

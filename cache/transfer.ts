@@ -4,11 +4,10 @@
  * recorded in the destination only after all its blobs are in place, in one transaction, so an interrupted
  * copy leaves nothing half-recorded. A run whose key already has a successful run there is not copied again.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { blobPath, checkBlobs, type BlobStat } from "../artifacts/blobs.js"
-import { hashFile } from "../artifacts/hashFile.js"
-import type { RunRow } from "./records.js"
+import { copyFileSync, existsSync } from "node:fs"
+import { join } from "node:path"
+import { BlobMismatch, blobPath, checkBlobs, OutputError, putBlob, type BlobStat } from "../artifacts/blobs.js"
+import { BLOB_UPSERT, blobParams, type RunRow } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 export class TransferError extends Error {}
@@ -22,28 +21,21 @@ export interface TransferReport {
 
 /** Puts one blob into `to`, copied from `from` and rehashed; returns its stat. */
 const copyBlob = (from: StoreApi, to: StoreApi, hash: string, known: BlobStat | undefined): { stat: BlobStat; bytes: number } => {
-  const dest = blobPath(to.root, hash)
-  if (existsSync(dest)) {
-    const intact = known ? checkBlobs(to.root, [known]).damaged.length === 0 : hashFile(dest) === hash
-    if (intact) {
-      const st = statSync(dest, { bigint: true })
-      return { stat: { hash, size: Number(st.size), mtimeNs: String(st.mtimeNs) }, bytes: 0 }
-    }
-    rmSync(dest, { force: true })
+  if (known) {
+    const { damaged, touched } = checkBlobs(to.root, [known])
+    if (damaged.length === 0) return { stat: touched[0] ?? known, bytes: 0 }
   }
   const src = blobPath(from.root, hash)
   if (!existsSync(src)) throw new TransferError(`blob ${hash.slice(0, 12)} is missing from ${from.root}; run pipe verify there`)
-  mkdirSync(dirname(dest), { recursive: true })
-  const tmp = `${dest}.tmp-${process.pid}`
-  copyFileSync(src, tmp)
-  if (hashFile(tmp) !== hash) {
-    rmSync(tmp, { force: true })
-    throw new TransferError(`blob ${hash.slice(0, 12)} in ${from.root} does not match its hash (corrupt); run pipe verify there`)
+  try {
+    const stat = putBlob(to.root, src, false, () => undefined, hash)
+    return { stat, bytes: stat.size }
+  } catch (e) {
+    if (e instanceof BlobMismatch || e instanceof OutputError) {
+      throw new TransferError(`blob ${hash.slice(0, 12)} in ${from.root} does not match its hash (corrupt); run pipe verify there`)
+    }
+    throw e
   }
-  chmodSync(tmp, 0o444)
-  renameSync(tmp, dest)
-  const st = statSync(dest, { bigint: true })
-  return { stat: { hash, size: Number(st.size), mtimeNs: String(st.mtimeNs) }, bytes: Number(st.size) }
 }
 
 /** Copies the given runs (successful ones) from one store to another, in the order given (upstream first). */
@@ -64,7 +56,7 @@ export const transferRuns = (from: StoreApi, to: StoreApi, runIds: ReadonlyArray
     ),
     artifact: to.db.prepare("INSERT OR IGNORE INTO artifacts (hash, type, size, file_count, created_at) VALUES (?, ?, ?, ?, ?)"),
     file: to.db.prepare("INSERT OR IGNORE INTO artifact_files (artifact, path, blob, size, exec) VALUES (?, ?, ?, ?, ?)"),
-    blob: to.db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ns) VALUES (?, ?, ?)"),
+    blob: to.db.prepare(BLOB_UPSERT),
     run: to.db.prepare(
       `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, output, error, pid, pstart, host, started_at,
          ended_at, duration_ms, log_path, metrics, pipe_version, git_commit)
@@ -105,7 +97,7 @@ export const transferRuns = (from: StoreApi, to: StoreApi, runIds: ReadonlyArray
       }
     }
     const newId = to.db.transaction(() => {
-      for (const b of stats) dst.blob.run(b.hash, b.size, b.mtimeNs)
+      for (const b of stats) dst.blob.run(...blobParams(b))
       for (const a of artifacts) {
         const art = src.artifact.get(a)
         if (!art) throw new TransferError(`artifact ${a.slice(0, 12)} of run #${id} is not recorded in ${from.root}`)

@@ -8,10 +8,10 @@
  * the runs that produced the inputs of anything kept (so lineage stays whole). Records go first, in one
  * transaction; files after, so a crash leaves only unreferenced files for the next gc.
  */
-import { readdirSync, rmSync, statSync } from "node:fs"
+import { lstatSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { blobPath, quarantine } from "../artifacts/blobs.js"
-import { hashFile } from "../artifacts/hashFile.js"
+import { checkBlobs, quarantine, STAGING } from "../artifacts/blobs.js"
+import type { BlobStat } from "../artifacts/blobs.js"
 import { isAlive } from "./liveness.js"
 import type { StoreApi } from "./store.js"
 
@@ -81,20 +81,25 @@ const liveRuns = (store: StoreApi): number =>
     .all()
     .filter((r) => isAlive(r.pid, r.pstart, r.host)).length
 
-/** Every file under blobs/, by name (a blob's name is its hash; leftovers of interrupted writes have suffixes). */
+/**
+ * Every file under blobs/, by name (a blob's name is its hash; leftovers of interrupted writes have suffixes),
+ * and the staging files of blobs being written (blobs/.in-<pid>-...).
+ */
 const blobFiles = (root: string): Array<{ name: string; path: string }> => {
   const dir = join(root, "blobs")
   const out: Array<{ name: string; path: string }> = []
   for (const sub of readdirSync(dir)) {
     const subDir = join(dir, sub)
-    if (!statSync(subDir).isDirectory()) continue
+    if (sub.startsWith(STAGING)) out.push({ name: sub, path: subDir })
+    if (!lstatSync(subDir).isDirectory()) continue
     for (const name of readdirSync(subDir)) out.push({ name, path: join(subDir, name) })
   }
   return out
 }
 
+/** Whether the process writing a temporary file (`<hash>.tmp-<pid>`, `.in-<pid>-<random>`) is alive. */
 const tmpOwnerAlive = (name: string): boolean => {
-  const m = /\.tmp-(\d+)$/.exec(name)
+  const m = /\.tmp-(\d+)$/.exec(name) ?? new RegExp(`^\\${STAGING}(\\d+)-`).exec(name)
   return m ? isAlive(Number(m[1]), null) : false
 }
 
@@ -198,39 +203,53 @@ export interface VerifyReport {
   readonly blobs: number
   readonly bytes: number
   readonly problems: ReadonlyArray<VerifyProblem>
+  /** Runs whose output held a damaged blob. */
   readonly damagedRuns: number
+  /** Runs that read a corrupt blob after it was last known good: they may have read the damaged bytes. */
+  readonly invalidatedRuns: number
 }
 
-/** Rehashes every recorded blob; quarantines corrupt ones and marks the runs whose outputs held them damaged. */
+/**
+ * Rehashes every recorded blob. A corrupt one is quarantined; the runs whose outputs held it are marked
+ * damaged, and so are the runs that read it as an input since it was last known good (hashed and found
+ * intact): they may have computed from the damaged bytes. The next pipe run rebuilds all of them.
+ */
 export const verify = (store: StoreApi, progress: (done: number, total: number) => void = () => {}): VerifyReport => {
   const db = store.db
-  const blobs = db.prepare<[], { hash: string; size: number }>("SELECT hash, size FROM blobs ORDER BY hash").all()
+  const blobs = db
+    .prepare<[], { hash: string; size: number; verified_at: number | null }>("SELECT hash, size, verified_at FROM blobs ORDER BY hash")
+    .all()
   const total = blobs.reduce((s, b) => s + b.size, 0)
-  const problems: Array<VerifyProblem> = []
+  const problems: Array<VerifyProblem & { since: number }> = []
   const artifactsOf = db.prepare<[string], { artifact: string }>("SELECT DISTINCT artifact FROM artifact_files WHERE blob = ?")
-  const refresh = db.prepare("UPDATE blobs SET mtime_ns = ? WHERE hash = ?")
   let done = 0
+  const intact: Array<BlobStat> = []
   for (const b of blobs) {
-    const path = blobPath(store.root, b.hash)
-    let problem: VerifyProblem["problem"] | undefined
-    try {
-      const st = statSync(path, { bigint: true })
-      if (Number(st.size) !== b.size || hashFile(path) !== b.hash) problem = "corrupt"
-      else refresh.run(String(st.mtimeNs), b.hash)
-    } catch {
-      problem = "missing"
-    }
+    // A record without a stat to match forces the rehash.
+    const { damaged, touched } = checkBlobs(store.root, [{ hash: b.hash, size: b.size, mtimeNs: "", ctimeNs: null, ino: null }])
+    intact.push(...touched)
     done += b.size
     progress(done, total)
-    if (problem) problems.push({ blob: b.hash, problem, artifacts: artifactsOf.all(b.hash).map((a) => a.artifact) })
+    if (damaged[0]) {
+      problems.push({ blob: b.hash, problem: damaged[0].problem, artifacts: artifactsOf.all(b.hash).map((a) => a.artifact), since: b.verified_at ?? 0 })
+    }
   }
+  store.records.refreshBlobs(intact)
   let damagedRuns = 0
+  let invalidatedRuns = 0
   const damage = db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?")
+  const invalidate = db.prepare(
+    `UPDATE runs SET status = 'damaged', error = ?
+     WHERE status = 'ok' AND started_at >= ? AND id IN (SELECT run_id FROM edges WHERE role = 'input' AND artifact = ?)`
+  )
   db.transaction(() => {
     for (const p of problems) {
       if (p.problem === "corrupt") quarantine(store.root, p.blob)
       for (const a of p.artifacts) damagedRuns += damage.run(a).changes
+      if (p.problem !== "corrupt") continue
+      const why = `it read blob ${p.blob.slice(0, 12)}, which pipe verify later found corrupt, after it was last known good`
+      for (const a of p.artifacts) invalidatedRuns += invalidate.run(why, p.since, a).changes
     }
   }).immediate()
-  return { blobs: blobs.length, bytes: total, problems, damagedRuns }
+  return { blobs: blobs.length, bytes: total, problems: problems.map(({ since: _, ...p }) => p), damagedRuns, invalidatedRuns }
 }

@@ -12,6 +12,7 @@ const past = (r: RunRow | undefined): PastRun | undefined =>
     status: r.status,
     record: JSON.parse(r.record) as KeyRecord,
     output: r.output,
+    error: r.error,
     metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : undefined
   }
 

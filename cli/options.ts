@@ -1,7 +1,7 @@
 /** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
 import { Args, Options } from "@effect/cli"
 import { Effect, Either, Layer, Option } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Queries } from "../cache/queries.js"
@@ -72,12 +72,24 @@ export const storeRoot = (loaded: Loaded, storeOpt: Option.Option<string>): stri
 
 export const withStore = (loaded: Loaded, storeOpt: Option.Option<string>) => storeLayer(storeRoot(loaded, storeOpt))
 
+/** A store path that exists but is not a directory (a file given to --store by mistake). */
+const notADirectory = (root: string): StoreError | undefined => {
+  try {
+    if (statSync(root).isDirectory()) return undefined
+  } catch {
+    return undefined // missing: created by a run, treated as empty by a plan
+  }
+  return new StoreError({ message: `${root} is not a directory: --store (or $PIPE_STORE) names the store's directory` })
+}
+
 /**
  * The store to plan against (status, --dry-run, --check) without creating one: the workspace's store if it
  * exists, else an empty one in a temporary directory, removed afterwards.
  */
 export const planningStore = (loaded: Loaded, storeOpt: Option.Option<string>) => {
   const root = storeRoot(loaded, storeOpt)
+  const problem = notADirectory(root)
+  if (problem) return Layer.fail(problem)
   if (existsSync(join(root, "pipe.db"))) return storeLayer(root)
   return Layer.unwrapScoped(
     Effect.acquireRelease(
@@ -102,6 +114,8 @@ export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Opti
     const root = loaded
       ? storeRoot(loaded, storeOpt)
       : resolve(Option.getOrElse(storeOpt, () => process.env["PIPE_STORE"]!))
+    const problem = notADirectory(root)
+    if (problem) return yield* problem
     if (!existsSync(join(root, "pipe.db"))) {
       return yield* new StoreError({ message: `no store at ${root}: nothing has run there yet (pipe run), or give --store DIR` })
     }

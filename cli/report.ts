@@ -7,10 +7,11 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { materialize, removeTree } from "../artifacts/blobs.js"
+import { ensureDir } from "../artifacts/ensureDir.js"
 import type { Queries, RunInfo } from "../cache/queries.js"
 import type { StoreApi } from "../cache/store.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
@@ -125,7 +126,10 @@ export const reportCommand = Command.make(
           const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
           const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
           const out = resolve(a.output)
-          mkdirSync(out, { recursive: true })
+          yield* Effect.try({
+            try: () => ensureDir(out),
+            catch: (e) => new UsageError({ message: `cannot write the report to ${out}: ${(e as Error).message}; give -o DIR` })
+          })
           const work = mkdtempSync(join(tmpdir(), "pipe-report-"))
           const report = yield* Effect.tryPromise({
             try: async () => {

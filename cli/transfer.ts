@@ -3,6 +3,7 @@ import { Args, Command } from "@effect/cli"
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { checkBlobs } from "../artifacts/blobs.js"
 import { openStore, Store, type StoreApi } from "../cache/store.js"
 import { transferRuns } from "../cache/transfer.js"
 import { StoreError } from "../pipelines/errors.js"
@@ -16,7 +17,7 @@ import { renderError } from "./render.js"
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
-const dir = Args.directory({ name: "dir", exists: "either" }).pipe(
+const dir = Args.text({ name: "dir" }).pipe(
   Args.withDescription("The other store: a directory (e.g. a mounted share or a CI cache), created by push if missing")
 )
 
@@ -41,16 +42,28 @@ const transfer = (loaded: Loaded, targets: ReadonlyArray<string>, from: StoreApi
       try: () => transferRuns(from, to, runs.map((r) => r.run)),
       catch: (e) => new StoreError({ message: (e as Error).message })
     })
-    if (json) {
-      out(JSON.stringify({ event: verb.replace("ed", ""), ...report, missing }))
-      return
-    }
-    for (const c of report.copied) out(`${verb} ${c.stage} (run #${c.from} -> #${c.to})`)
-    for (const m of missing) out(`not ${verb}: ${m.stage} is ${m.state} in ${from.root} (${m.reason})`)
-    out(
-      `${report.copied.length} run${report.copied.length === 1 ? "" : "s"} ${verb}, ${report.present.length} already there; ` +
-        `${report.blobs} blob${report.blobs === 1 ? "" : "s"} copied (${bytes(report.bytes)}), each verified by its hash`
+    // A stage whose stored output is damaged in the source is an error, not merely something missing there.
+    const damaged = planned.flatMap((p) =>
+      p.decision._tag === "Run" && p.decision.damagedOutput
+        ? checkBlobs(from.root, from.records.blobsOf(p.decision.damagedOutput)).damaged.map((d) => ({ stage: p.id, ...d }))
+        : []
     )
+    if (json) out(JSON.stringify({ event: verb.replace("ed", ""), ...report, missing }))
+    else {
+      for (const c of report.copied) out(`${verb} ${c.stage} (run #${c.from} -> #${c.to})`)
+      for (const m of missing) out(`not ${verb}: ${m.stage} is ${m.state} in ${from.root} (${m.reason})`)
+      out(
+        `${report.copied.length} run${report.copied.length === 1 ? "" : "s"} ${verb}, ${report.present.length} already there; ` +
+          `${report.blobs} blob${report.blobs === 1 ? "" : "s"} copied (${bytes(report.bytes)}), each verified by its hash`
+      )
+    }
+    if (damaged.length > 0) {
+      return yield* new StoreError({
+        message: damaged
+          .map((d) => `${d.stage}: blob ${d.hash.slice(0, 12)} in ${from.root} ${d.problem === "missing" ? "is missing" : "does not match its hash (corrupt)"}; run pipe verify there`)
+          .join("\n")
+      })
+    }
   })
 
 const transferCommand = (name: "push" | "pull", description: string) =>

@@ -60,12 +60,13 @@ export const verifyCommand = Command.make("verify", { file: O.file, store: O.sto
         `checked ${r.blobs} blob${r.blobs === 1 ? "" : "s"} (${bytes(r.bytes)}): ` +
           (r.problems.length === 0
             ? "all intact"
-            : `${r.problems.length} damaged; ${r.damagedRuns} run${r.damagedRuns === 1 ? "" : "s"} marked damaged, and pipe run will rebuild ${r.damagedRuns === 1 ? "it" : "them"}`)
+            : `${r.problems.length} damaged; ${r.damagedRuns} run${r.damagedRuns === 1 ? "" : "s"} that made ${r.damagedRuns === 1 ? "it" : "them"} and ` +
+              `${r.invalidatedRuns} run${r.invalidatedRuns === 1 ? "" : "s"} that read ${r.problems.length === 1 ? "it" : "them"} since ${r.problems.length === 1 ? "it was" : "they were"} last known good marked damaged; pipe run will rebuild them`)
       )
     }))
   }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(
-    "Rehash every blob in the store. A corrupt blob is moved to quarantine/ and the runs whose outputs held it are marked damaged, so the next pipe run rebuilds them. Exit 1 if anything was damaged."
+    "Rehash every blob in the store. A corrupt blob is moved to quarantine/; the runs whose outputs held it, and the runs that read it since it was last known good, are marked damaged, so the next pipe run rebuilds them. Exit 1 if anything was damaged."
   )
 )

@@ -1,5 +1,5 @@
 /**
- * Running one stage: a run record marked 'running', a private temp directory with read-only views of the
+ * Running one stage: a run record marked 'running', a private temp directory with read-only copies of the
  * inputs and an empty output directory, the kind's run function, then the output moved into the blob store
  * and the run recorded as 'ok' in one transaction. Any failure, crash or interruption leaves no 'ok' record,
  * so nothing partial is ever a cache hit; the temp directory is always removed.
@@ -8,13 +8,14 @@ import { gitCommit, pipeVersion } from "./provenance.js"
 import { Cause, Effect, Exit } from "effect"
 import { appendFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { checkBlobs, ingest, materialize, OutputError, quarantine, removeTree } from "../artifacts/blobs.js"
+import { changedInputs, checkBlobs, ingest, materialize, OutputError, quarantine, removeTree, type Materialized } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { Store, type StoreApi } from "../cache/store.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
+import { spawnGroup } from "./processGroup.js"
 
 /** How often long work prints a plain progress line when stderr is not a terminal. */
 const PROGRESS_EVERY_MS = 15_000
@@ -33,19 +34,30 @@ export interface StageFailure {
 }
 
 /**
- * Inputs are hard links into the blob store, read-only, but a stage running as root can still write them.
- * A stat per input blob tells; a changed input fails the stage, and the damaged blobs are quarantined and
- * their artifacts unmarked as cached, so the stages that made them run again.
+ * An input's blobs are checked against their records (a stat each; a rehash when the stat moved) right before
+ * they are copied for the stage and again right after: the stage gets the bytes its key names, or fails. A
+ * damaged blob is quarantined and the runs that made it stop being cache hits, so they run again.
  */
-const checkInputs = (store: StoreApi, inputs: ReadonlyArray<InputArtifact>): Effect.Effect<void, StageError> =>
+const checkInput = (store: StoreApi, stage: string, hash: string): Effect.Effect<void, StageError> =>
   Effect.gen(function* () {
-    for (const input of inputs) {
-      const { damaged } = checkBlobs(store.root, store.records.blobsOf(input.hash))
-      if (damaged.length === 0) continue
-      for (const d of damaged) quarantine(store.root, d.hash)
-      store.records.markDamaged(input.hash)
+    const { damaged, touched } = checkBlobs(store.root, store.records.blobsOf(hash))
+    if (touched.length > 0) store.records.refreshBlobs(touched)
+    if (damaged.length === 0) return
+    for (const d of damaged) quarantine(store.root, d.hash)
+    store.records.markDamaged(hash)
+    return yield* new StageError({
+      message: `the input from ${stage} is damaged in the store (${damaged.map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`).join(", ")}); ${stage} will run again next time`
+    })
+  })
+
+/** A stage that changed its inputs read something other than what its key names: it fails, and nothing is kept. */
+const checkUnchanged = (inputs: ReadonlyArray<{ stage: string; copy: Materialized }>): Effect.Effect<void, StageError> =>
+  Effect.gen(function* () {
+    for (const { stage, copy } of inputs) {
+      const changed = changedInputs(copy)
+      if (changed.length === 0) continue
       return yield* new StageError({
-        message: `the stage modified its input from ${input.stage} (${damaged.length} file${damaged.length > 1 ? "s" : ""}); inputs are read-only: write to $PIPE_OUT instead. ${input.stage} will run again.`
+        message: `the stage modified its input from ${stage} (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? `, and ${changed.length - 3} more` : ""}); inputs are read-only: write to $PIPE_OUT instead`
       })
     }
   })
@@ -72,16 +84,20 @@ export const executeStage = (
     let lastProgress = Date.now()
     const work = Effect.gen(function* () {
       const inputs: Array<InputArtifact> = []
+      const copies: Array<{ stage: string; copy: Materialized }> = []
       for (const need of node.needs) {
         const hash = outputs.get(need)!
         const dir = join(tmp, "in", need)
-        yield* Effect.try({
+        yield* checkInput(store, need, hash)
+        const copy = yield* Effect.try({
           try: () => materialize(store.root, store.records.files(hash), dir),
           catch: (e) =>
             new StageError({
-              message: `the input from ${need} is damaged (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): a stage that ran before may have modified it; ${need} will run again next time`
+              message: `the input from ${need} could not be read from the store (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ${need} will run again next time`
             })
-        })
+        }).pipe(Effect.tapError(() => Effect.sync(() => store.records.markDamaged(hash))))
+        yield* checkInput(store, need, hash)
+        copies.push({ stage: need, copy })
         inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir })
       }
       const outDir = join(tmp, "out")
@@ -101,7 +117,8 @@ export const executeStage = (
           if (echo === "stdout") process.stdout.write(`${line}\n`)
           else if (echo === "stderr") process.stderr.write(`${line}\n`)
         },
-        spawned: (pid) => store.records.setChild(runId, pid),
+        spawn: (file, args, options) =>
+          spawnGroup(file, args, options ?? {}, (pgid, pstart) => store.records.setChild(runId, pgid, pstart)),
         progress: (line) => {
           if (echo !== "none") return // --verbose already shows the stage's own lines
           if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)
@@ -113,7 +130,7 @@ export const executeStage = (
         }
       }).pipe(Effect.either)
       if (echo === "none" && process.stderr.isTTY) process.stderr.write("\r\x1b[K")
-      yield* checkInputs(store, inputs)
+      yield* checkUnchanged(copies)
       if (ran._tag === "Left") return yield* Effect.fail(ran.left)
       const { manifest, blobs } = yield* Effect.try({
         try: () => ingest(store.root, outDir, (h) => store.records.blob(h)),

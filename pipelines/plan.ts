@@ -20,6 +20,8 @@ export interface PastRun {
   readonly record: KeyRecord
   readonly output: string | null
   readonly metrics?: Readonly<Record<string, unknown>> | undefined
+  /** Why it failed, or why it was marked damaged. */
+  readonly error?: string | null
 }
 
 export interface CacheView {
@@ -67,7 +69,7 @@ const whyRun = (node: StageNode, key: CacheKey, record: KeyRecord, view: CacheVi
   const last = view.lastOfKey(key)
   if (last?.status === "failed") return "previous run failed"
   if (last?.status === "interrupted" || last?.status === "running") return "previous run was interrupted"
-  if (last?.status === "damaged") return "its stored output was damaged"
+  if (last?.status === "damaged") return last.error ? `its earlier run was invalidated: ${last.error}` : "its stored output was damaged"
   const head = view.head(node.id)
   if (!head) return "no previous run"
   const why = explainChange(head.record, record)

@@ -1,7 +1,6 @@
 /** Running a `command` stage: execa without a shell, stdout and stderr appended to the run's log. */
 import { Effect } from "effect"
 import type { Options } from "execa"
-import { killGroup } from "../cache/liveness.js"
 import { interpolate } from "./command.js"
 import { StageError, type StageContext } from "./kind.js"
 
@@ -19,7 +18,6 @@ export const run = (
       PIPE_PARAMS: JSON.stringify(ctx.params)
     }
     for (const input of ctx.inputs) env[envName(input.stage)] = input.dir
-    const { execa } = yield* Effect.promise(() => import("execa"))
     const log = { file: ctx.logFile, append: true } as const
     const result = yield* Effect.tryPromise({
       try: async (signal) => {
@@ -30,29 +28,11 @@ export const run = (
           stdin: "ignore",
           stdout: ctx.echo === "none" ? log : [log, ctx.echo === "stdout" ? "inherit" : process.stderr],
           stderr: ctx.echo === "none" ? log : [log, "inherit"],
-          reject: false,
-          // The command leads its own process group, so stopping the stage stops everything it started.
-          detached: true,
-          // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal`; execa's own
-          // cleanup hook would re-raise the signal and kill pipe before it records anything.
-          cleanup: false
+          reject: false
         }
-        const child = execa(program, argv.slice(1), options)
-        if (child.pid !== undefined) {
-          const pgid = child.pid
-          ctx.spawned(pgid)
-          const stop = () => {
-            killGroup(pgid, "SIGTERM")
-            setTimeout(() => killGroup(pgid, "SIGKILL"), 3000).unref()
-          }
-          signal.addEventListener("abort", stop, { once: true })
-          try {
-            return await child
-          } finally {
-            signal.removeEventListener("abort", stop)
-          }
-        }
-        return await child
+        // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal` and stops the
+        // command's process group.
+        return await (await ctx.spawn(program, argv.slice(1), { ...options, signal }))
       },
       catch: (e) => new StageError({ message: `could not start ${program}: ${String(e)}` })
     })

@@ -6,6 +6,7 @@
  * Adding a kind is one new file plus one line in `registry.ts`.
  */
 import { Data, type Effect, Schema } from "effect"
+import type { Spawn } from "../pipelines/processGroup.js"
 
 /** An input slot: which artifact type a stage takes there, and how many stages may fill it. */
 export interface InputSlot {
@@ -47,10 +48,10 @@ export interface StageContext<C, P> {
   /** A line for the run's log, also shown live with --verbose: progress of long work. */
   readonly log: (line: string) => void
   /**
-   * A kind that starts a process calls this with its pid, the leader of a new process group: if pipe dies,
-   * the next pipe kills that group before running the stage again.
+   * Starts a program for the stage (execa's arguments; await the result as with execa). It leads a new
+   * process group that is killed when it exits, when the stage is interrupted (`signal`) and when pipe dies.
    */
-  readonly spawned: (pid: number) => void
+  readonly spawn: Spawn
   /** A one-line status of long work (e.g. a progress bar), redrawn in place on a terminal; ignored elsewhere. */
   readonly progress: (line: string) => void
   /** Where to echo the stage's output live as well (`pipe run --verbose`); stdout is kept clean under --json. */

@@ -3,6 +3,7 @@ import Database from "better-sqlite3"
 import { spawnSync } from "node:child_process"
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -15,7 +16,7 @@ import {
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { blobPath, checkBlobs, ingest, materialize } from "../../artifacts/blobs.js"
+import { blobPath, changedInputs, checkBlobs, ingest, materialize } from "../../artifacts/blobs.js"
 import { hashFile } from "../../artifacts/hashFile.js"
 import { sha256 } from "../../cache/canonical.js"
 import { MIGRATIONS } from "../../cache/migrations.js"
@@ -88,29 +89,59 @@ describe("blobs", () => {
     expect(ingest(store.root, join(dir, "out3")).manifest.hash).not.toBe(one.manifest.hash)
   })
 
-  it("materialise an artifact as read-only hard links", () => {
+  it("materialise an artifact as private read-only copies, and tell what a stage did to them", () => {
     write("out/x/y.txt", "why\n")
+    write("out/z.txt", "zed\n")
     const { manifest } = ingest(store.root, join(dir, "out"))
-    materialize(store.root, manifest.files, join(dir, "view"))
+    const copy = materialize(store.root, manifest.files, join(dir, "view"))
     const view = join(dir, "view/x/y.txt")
+    const blob = blobPath(store.root, manifest.files.find((f) => f.path === "x/y.txt")!.hash)
     expect(readFileSync(view, "utf8")).toBe("why\n")
-    expect(statSync(view).ino).toBe(statSync(blobPath(store.root, manifest.files[0]!.hash)).ino)
+    expect(statSync(view).ino).not.toBe(statSync(blob).ino)
     expect(statSync(view).mode & 0o222).toBe(0)
+    expect(changedInputs(copy)).toEqual([])
+    // Written in place (as root can), with size and mtime put back: the blob is untouched, the change is seen.
+    const before = statSync(view)
+    chmodSync(view, 0o644)
+    writeFileSync(view, "WHY\n")
+    utimesSync(view, before.atime, before.mtime)
+    chmodSync(join(dir, "view/x"), 0o755)
+    writeFileSync(join(dir, "view/x/extra"), "")
+    rmSync(join(dir, "view/z.txt"), { force: true })
+    expect(changedInputs(copy).sort()).toEqual(["x/extra (added)", "x/y.txt", "z.txt (removed)"])
+    expect(readFileSync(blob, "utf8")).toBe("why\n")
   })
 
-  it("are checked by stat, and rehashed only when size or mtime moved", () => {
+  it("are moved into the store, not linked: the output directory keeps no name for a blob", () => {
+    write("out/a", "aaaa")
+    const { blobs } = ingest(store.root, join(dir, "out"))
+    expect(existsSync(join(dir, "out/a"))).toBe(false)
+    expect(statSync(blobPath(store.root, blobs[0]!.hash)).nlink).toBe(1)
+  })
+
+  it("are checked by stat, and rehashed only when the stat moved", () => {
     write("out/a", "aaaa")
     write("out/b", "bbbb")
+    write("out/c", "cccc")
     const { blobs } = ingest(store.root, join(dir, "out"))
     expect(checkBlobs(store.root, blobs)).toEqual({ damaged: [], touched: [] })
-    const [a, b] = blobs.map((x) => blobPath(store.root, x.hash))
+    const [a, b, c] = blobs.map((x) => blobPath(store.root, x.hash))
     // b: same bytes, new mtime -> intact, reported as touched so its record is refreshed
     utimesSync(b!, new Date(), new Date(Date.now() + 5000))
     // a: same size, other bytes
     chmodSync(a!, 0o644)
     writeFileSync(a!, "AAAA")
+    // c: other bytes, with size and mtime put back: only the ctime tells
+    const cst = statSync(c!)
+    chmodSync(c!, 0o644)
+    writeFileSync(c!, "CCCC")
+    utimesSync(c!, cst.atime, cst.mtime)
+    chmodSync(c!, 0o444)
     const result = checkBlobs(store.root, blobs)
-    expect(result.damaged).toEqual([{ hash: sha256("aaaa"), problem: "corrupt" }])
+    expect(result.damaged).toEqual([
+      { hash: sha256("aaaa"), problem: "corrupt" },
+      { hash: sha256("cccc"), problem: "corrupt" }
+    ])
     expect(result.touched.map((t) => t.hash)).toEqual([sha256("bbbb")])
     rmSync(b!)
     expect(checkBlobs(store.root, blobs).damaged).toContainEqual({ hash: sha256("bbbb"), problem: "missing" })
@@ -121,11 +152,11 @@ describe("blobs", () => {
     mkdirSync(join(dir, "out"))
     symlinkSync(join(dir, "secret"), join(dir, "out/leak"))
     expect(() => ingest(store.root, join(dir, "out"))).toThrow(
-      `output leak is a symlink to ${join(dir, "secret")}, outside PIPE_OUT; copy the file instead`
+      `output leak is a symlink to ${join(dir, "secret")}, outside $PIPE_OUT; copy the file into $PIPE_OUT instead of linking it`
     )
     rmSync(join(dir, "out/leak"))
     symlinkSync("..", join(dir, "out/up"))
-    expect(() => ingest(store.root, join(dir, "out"))).toThrow(/^output up is a symlink to .*, outside PIPE_OUT/)
+    expect(() => ingest(store.root, join(dir, "out"))).toThrow(/^output up is a symlink to .*, outside \$PIPE_OUT/)
   })
 })
 

@@ -1,16 +1,16 @@
 /**
  * `train` and `evaluate` on the torch engine: the stage stays in charge. It writes a JSON job, starts the
- * worker with execa in its own process group (so an interrupted pipe's next run can kill it), reads NDJSON
+ * worker through the stage's spawn service (its own process group, which dies with the stage and with pipe), reads NDJSON
  * events from its stdout to drive the progress bar and the log, and writes the same artifact files as the
  * tfjs engine (metrics.jsonl, config.json, summary.json, policy.json; metrics.json and predictions.u8), so
  * evaluate, analyze, sweeps and lineage do not care which engine ran. A failed or killed worker fails the
  * stage; nothing it left is recorded.
  */
-import { execa } from "execa"
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import type { Readable } from "node:stream"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../kind.js"
 import { bar, writeEvaluation } from "../evaluation.js"
 import { torchIdentity, workerPath, type Device, type TorchIdentity } from "./engine.js"
@@ -29,20 +29,19 @@ export const runWorker = async (
   try {
     const jobFile = join(dir, "job.json")
     writeFileSync(jobFile, JSON.stringify(job))
-    const child = execa(python, [workerPath(), jobFile], {
+    const child = await ctx.spawn(python, [workerPath(), jobFile], {
       reject: false,
-      detached: true,
-      cleanup: false,
       stdin: "ignore",
       stderr: ["pipe"],
-      ...(signal ? { cancelSignal: signal } : {}),
+      ...(signal ? { signal } : {}),
       env: { PYTHONUNBUFFERED: "1" }
     })
-    if (child.pid !== undefined) ctx.spawned(child.pid)
-    child.stderr?.on("data", (d: Buffer) => appendFileSync(ctx.logFile, d))
+    // Both are pipes here (stdout by default, stderr as asked).
+    const { stdout, stderr } = child as unknown as { stdout: Readable; stderr: Readable }
+    stderr.on("data", (d: Buffer) => appendFileSync(ctx.logFile, d))
     let done: Event | undefined
     let error: string | undefined
-    for await (const line of createInterface({ input: child.stdout! })) {
+    for await (const line of createInterface({ input: stdout })) {
       let e: Event
       try {
         e = JSON.parse(line) as Event

@@ -1,0 +1,91 @@
+/**
+ * Starting a stage's process: the one way a kind runs a program. The program leads a new process group, so
+ * stopping the stage stops everything it started, and that group dies with pipe:
+ * - a watchdog (a tiny Node process, not in the group) holds a pipe from pipe; when pipe dies, even by
+ *   `kill -9`, the pipe closes and the watchdog kills the group at once;
+ * - when the program exits, whatever it left running in its group is killed before the stage's output is
+ *   read, so nothing writes into $PIPE_OUT while it is stored;
+ * - on interruption the group gets SIGTERM, then SIGKILL 3 s later.
+ * Every kill checks first that the group is still the stage's (cache/liveness.ts killGroupOf), and the
+ * group's leader and start time are recorded with the run, so a later pipe can reap it the same way.
+ */
+import { spawn as spawnNode } from "node:child_process"
+import type { Options, ResultPromise } from "execa"
+import { killGroupOf, processStart } from "../cache/liveness.js"
+
+/** The options a kind may pass; process-group handling is the service's. */
+export type SpawnOptions = Omit<Options, "detached" | "cleanup" | "cancelSignal" | "killSignal" | "forceKillAfterDelay"> & {
+  /** Aborting it stops the group: SIGTERM, then SIGKILL after a grace period. */
+  readonly signal?: AbortSignal
+}
+
+/** Resolves to execa's child; its streams are typed as execa's defaults (pipes), whatever the options say. */
+export type Spawn = (file: string, args: ReadonlyArray<string>, options?: SpawnOptions) => Promise<ResultPromise<{}>>
+
+const GRACE_MS = 3000
+
+/**
+ * The watchdog: argv is [pgid, leader start time]. It ignores the signals a terminal sends to pipe's group,
+ * waits for its stdin to close, and then kills the group if it is still the one it was given.
+ */
+const WATCHDOG = `
+const [pgid, start] = process.argv.slice(1)
+for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) process.on(s, () => {})
+const kill = () => {
+  let now = null
+  try {
+    const st = require("fs").readFileSync("/proc/" + pgid + "/stat", "utf8")
+    now = st.slice(st.lastIndexOf(")") + 2).split(" ")[19]
+  } catch {}
+  if (now === null || now === start) {
+    try { process.kill(-Number(pgid), "SIGKILL") } catch {}
+  }
+  process.exit(0)
+}
+process.stdin.on("end", kill)
+process.stdin.on("error", kill)
+process.stdin.resume()
+`
+
+/**
+ * Starts `file` in a new process group watched as described above; `recorded(pgid, pstart)` is called once the
+ * group exists. Resolves to execa's child (await it for the result, as with execa).
+ */
+export const spawnGroup = async (
+  file: string,
+  args: ReadonlyArray<string>,
+  options: SpawnOptions,
+  recorded: (pgid: number, pstart: string | null) => void
+): Promise<ResultPromise<{}>> => {
+  const { execa } = await import("execa")
+  const { signal, ...rest } = options
+  const child = execa(file, args, { ...rest, detached: true, cleanup: false } as Options) as unknown as ResultPromise<{}>
+  const pgid = child.pid
+  if (pgid === undefined) return child // it did not start: the result says why
+  const pstart = processStart(pgid)
+  recorded(pgid, pstart)
+  const watchdog = spawnNode(process.execPath, ["-e", WATCHDOG, String(pgid), pstart ?? ""], {
+    stdio: ["pipe", "ignore", "ignore"]
+  })
+  watchdog.on("error", () => {}) // could not start: the reaper of the next pipe still covers a kill -9
+  watchdog.unref()
+  ;(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  let timer: NodeJS.Timeout | undefined
+  const stop = () => {
+    killGroupOf(pgid, pstart, "SIGTERM")
+    timer = setTimeout(() => killGroupOf(pgid, pstart, "SIGKILL"), GRACE_MS)
+    timer.unref()
+  }
+  if (signal?.aborted) stop()
+  else signal?.addEventListener("abort", stop, { once: true })
+  const done = () => {
+    signal?.removeEventListener("abort", stop)
+    if (timer) clearTimeout(timer)
+    killGroupOf(pgid, pstart, "SIGKILL")
+    watchdog.kill("SIGKILL")
+  }
+  // Registered before the caller awaits the child, so it runs first: the group is gone before the caller
+  // looks at the output.
+  child.then(done, done)
+  return child
+}
