@@ -1,5 +1,6 @@
 // Benchmarks for the built CLI (dist/pipe.mjs). Run with `npm run bench` (builds first) or
-// `node bench/run.mjs [--runs N] [benchmark-id ...]`. PIPE_BENCH_KEEP=1 keeps the temp workspaces.
+// `node bench/run.mjs [--runs N] [benchmark-id ...]`. PIPE_BENCH_KEEP=1 keeps the temp workspaces;
+// PIPE_BENCH_CLI=FILE runs another build of the CLI.
 //
 // Prints figures only: timings are never asserted (machines are noisy). It exits non-zero only when
 // the CLI misbehaves (a run fails, or a no-op run re-runs stages), since that is a bug, not noise.
@@ -13,7 +14,8 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const cli = join(root, "dist", "pipe.mjs")
+// PIPE_BENCH_CLI=path/to/pipe.mjs measures another build (e.g. the previous commit's) with the same benchmarks.
+const cli = process.env.PIPE_BENCH_CLI ?? join(root, "dist", "pipe.mjs")
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -437,11 +439,55 @@ const torchOverhead = async () => {
   return { section: "torch engine: training through pipe vs the worker alone (wall time, full training set, CPU)", lines }
 }
 
+/**
+ * A 300 MiB artifact through the store: the stage that writes it (its time includes hashing the file and
+ * moving it into the store), the stage that reads it (its input is copied for it and checked before and after),
+ * a no-op run over both, and forced reruns of the reader alone.
+ */
+const bigArtifact = async ({ runs }) => {
+  const mib = 300
+  const dir = makeWorkspace(
+    "big",
+    `name: big
+stages:
+  make:
+    kind: command
+    cmd: [sh, -c, ${q(`head -c ${mib}M /dev/zero | tr '\\0' x > $PIPE_OUT/big.bin`)}]
+  read:
+    kind: command
+    needs: [make]
+    cmd: [sh, -c, ${q("wc -c < $PIPE_IN_MAKE/big.bin > $PIPE_OUT/n")}]
+`
+  )
+  const cold = parseEvents(pipe(dir, ["run", "--json"]).stdout)
+  const ms = (events, id) => events.stages.find((e) => e.stage === id)?.ms
+  if (cold.summary.ran !== 2) throw new BenchError(`big: the cold run did not run both stages: ${JSON.stringify(cold.summary)}`)
+  const noop = Array.from({ length: runs }, () => pipe(dir, ["run"]).seconds)
+  const forced = []
+  const readMs = []
+  for (let i = 0; i < Math.min(runs, 5); i++) {
+    const r = pipe(dir, ["run", "--json", "--force", "read"])
+    forced.push(r.seconds)
+    readMs.push(ms(parseEvents(r.stdout), "read") / 1000)
+  }
+  const f = (s) => `${s.toFixed(3)} s`
+  return {
+    section: `a ${mib} MiB artifact (cli: ${cli})`,
+    lines: [
+      `  make (write ${mib} MiB, hash, move into the store), cold:  ${f(ms(cold, "make") / 1000)}`,
+      `  read (copy the input, check it before and after), cold:   ${f(ms(cold, "read") / 1000)}`,
+      `  no-op run over both, median of ${runs}:                       ${f(stats(noop).median)} (${stats(noop).min.toFixed(3)}..${stats(noop).max.toFixed(3)})`,
+      `  --force read: stage ${f(stats(readMs).median)}, whole run ${f(stats(forced).median)} (median of ${forced.length})`
+    ]
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
   { id: "noop400", run: noopRun("noop400", "400-node pipeline", () => layeredPipeline(20, 20), 0.6) },
   { id: "sweep100", run: noopSweep },
+  { id: "big", run: bigArtifact },
   { id: "data", run: dataStages },
   { id: "train", run: trainSpeed },
   { id: "queries", run: queries },
