@@ -212,6 +212,8 @@ export const ingest = (
   outDir: string,
   known: (hash: string) => BlobStat | undefined = () => undefined
 ): { manifest: Manifest; blobs: Array<BlobStat> } => {
+  const st = lstatSync(outDir)
+  if (!st.isDirectory()) throw new OutputError("$PIPE_OUT is no longer a directory (replaced by a link?); write files into it instead")
   const found = walk(outDir)
   const byReal = new Map<string, { count: number; stat?: BlobStat }>()
   for (const f of found) byReal.set(f.real, { count: (byReal.get(f.real)?.count ?? 0) + 1 })
@@ -332,7 +334,14 @@ export const changedInputs = (m: Materialized): Array<string> => {
 
 /** Removes a tree that may contain read-only directories. */
 export const removeTree = (dir: string): void => {
-  if (!existsSync(dir)) return
+  let st
+  try {
+    st = lstatSync(dir)
+  } catch {
+    return
+  }
+  // A link put where the tree was (by a stage, say) is removed itself: nothing it points to is touched.
+  if (!st.isDirectory()) return rmSync(dir, { force: true })
   const unlock = (d: string) => {
     try {
       chmodSync(d, 0o755)

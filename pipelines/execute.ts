@@ -6,7 +6,7 @@
  */
 import { gitCommit, pipeVersion } from "./provenance.js"
 import { Cause, Effect, Exit } from "effect"
-import { appendFileSync, mkdirSync } from "node:fs"
+import { appendFileSync, mkdirSync, realpathSync } from "node:fs"
 import { join } from "node:path"
 import { changedInputs, checkBlobs, ingest, materialize, OutputError, quarantine, removeTree, type Materialized } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
@@ -100,8 +100,9 @@ export const executeStage = (
         copies.push({ stage: need, copy })
         inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir })
       }
-      const outDir = join(tmp, "out")
-      mkdirSync(outDir, { recursive: true })
+      // The real path, so that a stage that replaces its temp directory or $PIPE_OUT by a link is caught.
+      const outDir = join(realpathSync(tmp), "out")
+      mkdirSync(outDir)
       const runner = yield* Effect.promise(() => node.kind.load())
       const ran = yield* runner.run({
         stageId: node.id,
@@ -133,7 +134,10 @@ export const executeStage = (
       yield* checkUnchanged(copies)
       if (ran._tag === "Left") return yield* Effect.fail(ran.left)
       const { manifest, blobs } = yield* Effect.try({
-        try: () => ingest(store.root, outDir, (h) => store.records.blob(h)),
+        try: () => {
+          if (realpathSync(outDir) !== outDir) throw new OutputError("$PIPE_OUT was replaced by a link; write files into it instead")
+          return ingest(store.root, outDir, (h) => store.records.blob(h))
+        },
         catch: (e) =>
           e instanceof OutputError ? new StageError({ message: e.message }) : new StageError({ message: `storing output: ${String(e)}` })
       })

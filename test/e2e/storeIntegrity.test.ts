@@ -6,7 +6,7 @@
 import Database from "better-sqlite3"
 import { execa } from "execa"
 import { createHash } from "node:crypto"
-import { chmodSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -93,6 +93,21 @@ stages:
     } finally {
       rmSync(outside, { force: true })
     }
+  })
+})
+
+describe("a stage that replaces $PIPE_OUT", () => {
+  it("by a link to a workspace directory fails, and the directory's files stay where they are", async () => {
+    ws = workspace({
+      "pipeline.yaml": "name: swap\nstages:\n  a:\n    kind: command\n    cmd: [sh, -c, 'rm -rf $PIPE_OUT && ln -s $PWD/precious $PIPE_OUT']\n"
+    })
+    mkdirSync(join(ws.dir, "precious"))
+    ws.write("precious/data.txt", "keep me\n")
+    const r = await ws.json(["run"])
+    expect(r.code).toBe(1)
+    expect(r.events[0]).toMatchObject({ status: "failed", error: "$PIPE_OUT was replaced by a link; write files into it instead" })
+    expect(ws.read("precious/data.txt")).toBe("keep me\n")
+    expect(readdirSync(join(ws.dir, ".pipe", "tmp"))).toEqual([])
   })
 })
 
