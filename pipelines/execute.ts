@@ -103,7 +103,7 @@ export const executeStage = (
       // The real path, so that a stage that replaces its temp directory or $PIPE_OUT by a link is caught.
       const outDir = join(realpathSync(tmp), "out")
       mkdirSync(outDir)
-      const runner = yield* Effect.promise(() => node.kind.load())
+      const [runner, { execa }] = yield* Effect.promise(() => Promise.all([node.kind.load(), import("execa")]))
       const ran = yield* runner.run({
         stageId: node.id,
         config: node.config,
@@ -119,7 +119,7 @@ export const executeStage = (
           else if (echo === "stderr") process.stderr.write(`${line}\n`)
         },
         spawn: (file, args, options) =>
-          spawnGroup(file, args, options ?? {}, (pgid, pstart) => store.records.setChild(runId, pgid, pstart)),
+          spawnGroup(execa, file, args, options ?? {}, (pgid, pstart) => store.records.setChild(runId, pgid, pstart)),
         progress: (line) => {
           if (echo !== "none") return // --verbose already shows the stage's own lines
           if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)

@@ -1,7 +1,7 @@
 /**
  * Starting a stage's process: the one way a kind runs a program. The program leads a new process group, so
  * stopping the stage stops everything it started, and that group dies with pipe:
- * - a watchdog (a tiny Node process, not in the group) holds a pipe from pipe; when pipe dies, even by
+ * - a watchdog (a tiny shell process, not in the group) holds a pipe from pipe; when pipe dies, even by
  *   `kill -9`, the pipe closes and the watchdog kills the group at once;
  * - when the program exits, whatever it left running in its group is killed before the stage's output is
  *   read, so nothing writes into $PIPE_OUT while it is stored;
@@ -19,52 +19,50 @@ export type SpawnOptions = Omit<Options, "detached" | "cleanup" | "cancelSignal"
   readonly signal?: AbortSignal
 }
 
-/** Resolves to execa's child; its streams are typed as execa's defaults (pipes), whatever the options say. */
-export type Spawn = (file: string, args: ReadonlyArray<string>, options?: SpawnOptions) => Promise<ResultPromise<{}>>
+/**
+ * Returns execa's child (await it for the result); its streams are typed as execa's defaults (pipes),
+ * whatever the options say.
+ */
+export type Spawn = (file: string, args: ReadonlyArray<string>, options?: SpawnOptions) => ResultPromise<{}>
+
+type Execa = typeof import("execa").execa
 
 const GRACE_MS = 3000
 
 /**
- * The watchdog: argv is [pgid, leader start time]. It ignores the signals a terminal sends to pipe's group,
- * waits for its stdin to close, and then kills the group if it is still the one it was given.
+ * The watchdog, a POSIX shell script (a few milliseconds to start): $1 is the group id, $2 its leader's start
+ * time. It ignores the signals a terminal sends to pipe's group, reads its stdin until it closes (pipe died),
+ * then kills the group unless a live process with that id started at another time (the id was reused).
  */
-const WATCHDOG = `
-const [pgid, start] = process.argv.slice(1)
-for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) process.on(s, () => {})
-const kill = () => {
-  let now = null
-  try {
-    const st = require("fs").readFileSync("/proc/" + pgid + "/stat", "utf8")
-    now = st.slice(st.lastIndexOf(")") + 2).split(" ")[19]
-  } catch {}
-  if (now === null || now === start) {
-    try { process.kill(-Number(pgid), "SIGKILL") } catch {}
-  }
-  process.exit(0)
-}
-process.stdin.on("end", kill)
-process.stdin.on("error", kill)
-process.stdin.resume()
+const WATCHDOG = `trap '' INT TERM HUP QUIT
+g=$1 want=$2
+while read -r _; do :; done
+if read -r s < /proc/$g/stat; then
+  s=\${s##*") "}
+  set -- $s
+  [ "\${20}" = "$want" ] || exit 0
+fi
+kill -s KILL -- -$g
 `
 
 /**
- * Starts `file` in a new process group watched as described above; `recorded(pgid, pstart)` is called once the
- * group exists. Resolves to execa's child (await it for the result, as with execa).
+ * Starts `file` with `execa` (passed in: the caller loads it lazily) in a new process group watched as
+ * described above; `recorded(pgid, pstart)` is called once the group exists. Returns execa's child.
  */
-export const spawnGroup = async (
+export const spawnGroup = (
+  execa: Execa,
   file: string,
   args: ReadonlyArray<string>,
   options: SpawnOptions,
   recorded: (pgid: number, pstart: string | null) => void
-): Promise<ResultPromise<{}>> => {
-  const { execa } = await import("execa")
+): ResultPromise<{}> => {
   const { signal, ...rest } = options
   const child = execa(file, args, { ...rest, detached: true, cleanup: false } as Options) as unknown as ResultPromise<{}>
   const pgid = child.pid
   if (pgid === undefined) return child // it did not start: the result says why
   const pstart = processStart(pgid)
   recorded(pgid, pstart)
-  const watchdog = spawnNode(process.execPath, ["-e", WATCHDOG, String(pgid), pstart ?? ""], {
+  const watchdog = spawnNode("/bin/sh", ["-c", WATCHDOG, "pipe-watchdog", String(pgid), pstart ?? ""], {
     stdio: ["pipe", "ignore", "ignore"]
   })
   watchdog.on("error", () => {}) // could not start: the reaper of the next pipe still covers a kill -9

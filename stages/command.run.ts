@@ -32,7 +32,7 @@ export const run = (
         }
         // pipe's runtime handles SIGINT/SIGTERM by interrupting the stage, which aborts `signal` and stops the
         // command's process group.
-        return await (await ctx.spawn(program, argv.slice(1), { ...options, signal }))
+        return await ctx.spawn(program, argv.slice(1), { ...options, signal })
       },
       catch: (e) => new StageError({ message: `could not start ${program}: ${String(e)}` })
     })

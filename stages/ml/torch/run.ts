@@ -29,7 +29,7 @@ export const runWorker = async (
   try {
     const jobFile = join(dir, "job.json")
     writeFileSync(jobFile, JSON.stringify(job))
-    const child = await ctx.spawn(python, [workerPath(), jobFile], {
+    const child = ctx.spawn(python, [workerPath(), jobFile], {
       reject: false,
       stdin: "ignore",
       stderr: ["pipe"],
