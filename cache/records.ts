@@ -3,6 +3,7 @@
  * completes a run is one transaction, so a crash leaves either no record of success or a whole one.
  * All SQL is parameterised.
  */
+import { join } from "node:path"
 import type { BlobStat } from "../artifacts/blobs.js"
 import type { FileEntry, Manifest } from "../artifacts/manifest.js"
 import type { Db } from "./db.js"
@@ -71,6 +72,9 @@ export const BLOB_UPSERT = `INSERT INTO blobs (hash, size, mtime_ns, ctime_ns, i
     ino = excluded.ino, verified_at = coalesce(excluded.verified_at, blobs.verified_at)`
 
 export const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs, b.ino, b.verifiedAt ?? null] as const
+
+/** Where a run's log lives in a store: always here, whatever path its record holds. */
+export const logFile = (root: string, runId: number): string => join(root, "logs", `${runId}.log`)
 
 export class Records {
   private readonly s

@@ -4,10 +4,9 @@
  * recorded in the destination only after all its blobs are in place, in one transaction, so an interrupted
  * copy leaves nothing half-recorded. A run whose key already has a successful run there is not copied again.
  */
-import { copyFileSync, existsSync } from "node:fs"
-import { join } from "node:path"
+import { copyFileSync, existsSync, lstatSync } from "node:fs"
 import { BlobMismatch, blobPath, checkBlobs, OutputError, putBlob, type BlobStat } from "../artifacts/blobs.js"
-import { BLOB_UPSERT, blobParams, type RunRow } from "./records.js"
+import { BLOB_UPSERT, blobParams, logFile, type RunRow } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 export class TransferError extends Error {}
@@ -128,9 +127,11 @@ export const transferRuns = (from: StoreApi, to: StoreApi, runIds: ReadonlyArray
       dst.head.run(r.pipeline, r.stage, n)
       return n
     }).immediate()
-    if (r.log_path && existsSync(r.log_path)) {
-      const log = join(to.root, "logs", `${newId}.log`)
-      copyFileSync(r.log_path, log)
+    // The log where it is in the source store, never where its record says (a path anywhere).
+    const srcLog = logFile(from.root, id)
+    if (existsSync(srcLog) && lstatSync(srcLog).isFile()) {
+      const log = logFile(to.root, newId)
+      copyFileSync(srcLog, log)
       dst.log.run(log, newId)
     }
     copied.push({ stage: r.stage, from: id, to: newId })

@@ -8,11 +8,12 @@
  * the runs that produced the inputs of anything kept (so lineage stays whole). Records go first, in one
  * transaction; files after, so a crash leaves only unreferenced files for the next gc.
  */
-import { lstatSync, readdirSync, rmSync, statSync } from "node:fs"
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { checkBlobs, quarantine, STAGING } from "../artifacts/blobs.js"
 import type { BlobStat } from "../artifacts/blobs.js"
 import { isAlive } from "./liveness.js"
+import { logFile } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 export interface GcOptions {
@@ -136,7 +137,7 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
     for (const r of running) for (const h of Object.values((JSON.parse(r.record) as { inputs: Record<string, string> }).inputs)) keepArtifact.run(h)
 
     const doomed = db
-      .prepare<[], { id: number; log_path: string | null }>("SELECT id, log_path FROM runs WHERE id NOT IN (SELECT id FROM gc_keep)")
+      .prepare<[], { id: number }>("SELECT id FROM runs WHERE id NOT IN (SELECT id FROM gc_keep)")
       .all()
     const doomedArtifacts = db
       .prepare<[], { hash: string }>("SELECT hash FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts)")
@@ -146,7 +147,9 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
       keptRuns: kept.size,
       removedRuns: doomed.length,
       removedArtifacts: doomedArtifacts.length,
-      logs: doomed.flatMap((d) => (d.log_path ? [d.log_path] : []))
+      // A run's log is logs/<id>.log in this store; the recorded path may name another place (a store that
+      // was copied or moved, or a hand-edited database), which gc must never touch.
+      logs: doomed.map((d) => logFile(store.root, d.id)).filter((p) => existsSync(p))
     }
     if (o.dryRun) return
     db.exec(`DELETE FROM edges WHERE run_id NOT IN (SELECT id FROM gc_keep);

@@ -237,6 +237,23 @@ describe("the reaper", () => {
   })
 })
 
+describe("gc", () => {
+  it("removes a dropped run's log from the store's logs/, never the path its record names", async () => {
+    ws = workspace({ "pipeline.yaml": TWO, "precious.txt": "keep me\n" })
+    expect((await ws.json(["run"])).code).toBe(0)
+    expect((await ws.json(["run", "--set", "b.n=2"])).code).toBe(0)
+    const db = new Database(join(ws.dir, ".pipe", "pipe.db"))
+    const old = db.prepare("SELECT id FROM runs WHERE stage = 'b' ORDER BY id LIMIT 1").get() as { id: number }
+    db.prepare("UPDATE runs SET log_path = ? WHERE id = ?").run(join(ws.dir, "precious.txt"), old.id)
+    db.close()
+    const r = await ws.pipe(["gc", "--set", "b.n=2", "--json"])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ removedRuns: 1, removedLogs: 1 })
+    expect(ws.read("precious.txt")).toBe("keep me\n")
+    expect(readdirSync(join(ws.dir, ".pipe", "logs")).sort()).not.toContain(`${old.id}.log`)
+  })
+})
+
 describe("store paths that cannot be used", () => {
   const ONE = "name: one\nstages:\n  a:\n    kind: command\n    cmd: [sh, -c, 'echo a > $PIPE_OUT/a']\n"
 
