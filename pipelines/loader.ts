@@ -13,7 +13,7 @@ import type { Pipeline } from "./model.js"
 import type { Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
 import { validate } from "./validate.js"
-import { smallInts } from "./yamlValues.js"
+import { nodeProblems, smallInts } from "./yamlValues.js"
 
 export interface Loaded {
   readonly pipeline: Pipeline
@@ -138,7 +138,9 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
       prettyErrors: false,
       uniqueKeys: true,
       resolveKnownTags: false,
-      intAsBigInt: true
+      intAsBigInt: true,
+      // Problems are reported as located errors, never as process warnings.
+      logLevel: "error"
     })
     if (doc.errors.length > 0) {
       return yield* new PipelineInvalid({
@@ -149,7 +151,20 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
         })
       })
     }
-    const raw = smallInts(doc.toJS({ maxAliasCount: 1000 }))
+    // Aliases are checked here, not by toJS's maxAliasCount (which throws, and rejects large legitimate
+    // files): the document's size with every alias expanded is capped, and cycles and dangling aliases are
+    // located problems.
+    const bad = nodeProblems(doc)
+    if (bad.length > 0) {
+      return yield* new PipelineInvalid({
+        file: display,
+        problems: bad.map((b) => {
+          const p = lc.linePos(b.offset)
+          return { location: `${display}:${p.line}:${p.col}`, path: formatPath(b.path), message: b.message }
+        })
+      })
+    }
+    const raw = smallInts(doc.toJS({ maxAliasCount: -1 }))
     const where = (d: Diagnostic) => locate(doc, lc, d)
     const pipeline = yield* check(raw, display, overrides, registry, where)
     return {

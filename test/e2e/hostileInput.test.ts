@@ -1,0 +1,108 @@
+/**
+ * Pipeline files that are hostile or merely odd: alias bombs, aliases that never end, keys JS objects cannot
+ * hold. Each ends in a clear error with exit 2 (never "internal error" or a library's warning), and a large
+ * legitimate file still loads.
+ */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { workspace, type Workspace } from "../support/cli.js"
+
+let ws: Workspace
+afterEach(() => ws?.cleanup())
+
+/** The character a "file:line:col" location points at. */
+const charAt = (text: string, location: string): string => {
+  const m = /:(\d+):(\d+)$/.exec(location)
+  if (!m) throw new Error(`not a located problem: ${location}`)
+  return text.split("\n")[Number(m[1]) - 1]![Number(m[2]) - 1]!
+}
+
+const noCrash = (stderr: string) => {
+  expect(stderr).not.toContain("internal error")
+  expect(stderr).not.toMatch(/Warning|    at /)
+}
+
+describe("YAML aliases", () => {
+  // Nine levels of nine aliases each: 9^9 (387 million) strings from 11 short lines.
+  const levels = "abcdefghi".split("")
+  const BOMB =
+    "name: lol\nstages:\n  s:\n    kind: command\n    cmd: [sh, -c, 'echo s >> ran.log']\n    params:\n" +
+    levels
+      .map((l, i) => `      ${l}: &${l} [${Array(9).fill(i === 0 ? "lol" : `*${levels[i - 1]}`).join(", ")}]\n`)
+      .join("")
+
+  it("a billion-laughs file is refused quickly, located at the alias that crosses the limit, by run, status and dag", async () => {
+    ws = workspace({ "pipeline.yaml": BOMB })
+    const start = Date.now()
+    const r = await ws.pipe(["run"])
+    expect(Date.now() - start).toBeLessThan(15_000)
+    expect(r.code).toBe(2)
+    noCrash(r.stderr)
+    const [problem, closing] = r.stderr.split("\n")
+    expect(problem).toMatch(
+      /^pipeline\.yaml:\d+:\d+ stages\.s\.params\.[a-i]\[\d\]: alias \*[a-i] expands the document past 1,000,000 values \(each alias is a full copy of its anchor\); nest fewer aliases or write the values out$/
+    )
+    expect(charAt(BOMB, problem!.split(" ")[0]!)).toBe("*")
+    expect(closing).toBe("pipeline.yaml: 1 problem; nothing ran")
+    expect(ws.ranLog()).toEqual([])
+    expect(existsSync(join(ws.dir, ".pipe"))).toBe(false)
+
+    const json = await ws.json(["run"])
+    expect(json.code).toBe(2)
+    expect(json.events).toEqual([
+      {
+        event: "error",
+        code: 2,
+        error: "PipelineInvalid",
+        problems: [{ location: problem!.split(" ")[0], path: expect.stringMatching(/^stages\.s\.params\./), message: expect.stringContaining("past 1,000,000 values") }]
+      }
+    ])
+    for (const cmd of ["status", "dag"]) {
+      const q = await ws.pipe([cmd])
+      expect(q.code).toBe(2)
+      expect(q.stderr).toBe(r.stderr)
+    }
+  })
+
+  it("a file of 5,000 stages sharing params through one anchor loads", async () => {
+    let yaml = "name: wide\nstages:\n  s0:\n    kind: command\n    cmd: [\"true\"]\n    params: &p { lr: 0.001, layers: [64, 32], opts: { a: 1, b: two } }\n"
+    for (let i = 1; i < 5000; i++) yaml += `  s${i}: { kind: command, cmd: ["true"], params: *p }\n`
+    ws = workspace({ "pipeline.yaml": yaml })
+    const dag = await ws.pipe(["dag"])
+    expect(dag.code).toBe(0)
+    expect(dag.stderr).toBe("")
+    expect(dag.stdout).toContain("s4999")
+    const status = await ws.pipe(["status", "--json"])
+    expect(status.code).toBe(0)
+    const rows = status.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(rows.filter((e) => e["event"] === "plan")).toHaveLength(5000)
+    expect(rows.at(-1)).toEqual({ event: "summary", fresh: 0, stale: 5000, pending: 0 })
+  }, 60_000)
+
+  it("an alias inside the value it names, or with no anchor, is a located problem", async () => {
+    const text = "name: p\nstages:\n  s: &s\n    kind: command\n    cmd: [\"true\"]\n    params: { me: *s, other: *nope }\n"
+    ws = workspace({ "pipeline.yaml": text })
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(2)
+    noCrash(r.stderr)
+    expect(r.stderr).toBe(
+      [
+        "pipeline.yaml:6:19 stages.s.params.me: alias *s is inside the value it names (&s), which would make it infinite",
+        "pipeline.yaml:6:30 stages.s.params.other: alias *nope names no anchor: &nope must come before it",
+        "pipeline.yaml: 2 problems; nothing ran"
+      ].join("\n")
+    )
+    expect(charAt(text, "x:6:19")).toBe("*")
+  })
+})
+
+describe("YAML keys", () => {
+  it("a list or map as a key is a located problem, not a library warning", async () => {
+    ws = workspace({ "pipeline.yaml": "name: p\nstages:\n  s:\n    kind: command\n    cmd: [\"true\"]\n    params: { [a, b]: 1 }\n" })
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(2)
+    noCrash(r.stderr)
+    expect(r.stderr).toBe("pipeline.yaml:6:15 stages.s.params: a key must be a name or a number, not a list or map\npipeline.yaml: 1 problem; nothing ran")
+  })
+})
