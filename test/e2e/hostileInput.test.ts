@@ -1,9 +1,9 @@
 /**
- * Pipeline files that are hostile or merely odd: alias bombs, aliases that never end, keys JS objects cannot
- * hold. Each ends in a clear error with exit 2 (never "internal error" or a library's warning), and a large
- * legitimate file still loads.
+ * Pipeline files that are hostile or merely odd: alias bombs, files pipe cannot read. Each ends in a clear
+ * error with exit 2 (never "internal error" or a library's warning), and a large legitimate file still loads.
  */
-import { existsSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { workspace, type Workspace } from "../support/cli.js"
@@ -104,5 +104,69 @@ describe("YAML keys", () => {
     expect(r.code).toBe(2)
     noCrash(r.stderr)
     expect(r.stderr).toBe("pipeline.yaml:6:15 stages.s.params: a key must be a name or a number, not a list or map\npipeline.yaml: 1 problem; nothing ran")
+  })
+})
+
+describe("pipeline files pipe cannot read", () => {
+  const OK = "name: p\nstages:\n  s:\n    kind: command\n    cmd: [sh, -c, 'echo s >> ran.log']\n"
+
+  it("a directory is named, with the fix", async () => {
+    ws = workspace()
+    mkdirSync(join(ws.dir, "sub"))
+    for (const cmd of ["run", "status"]) {
+      const r = await ws.pipe([cmd, "-f", "sub"])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe("pipe: sub: is a directory, not a pipeline file; pass the file in it, e.g. -f sub/pipeline.yaml")
+    }
+    mkdirSync(join(ws.dir, "pipeline.yaml"))
+    const r = await ws.json(["run"])
+    expect(r.code).toBe(2)
+    expect(r.events).toEqual([
+      {
+        event: "error",
+        code: 2,
+        error: "UsageError",
+        message: "pipeline.yaml: is a directory, not a pipeline file; pass the file in it, e.g. -f pipeline.yaml/pipeline.yaml"
+      }
+    ])
+  })
+
+  it("a file that is not UTF-8 is refused at the bad byte, not read with replacement characters", async () => {
+    ws = workspace()
+    const before = Buffer.from("name: p\nstages:\n  s:\n    kind: command\n    cmd: [sh, -c, 'echo caf")
+    writeFileSync(join(ws.dir, "pipeline.yaml"), Buffer.concat([before, Buffer.from([0xe9]), Buffer.from(" >> ran.log']\n")]))
+    const expected = `pipeline.yaml:5:28: not valid UTF-8: byte 0xE9 at byte offset ${before.length}; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)\npipeline.yaml: 1 problem; nothing ran`
+    for (const cmd of ["run", "status"]) {
+      const r = await ws.pipe([cmd])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe(expected)
+    }
+    const json = await ws.json(["run"])
+    expect(json.events).toEqual([
+      { event: "error", code: 2, error: "PipelineInvalid", problems: [{ location: "pipeline.yaml:5:28", path: "", message: expect.stringContaining("byte 0xE9") }] }
+    ])
+    expect(ws.ranLog()).toEqual([])
+
+    writeFileSync(join(ws.dir, "utf16.yaml"), Buffer.from("\ufeffname: p\n", "utf16le"))
+    const u = await ws.pipe(["status", "-f", "utf16.yaml"])
+    expect(u.code).toBe(2)
+    expect(u.stderr).toBe("utf16.yaml:1:1: the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8\nutf16.yaml: 1 problem; nothing ran")
+  })
+
+  it("a named pipe is refused instead of waiting for a writer", async () => {
+    ws = workspace()
+    execFileSync("mkfifo", [join(ws.dir, "fifo.yaml")])
+    const r = await ws.pipe(["run", "-f", "fifo.yaml"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe("pipe: fifo.yaml: not a regular file (a pipe, socket or device); pass a pipeline file (YAML, or a .ts/.js module)")
+  }, 20_000)
+
+  // root reads any file whatever its mode, so this can only fail (and be tested) as another user
+  it.skipIf(process.getuid?.() === 0)("a file without read permission is named, with the fix", async () => {
+    ws = workspace({ "pipeline.yaml": OK })
+    chmodSync(join(ws.dir, "pipeline.yaml"), 0o000)
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^pipe: pipeline\.yaml: cannot read the pipeline file \(EACCES: permission denied.*\); check the permissions of it and of its directories$/)
   })
 })
