@@ -1,12 +1,13 @@
 /**
- * Pipeline files that are hostile or merely odd: alias bombs, files pipe cannot read. Each ends in a clear
- * error with exit 2 (never "internal error" or a library's warning), and a large legitimate file still loads.
+ * Pipeline files that are hostile or merely odd: alias bombs, files pipe cannot read, deps that leave the
+ * workspace. Each ends in a clear error with exit 2 (never "internal error" or a library's warning), and a
+ * large legitimate file still loads.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { workspace, type Workspace } from "../support/cli.js"
+import { statuses, workspace, type Workspace } from "../support/cli.js"
 
 let ws: Workspace
 afterEach(() => ws?.cleanup())
@@ -168,5 +169,56 @@ describe("pipeline files pipe cannot read", () => {
     const r = await ws.pipe(["run"])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^pipe: pipeline\.yaml: cannot read the pipeline file \(EACCES: permission denied.*\); check the permissions of it and of its directories$/)
+  })
+})
+
+describe("deps", () => {
+  const withDeps = (deps: string) =>
+    `name: p\nstages:\n  s:\n    kind: command\n    cmd: [sh, -c, 'echo s >> ran.log']\n    deps: ${deps}\n`
+
+  it("that are absolute or leave the workspace are located errors, and nothing runs", async () => {
+    ws = workspace({ "pipeline.yaml": withDeps("[lib/a.txt, ../outside.txt, /etc/hostname, lib/../../x]"), "outside.txt": "" })
+    mkdirSync(join(ws.dir, "lib"))
+    ws.write("lib/a.txt", "a")
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      [
+        "pipeline.yaml:6:23 stages.s.deps[1]: '../outside.txt' leaves the workspace; deps are paths inside the workspace, relative to it: to depend on a file elsewhere, link it into the workspace (ln -s ../outside.txt outside.txt) and name the link",
+        "pipeline.yaml:6:39 stages.s.deps[2]: '/etc/hostname' is an absolute path; deps are paths inside the workspace, relative to it: to depend on a file elsewhere, link it into the workspace (ln -s /etc/hostname hostname) and name the link",
+        "pipeline.yaml:6:54 stages.s.deps[3]: 'lib/../../x' leaves the workspace; deps are paths inside the workspace, relative to it: to depend on a file elsewhere, link it into the workspace (ln -s ../x x) and name the link",
+        "pipeline.yaml: 3 problems; nothing ran"
+      ].join("\n")
+    )
+    for (const [at, dep] of [["6:23", "../outside.txt"], ["6:39", "/etc/hostname"], ["6:54", "lib/../../x"]] as const) {
+      const [line, col] = at.split(":").map(Number) as [number, number]
+      expect(ws.read("pipeline.yaml").split("\n")[line - 1]!.slice(col - 1)).toMatch(new RegExp(`^${dep.replaceAll(".", "\\.")}[,\\]]`))
+    }
+    expect(ws.ranLog()).toEqual([])
+    const json = await ws.json(["run"])
+    expect(json.events[0]).toMatchObject({ event: "error", code: 2, problems: [{ path: "stages.s.deps[1]" }, { path: "stages.s.deps[2]" }, { path: "stages.s.deps[3]" }] })
+  })
+
+  it("inside the workspace still work: nested paths, paths through '..' that stay inside, symlinks to elsewhere", async () => {
+    ws = workspace()
+    const outside = workspace({ "shared.txt": "v1" })
+    try {
+      mkdirSync(join(ws.dir, "lib", "sub"), { recursive: true })
+      ws.write("lib/sub/a.txt", "a1")
+      symlinkSync(join(outside.dir, "shared.txt"), join(ws.dir, "shared.txt"))
+      ws.write("pipeline.yaml", withDeps("[lib/sub/a.txt, ./lib/../lib/sub, shared.txt]"))
+      const first = await ws.json(["run"])
+      expect(first.code).toBe(0)
+      expect(statuses(first.events)).toEqual({ s: "ran" })
+      expect(statuses((await ws.json(["run"])).events)).toEqual({ s: "cached" })
+      ws.write("lib/sub/a.txt", "a2")
+      expect(statuses((await ws.json(["run"])).events)).toEqual({ s: "ran" })
+      // the link's target is what enters the key
+      outside.write("shared.txt", "v2")
+      expect(statuses((await ws.json(["run"])).events)).toEqual({ s: "ran" })
+      expect(ws.ranLog()).toEqual(["s", "s", "s"])
+    } finally {
+      outside.cleanup()
+    }
   })
 })
