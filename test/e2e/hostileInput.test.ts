@@ -1,10 +1,10 @@
 /**
- * Pipeline files that are hostile or merely odd: alias bombs, files pipe cannot read, deps that leave the
- * workspace. Each ends in a clear error with exit 2 (never "internal error" or a library's warning), and a
- * large legitimate file still loads.
+ * Pipeline files and command lines that are hostile or merely odd: alias bombs, files pipe cannot read, deps
+ * that leave the workspace, YAML tags. Each ends in a clear error with exit 2 (never "internal error" or a
+ * library's warning), and a large legitimate file still loads.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, workspace, type Workspace } from "../support/cli.js"
@@ -220,5 +220,64 @@ describe("deps", () => {
     } finally {
       outside.cleanup()
     }
+  })
+})
+
+describe("YAML tags", () => {
+  const PARAMS = "name: p\nstages:\n  s:\n    kind: command\n    cmd: [sh, -c, 'echo \"$PIPE_PARAMS\" > $PIPE_OUT/p; echo s >> ran.log']\n    params: { x: 1 }\n"
+
+  it("in --set are a usage error that says how to pass the text, with no library warning", async () => {
+    ws = workspace({ "pipeline.yaml": PARAMS })
+    for (const cmd of ["run", "status"]) {
+      const r = await ws.pipe([cmd, "--set", "s.x=!!binary aGVsbG8="])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe(`pipe: --set s.x=!!binary aGVsbG8=: YAML tags (!!binary) are not supported here; to pass it as text, quote it: --set 's.x="!!binary aGVsbG8="'`)
+    }
+    const custom = await ws.pipe(["run", "--set", "s.x={a: [!custom 1]}"])
+    expect(custom.code).toBe(2)
+    expect(custom.stderr).toBe(`pipe: --set s.x={a: [!custom 1]}: YAML tags (!custom) are not supported here; to pass it as text, quote it: --set 's.x="{a: [!custom 1]}"'`)
+    const json = await ws.json(["run", "--set", "s.x=!!timestamp 2001-12-14"])
+    expect(json.code).toBe(2)
+    expect(json.events).toEqual([{ event: "error", code: 2, error: "UsageError", message: expect.stringContaining("YAML tags (!!timestamp) are not supported here") }])
+    expect(json.stderr).not.toMatch(/YAMLWarning|TAG_RESOLVE_FAILED|Unresolved tag/)
+    expect(ws.ranLog()).toEqual([])
+  })
+
+  it("quoted, or in values YAML cannot read, are text", async () => {
+    ws = workspace({ "pipeline.yaml": PARAMS })
+    const r = await ws.json(["run", "--set", 's.x="!!binary aGVsbG8="'])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe("")
+    const stage = r.events.find((e) => e["event"] === "stage")!
+    expect(stage["status"]).toBe("ran")
+    expect(JSON.parse(readFileSync(ws.artifact(stage["output"])["p"]!, "utf8"))).toEqual({ x: "!!binary aGVsbG8=" })
+    const glob = await ws.json(["run", "--set", "s.x=*.txt"])
+    expect(glob.code).toBe(0)
+    expect(glob.stderr).toBe("")
+    const globbed = glob.events.find((e) => e["event"] === "stage")!
+    expect(JSON.parse(readFileSync(ws.artifact(globbed["output"])["p"]!, "utf8"))).toEqual({ x: "*.txt" })
+  })
+
+  it("in a sweep's values are a usage error, on the command line and in the file", async () => {
+    ws = workspace({ "pipeline.yaml": PARAMS })
+    const cli = await ws.pipe(["sweep", "s.x=1,!!binary eA==", "--dry-run"])
+    expect(cli.code).toBe(2)
+    expect(cli.stderr).toBe(`pipe: s.x=1,!!binary eA==: YAML tags (!!binary) are not supported here; to pass it as text, quote it: "!!binary eA=="`)
+    ws.write("pipeline.yaml", PARAMS + "sweeps:\n  g:\n    grid: { s.x: \"1, !!binary eA==\" }\n")
+    const file = await ws.pipe(["sweep", "g", "--dry-run"])
+    expect(file.code).toBe(2)
+    noCrash(file.stderr)
+    expect(file.stderr).toBe(
+      `pipeline.yaml:9:18 sweeps.g.grid.s.x: YAML tags (!!binary) are not supported here; to pass it as text, quote it: "!!binary eA=="\npipeline.yaml: 1 problem; nothing ran`
+    )
+  })
+
+  it("in the file stay text (as documented), with no library warning", async () => {
+    ws = workspace({ "pipeline.yaml": PARAMS.replace("{ x: 1 }", "{ x: !!binary aGVsbG8=, y: !custom z }") })
+    const ok = await ws.json(["run"])
+    expect(ok.code).toBe(0)
+    expect(ok.stderr).toBe("")
+    const stage = ok.events.find((e) => e["event"] === "stage")!
+    expect(JSON.parse(readFileSync(ws.artifact(stage["output"])["p"]!, "utf8"))).toEqual({ x: "aGVsbG8=", y: "z" })
   })
 })

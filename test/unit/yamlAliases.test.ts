@@ -1,6 +1,8 @@
 /** The alias check behind the loader and --set: it counts what toJS would build, and stays linear. */
+import { Either } from "effect"
 import { parseDocument } from "yaml"
 import { describe, expect, it } from "vitest"
+import { parseValue } from "../../pipelines/overrides.js"
 import { nodeProblems } from "../../pipelines/yamlValues.js"
 
 const doc = (text: string) => parseDocument(text, { resolveKnownTags: false, intAsBigInt: true })
@@ -29,5 +31,17 @@ describe("nodeProblems", () => {
     const text = "a: &x [1, 2, 3, 4, 5, 6, 7, 8]\nb: &x 1\nc: *x\n"
     // the map, 3 keys, the list of 8 (9), the scalar 1, and *x as a copy of the scalar: 15
     expect(nodeProblems(doc(text), 15)).toEqual([])
+  })
+})
+
+describe("parseValue", () => {
+  it("reads YAML values and leaves text YAML cannot read as text", () => {
+    expect(parseValue("3")).toEqual(Either.right(3))
+    expect(parseValue("[1, {a: true}]")).toEqual(Either.right([1, { a: true }]))
+    expect(parseValue("*.txt")).toEqual(Either.right("*.txt"))
+    expect(parseValue("[1,")).toEqual(Either.right("[1,"))
+    expect(parseValue("!!str 3")).toEqual(Either.right("3"))
+    expect(parseValue("&a [1, *a]")).toEqual(Either.left("alias *a is inside the value it names (&a), which would make it infinite"))
+    expect(parseValue("!!binary aGVsbG8=")).toEqual(Either.left("YAML tags (!!binary) are not supported here"))
   })
 })
