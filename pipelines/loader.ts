@@ -3,7 +3,7 @@
  * default export is a composed pipeline. Both end in the same `validate`, so they build the same DAG and keys.
  */
 import { Effect, Either } from "effect"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, statSync } from "node:fs"
 import { basename, dirname, extname, join, relative, resolve } from "node:path"
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml"
 import type { Registry } from "../stages/registry.js"
@@ -13,7 +13,7 @@ import type { Pipeline } from "./model.js"
 import type { Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
 import { validate } from "./validate.js"
-import { smallInts } from "./yamlValues.js"
+import { nodeProblems, smallInts } from "./yamlValues.js"
 
 export interface Loaded {
   readonly pipeline: Pipeline
@@ -127,9 +127,69 @@ const toProblems = (
     .sort((a, b) => a.sort - b.sort)
     .map(({ sort: _, ...p }) => p)
 
+/** The offset of the first byte that is not part of valid UTF-8 (as WHATWG's decoder sees it), if any. */
+const firstInvalidUtf8 = (b: Uint8Array): number | undefined => {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!
+    const [n, lo, hi] =
+      c < 0x80 ? [0, 0, 0]
+      : c >= 0xc2 && c <= 0xdf ? [1, 0x80, 0xbf]
+      : c === 0xe0 ? [2, 0xa0, 0xbf]
+      : c === 0xed ? [2, 0x80, 0x9f]
+      : c >= 0xe1 && c <= 0xef ? [2, 0x80, 0xbf]
+      : c === 0xf0 ? [3, 0x90, 0xbf]
+      : c === 0xf4 ? [3, 0x80, 0x8f]
+      : c >= 0xf1 && c <= 0xf3 ? [3, 0x80, 0xbf]
+      : [-1, 0, 0]
+    if (n < 0) return i
+    // The second byte has a narrower range (no overlong forms, surrogates or code points past U+10FFFF).
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k]
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) return i
+    }
+    i += n + 1
+  }
+  return undefined
+}
+
+/** The pipeline file as text: it must be readable and UTF-8 (a bad byte is reported with its line and column). */
+const readText = (file: string, display: string) =>
+  Effect.gen(function* () {
+    let bytes: Uint8Array
+    try {
+      bytes = readFileSync(file)
+    } catch (e) {
+      return yield* new UsageError({
+        message: `${display}: cannot read the pipeline file (${(e as Error).message}); check the permissions of it and of its directories`
+      })
+    }
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    } catch {
+      const at = firstInvalidUtf8(bytes) ?? 0
+      const lineStart = at === 0 ? 0 : bytes.lastIndexOf(0x0a, at - 1) + 1
+      const line = bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1
+      const col = new TextDecoder().decode(bytes.subarray(lineStart, at)).length + 1
+      const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)
+      const hex = bytes[at]!.toString(16).toUpperCase().padStart(2, "0")
+      return yield* new PipelineInvalid({
+        file: display,
+        problems: [
+          {
+            location: `${display}:${line}:${col}`,
+            path: "",
+            message: utf16
+              ? "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"
+              : `not valid UTF-8: byte 0x${hex} at byte offset ${at}; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)`
+          }
+        ]
+      })
+    }
+  })
+
 const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry) =>
   Effect.gen(function* () {
-    const text = readFileSync(file, "utf8")
+    const text = yield* readText(file, display)
     const lc = new LineCounter()
     // Explicit YAML 1.1 tags (!!timestamp, !!set, !!binary...) would become Dates, Sets and Buffers, which are
     // not JSON: they stay strings. Integers past 2^53 stay exact (bigint), so validation can report them.
@@ -138,7 +198,9 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
       prettyErrors: false,
       uniqueKeys: true,
       resolveKnownTags: false,
-      intAsBigInt: true
+      intAsBigInt: true,
+      // Problems are reported as located errors, never as process warnings.
+      logLevel: "error"
     })
     if (doc.errors.length > 0) {
       return yield* new PipelineInvalid({
@@ -149,7 +211,20 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
         })
       })
     }
-    const raw = smallInts(doc.toJS({ maxAliasCount: 1000 }))
+    // Aliases are checked here, not by toJS's maxAliasCount (which throws, and rejects large legitimate
+    // files): the document's size with every alias expanded is capped, and cycles and dangling aliases are
+    // located problems.
+    const bad = nodeProblems(doc)
+    if (bad.length > 0) {
+      return yield* new PipelineInvalid({
+        file: display,
+        problems: bad.map((b) => {
+          const p = lc.linePos(b.offset)
+          return { location: `${display}:${p.line}:${p.col}`, path: formatPath(b.path), message: b.message }
+        })
+      })
+    }
+    const raw = smallInts(doc.toJS({ maxAliasCount: -1 }))
     const where = (d: Diagnostic) => locate(doc, lc, d)
     const pipeline = yield* check(raw, display, overrides, registry, where)
     return {
@@ -203,9 +278,27 @@ export const loadPipeline = (
   Effect.gen(function* () {
     const abs = resolve(file)
     const display = relative(process.cwd(), abs).startsWith("..") ? abs : relative(process.cwd(), abs) || basename(abs)
-    if (!existsSync(abs)) {
+    let kind: "file" | "directory" | "other"
+    try {
+      const st = statSync(abs)
+      kind = st.isFile() ? "file" : st.isDirectory() ? "directory" : "other"
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
       return yield* new UsageError({
-        message: `${display}: no such pipeline file; create pipeline.yaml here or pass -f FILE`
+        message:
+          code === "ENOENT" || code === "ENOTDIR"
+            ? `${display}: no such pipeline file; create pipeline.yaml here or pass -f FILE`
+            : `${display}: cannot read the pipeline file (${(e as Error).message}); check the permissions of it and of its directories`
+      })
+    }
+    if (kind === "directory") {
+      return yield* new UsageError({
+        message: `${display}: is a directory, not a pipeline file; pass the file in it, e.g. -f ${join(display, "pipeline.yaml")}`
+      })
+    }
+    if (kind === "other") {
+      return yield* new UsageError({
+        message: `${display}: not a regular file (a pipe, socket or device); pass a pipeline file (YAML, or a .ts/.js module)`
       })
     }
     const { pipeline, locate } = SCRIPT_EXTS.has(extname(abs))

@@ -4,13 +4,11 @@
  * as points, each a list of overrides. Values are typed like `--set` (YAML scalars).
  */
 import { Either } from "effect"
-import { parse } from "yaml"
 import { UsageError } from "./errors.js"
 import { keysOf } from "./parseIssues.js"
 import type { Pipeline } from "./model.js"
-import type { Override } from "./overrides.js"
+import { parseValue, type Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
-import { smallInts } from "./yamlValues.js"
 
 export interface Axis {
   /** As written: "lr" or "train.lr". */
@@ -32,11 +30,9 @@ export interface Point {
 }
 
 const scalar = (text: string): unknown => {
-  try {
-    return smallInts(parse(text, { resolveKnownTags: false, intAsBigInt: true }))
-  } catch {
-    return text
-  }
+  const value = parseValue(text)
+  if (Either.isLeft(value)) throw new Error(`${value.left}; to pass it as text, quote it: ${JSON.stringify(text)}`)
+  return value.right
 }
 
 /** Rounds away float noise (0.0009999999999 -> 0.001) so values print and key as written. */

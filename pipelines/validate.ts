@@ -14,6 +14,7 @@ import type { Pipeline, StageNode } from "./model.js"
 import { diagnosticsOf, show } from "./parseIssues.js"
 import { configSchema, STAGE_ID, stageSchema, TopLevel } from "./spec.js"
 import { didYouMean } from "./suggest.js"
+import { expandValues } from "./sweep.js"
 
 export type Validation = Either.Either<Pipeline, ReadonlyArray<Diagnostic>>
 
@@ -222,6 +223,20 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       deps: d.kind.deps?.(d.config) ?? [],
       ...(d.description !== undefined ? { description: d.description } : {})
     })
+  }
+
+  // A grid written as command-line text (`lr: log(1e-4,1e-1,4)`) is expanded now, so its mistakes are located.
+  if (Either.isRight(top)) {
+    for (const [name, sweep] of Object.entries(top.right.sweeps ?? {})) {
+      for (const [key, values] of Object.entries(sweep.grid)) {
+        if (typeof values !== "string") continue
+        try {
+          expandValues(values)
+        } catch (e) {
+          out.push({ path: ["sweeps", name, "grid", key], message: (e as Error).message })
+        }
+      }
+    }
   }
 
   if (out.length > 0) return Either.left(out)

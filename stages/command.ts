@@ -2,9 +2,11 @@
  * The `command` kind: runs an argv (no shell) in the workspace. Its output artifact is whatever the command
  * leaves in $PIPE_OUT; it sees each needed stage's output at $PIPE_IN_<ID> and its params as JSON in
  * $PIPE_PARAMS. `${params.NAME}` in argv is replaced by the param's value. `deps` name workspace files whose
- * content enters the key, so editing a script reruns the stage that uses it.
+ * content enters the key, so editing a script reruns the stage that uses it: relative paths that stay inside the
+ * workspace (symlinks in it are followed, and their targets' content enters the key).
  */
 import { Schema } from "effect"
+import { basename, isAbsolute, normalize } from "node:path"
 import { didYouMean } from "../pipelines/suggest.js"
 import { defineKind, type StageIssue } from "./kind.js"
 
@@ -34,6 +36,10 @@ export const commandKind = defineKind({
   deps: (config) => config.deps ?? [],
   check: ({ config, params }) => {
     const issues: Array<StageIssue> = []
+    config.deps?.forEach((dep, i) => {
+      const outside = depOutsideWorkspace(dep)
+      if (outside) issues.push({ path: ["deps", i], message: outside })
+    })
     config.cmd.forEach((arg, i) => {
       for (const m of arg.matchAll(PLACEHOLDER)) {
         if (!(m[1]! in params)) {
@@ -51,6 +57,23 @@ export const commandKind = defineKind({
   },
   load: () => import("./command.run.js")
 })
+
+/**
+ * Why a dep is not a workspace path, if it is not: deps are named relative to the workspace and must stay in it
+ * (checked on the text, so a symlink inside the workspace is followed wherever it points).
+ */
+export const depOutsideWorkspace = (dep: string): string | undefined => {
+  const n = normalize(dep)
+  const name = basename(n)
+  const link = `link it into the workspace (ln -s ${n} ${name === ".." || name === "" ? "NAME" : name}) and name the link`
+  if (isAbsolute(dep)) {
+    return `'${dep}' is an absolute path; deps are paths inside the workspace, relative to it: to depend on a file elsewhere, ${link}`
+  }
+  if (n === ".." || n.startsWith("../")) {
+    return `'${dep}' leaves the workspace; deps are paths inside the workspace, relative to it: to depend on a file elsewhere, ${link}`
+  }
+  return undefined
+}
 
 /** Replaces `${params.NAME}` in one argument; non-string values are written as JSON. */
 export const interpolate = (arg: string, params: Readonly<Record<string, unknown>>): string =>
