@@ -4,10 +4,11 @@
  * library's warning), and a large legitimate file still loads.
  */
 import { execFileSync } from "node:child_process"
+import { execa } from "execa"
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { statuses, workspace, type Workspace } from "../support/cli.js"
+import { PIPE, statuses, workspace, type Workspace } from "../support/cli.js"
 
 let ws: Workspace
 afterEach(() => ws?.cleanup())
@@ -162,11 +163,19 @@ describe("pipeline files pipe cannot read", () => {
     expect(r.stderr).toBe("pipe: fifo.yaml: not a regular file (a pipe, socket or device); pass a pipeline file (YAML, or a .ts/.js module)")
   }, 20_000)
 
-  // root reads any file whatever its mode, so this can only fail (and be tested) as another user
-  it.skipIf(process.getuid?.() === 0)("a file without read permission is named, with the fix", async () => {
+  // root reads any file whatever its mode: as root, pipe runs without the capabilities that let it (setpriv,
+  // from util-linux), so the mode is honoured as it is for any other user
+  it("a file without read permission is named, with the fix", async () => {
     ws = workspace({ "pipeline.yaml": OK })
     chmodSync(join(ws.dir, "pipeline.yaml"), 0o000)
-    const r = await ws.pipe(["run"])
+    const asRoot = process.getuid?.() === 0
+    const run = await execa(asRoot ? "setpriv" : process.execPath, [...(asRoot ? ["--bounding-set=-dac_override,-dac_read_search", process.execPath] : []), PIPE, "run"], {
+      cwd: ws.dir,
+      reject: false,
+      env: { NO_COLOR: "1", PIPE_STORE: "" },
+      stdin: "ignore"
+    })
+    const r = { code: run.exitCode, stderr: run.stderr }
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^pipe: pipeline\.yaml: cannot read the pipeline file \(EACCES: permission denied.*\); check the permissions of it and of its directories$/)
   })
