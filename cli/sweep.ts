@@ -18,8 +18,7 @@ const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
   Args.withDescription("KEY=V1,V2,... per param (KEY is STAGE.PARAM or a PARAM only one stage has; values may be log(a,b,n) or range(a,b[,step])), or the name of a sweep declared in the pipeline file"),
   Args.repeated
 )
-const jobs = Options.integer("jobs").pipe(
-  Options.withDescription("Points run at once (stages of one point run in order; at most one train runs at a time)"),
+const jobs = O.integerAtLeast("jobs", 1, "Points run at once (stages of one point run in order; at most one train runs at a time)").pipe(
   Options.withDefault(1)
 )
 const metric = Options.text("metric").pipe(
