@@ -1,4 +1,7 @@
-/** The command line itself: integer options out of range. */
+/**
+ * The command line itself: integer options out of range, and sweep grids (the same param twice, the cap on
+ * points, bracketed values).
+ */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -34,6 +37,7 @@ describe("integer options out of range", () => {
       [["gc", "--keep-last", "-1"], "pipe: --keep-last must be 0 or more, got -1"],
       [["sweep", "train.lr=1,2", "--jobs", "0"], "pipe: --jobs must be at least 1, got 0"],
       [["sweep", "train.lr=1,2", "--jobs", "-3"], "pipe: --jobs must be at least 1, got -3"],
+      [["sweep", "train.lr=1,2", "--max-points", "0"], "pipe: --max-points must be at least 1, got 0"],
       [["runs", "--sweep", "0"], "pipe: --sweep must be at least 1, got 0"],
       [["report", "--sweep", "-2"], "pipe: --sweep must be at least 1, got -2"],
       [["lineage", "train", "--depth", "0"], "pipe: --depth must be at least 1, got 0"]
@@ -57,6 +61,58 @@ describe("integer options out of range", () => {
     const gc = await ws.json(["gc", "--keep-last", "0", "--dry-run"])
     expect(gc.code).toBe(0)
     expect(gc.events[0]).toMatchObject({ event: "gc", dryRun: true })
+  })
+})
+
+describe("pipe sweep's command line", () => {
+  it("refuses the same param twice, as written or through a bare PARAM", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const twice = await ws.pipe(["sweep", "train.lr=1", "train.lr=2"])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toBe("pipe: train.lr is given twice; give each param once, with all its values (train.lr=V1,V2,...)")
+    const both = await ws.pipe(["sweep", "lr=1", "train.lr=2"])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toBe("pipe: lr and train.lr both name train.lr; give each param once, with all its values (train.lr=V1,V2,...)")
+    untouched(ws)
+  })
+
+  it("caps the number of points (default 1000; --max-points raises or lowers it), before a generator allocates", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const range = await ws.pipe(["sweep", "train.lr=range(1,100000)"])
+    expect(range.code).toBe(2)
+    expect(range.stderr).toBe(
+      "pipe: train.lr=range(1,100000): range(1,100000) makes 99999 values, more than the cap of 1000 points; " +
+        "narrow it, or raise the cap with --max-points 99999"
+    )
+    // 10^15 values would take forever to build: refused at once
+    const huge = await ws.pipe(["sweep", "train.lr=range(0,1e15)"])
+    expect(huge.code).toBe(2)
+    expect(huge.stderr).toContain("range(0,1e15) makes 1000000000000000 values, more than the cap of 1000 points")
+    const log = await ws.pipe(["sweep", "train.lr=log(1,10,100000000)"])
+    expect(log.code).toBe(2)
+    expect(log.stderr).toContain("log(1,10,100000000) makes 100000000 values")
+    const grid = await ws.pipe(["sweep", "train.lr=1,2,3", "train.layers=1,2", "--max-points", "5"])
+    expect(grid.code).toBe(2)
+    expect(grid.stderr).toBe(
+      "pipe: the grid has 6 points (3 train.lr x 2 train.layers), more than the cap of 5 points; narrow it, or raise the cap with --max-points 6"
+    )
+    untouched(ws)
+    const raised = await ws.json(["sweep", "train.lr=range(0,1200)", "--max-points", "1200", "--dry-run"])
+    expect(raised.code).toBe(0)
+    expect(raised.events.filter((e) => e["event"] === "point")).toHaveLength(1200)
+  })
+
+  it("reads a bracketed value as one YAML list or map, and says so in --help", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const r = await ws.json(["sweep", "train.layers=[0.1,0.2],[3],{a: 1, b: 2}", "--dry-run"])
+    expect(r.code).toBe(0)
+    expect(r.events.filter((e) => e["event"] === "point").map((e) => e["params"])).toEqual([
+      { "train.layers": [0.1, 0.2] },
+      { "train.layers": [3] },
+      { "train.layers": { a: 1, b: 2 } }
+    ])
+    const help = await ws.pipe(["sweep", "--help"])
+    expect(help.stdout).toContain("a bracketed [1,2] or {a: 1} is ONE value (a YAML list or map)")
   })
 })
 
