@@ -114,5 +114,38 @@ describe("pipe sweep's command line", () => {
     const help = await ws.pipe(["sweep", "--help"])
     expect(help.stdout).toContain("a bracketed [1,2] or {a: 1} is ONE value (a YAML list or map)")
   })
+
+  it("refuses a list for a numeric param of a typed kind with one clear problem, exit 2", async () => {
+    ws = workspace({
+      "pipeline.yaml": `
+name: ml
+stages:
+  download:
+    kind: download
+    params: { limit: 100 }
+  split:
+    kind: split
+    needs: [download]
+  augment:
+    kind: augment
+    needs: [download]
+  train:
+    kind: train
+    needs: [split, augment]
+    params: { model: mlp, epochs: 1 }
+`
+    })
+    const r = await ws.pipe(["sweep", "train.lr=[0.1,0.2]"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      "--set train.lr=[0.1,0.2] stages.train.params.lr: expected a positive number, got a list of 2\npipeline.yaml: 1 problem; nothing ran"
+    )
+    expect(existsSync(join(ws.dir, ".pipe"))).toBe(false)
+    // the same in the file: one problem, not also "expected undefined"
+    ws.write("bad.yaml", ws.read("pipeline.yaml").replace("epochs: 1", "epochs: -3"))
+    const file = await ws.pipe(["status", "-f", "bad.yaml"])
+    expect(file.code).toBe(2)
+    expect(file.stderr).toBe("bad.yaml:16:35 stages.train.params.epochs: expected a positive integer, got -3\nbad.yaml: 1 problem; nothing ran")
+  })
 })
 
