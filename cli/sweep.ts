@@ -38,7 +38,7 @@ const jobs = O.integerAtLeast("jobs", 1, "Points run at once (stages of one poin
 const maxPoints = O.integerAtLeast(
   "max-points",
   1,
-  `Refuse a grid of more points than this (default ${DEFAULT_MAX_POINTS})`
+  `Refuse a grid of more points than this (default ${DEFAULT_MAX_POINTS}; a declared sweep's own cap is its max_points)`
 ).pipe(Options.optional)
 const metric = Options.text("metric").pipe(
   Options.withDescription("The figure to report and sort points by (default: the declared sweep's, else test_accuracy)"),
@@ -62,7 +62,7 @@ export const sweepCommand = Command.make(
       // A declared sweep by name, or KEY=VALUES arguments.
       let axes: Array<Axis>
       let metricName = Option.getOrUndefined(a.metric)
-      const cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
+      let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
         const spec = pipeline.sweeps[name]
@@ -72,6 +72,8 @@ export const sweepCommand = Command.make(
             message: `no sweep named '${name}'${didYouMean(name, names)} in ${base.display}${names.length ? `; sweeps: ${names.join(", ")}` : ""}`
           })
         }
+        // Checked when the pipeline loaded (keys, values, its own cap); --max-points may lower the cap.
+        cap = Option.getOrElse(a.maxPoints, () => spec.max_points ?? DEFAULT_MAX_POINTS)
         axes = []
         for (const [key, v] of Object.entries(spec.grid)) {
           if (typeof v !== "string") axes.push({ key, values: v })

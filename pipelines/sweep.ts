@@ -2,14 +2,17 @@
  * Sweep grids, pure: `KEY=V1,V2` arguments (and `log(a,b,n)`, `range(a,b[,step])`), keys resolved against the
  * pipeline (`STAGE.PARAM`, or a bare `PARAM` that exactly one stage has), and the cartesian product of values
  * as points, each a list of overrides. Values are typed like `--set` (YAML values: a bracketed `[1,2]` or
- * `{a: 1}` is one list or map). Grids are capped (DEFAULT_MAX_POINTS unless raised with --max-points).
+ * `{a: 1}` is one list or map). Grids are capped (DEFAULT_MAX_POINTS unless raised); declared sweeps are
+ * checked here too, as path-addressed diagnostics, when the pipeline loads.
  */
 import { Either } from "effect"
 import { parse } from "yaml"
+import type { Diagnostic } from "./diagnostic.js"
 import { UsageError } from "./errors.js"
 import { keysOf } from "./parseIssues.js"
 import type { StageNode } from "./model.js"
 import type { Override } from "./overrides.js"
+import type { SweepSpec } from "./spec.js"
 import { didYouMean } from "./suggest.js"
 import { smallInts } from "./yamlValues.js"
 
@@ -45,7 +48,7 @@ const scalar = (text: string): unknown => {
 /** Rounds away float noise (0.0009999999999 -> 0.001) so values print and key as written. */
 const tidy = (x: number) => Number(x.toPrecision(12))
 
-/** The most points a grid may have unless raised (--max-points). */
+/** The most points a grid may have unless raised (--max-points, or max_points in a declared sweep). */
 export const DEFAULT_MAX_POINTS = 1000
 
 /** A generator that would make more values than the cap allows (thrown before it allocates them). */
@@ -203,6 +206,65 @@ export const checkGrid = (axes: ReadonlyArray<ResolvedAxis>, max: number): Eithe
     return Either.left(new UsageError({ message: overCap(what, n, max, raiseFlag) }))
   }
   return Either.right(undefined)
+}
+
+/**
+ * The problems of the sweeps declared in a pipeline file, addressed sweeps.NAME.grid.KEY: an empty or malformed
+ * value list, a key that names no stage and param, a param given twice, and more points than the sweep's cap.
+ * Keys of stages in `unchecked` (stages that did not validate) are not resolved, nor bare keys while any is.
+ */
+export const sweepDiagnostics = (
+  sweeps: Readonly<Record<string, SweepSpec>>,
+  stages: ReadonlyMap<string, SweepStage>,
+  unchecked: ReadonlySet<string> = new Set()
+): Array<Diagnostic> => {
+  const out: Array<Diagnostic> = []
+  for (const [name, spec] of Object.entries(sweeps)) {
+    const max = spec.max_points ?? DEFAULT_MAX_POINTS
+    const raise = (n: number) => `max_points: ${n} in sweeps.${name}`
+    const axes: Array<ResolvedAxis> = []
+    let complete = true
+    for (const [key, v] of Object.entries(spec.grid)) {
+      const path = ["sweeps", name, "grid", key]
+      let values: ReadonlyArray<unknown>
+      try {
+        values = typeof v === "string" ? expandValues(v, max) : v
+      } catch (e) {
+        out.push({ path, message: e instanceof TooManyValues ? overCap(e.message, e.count, max, raise) : (e as Error).message })
+        complete = false
+        continue
+      }
+      if (values.length === 0) {
+        out.push({ path, message: "expected at least one value, e.g. [0.001, 0.01] or \"log(1e-4,1e-1,4)\"" })
+        complete = false
+      }
+      const dot = key.indexOf(".")
+      if (dot > 0 ? unchecked.has(key.slice(0, dot)) : unchecked.size > 0) {
+        complete = false
+        continue
+      }
+      const r = resolveKey(stages, key)
+      if (Either.isLeft(r)) {
+        out.push({ path, at: "key", message: r.left })
+        complete = false
+        continue
+      }
+      axes.push({ key, ...r.right, values })
+    }
+    const dup = duplicateKey(axes)
+    if (dup) {
+      out.push({ path: ["sweeps", name, "grid", axes[dup.index]!.key], at: "key", message: dup.message })
+      complete = false
+    }
+    const n = pointCount(axes)
+    if (complete && n > max) {
+      out.push({
+        path: ["sweeps", name, "grid"],
+        message: overCap(`the grid has ${n} points (${axes.map((a) => `${a.values.length} ${a.key}`).join(" x ")})`, n, max, raise)
+      })
+    }
+  }
+  return out
 }
 
 /** The cartesian product, first axis slowest: [a=1,b=1], [a=1,b=2], [a=2,b=1], ... */

@@ -1,6 +1,6 @@
 /**
- * The command line itself: integer options out of range, and sweep grids (the same param twice, the cap on
- * points, bracketed values).
+ * The command line itself: integer options out of range, sweep grids (the same param twice, the cap on
+ * points, bracketed values) and the sweeps declared in pipeline.yaml, which are checked when the pipeline loads.
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
@@ -149,3 +149,79 @@ stages:
   })
 })
 
+describe("sweeps declared in pipeline.yaml", () => {
+  const DECLARED = `${PIPELINE}sweeps:
+  bad:
+    grid: { train.lr: "log(1,2)" }
+  empty:
+    grid:
+      train.lr: []
+  typo:
+    grid: { trian.lr: [1, 2], lr: [3], train.lr: [1] }
+  big:
+    grid: { train.lr: "range(0,50)", train.layers: "range(0,50)" }
+  capped:
+    max_points: 100
+    grid: { train.lr: "range(0,500)" }
+`
+  const PROBLEMS = [
+    `pipeline.yaml:14:23 sweeps.bad.grid.train.lr: log(1,2): expected log(FROM, TO, COUNT) with positive FROM and TO and COUNT >= 2`,
+    `pipeline.yaml:17:17 sweeps.empty.grid.train.lr: expected at least one value, e.g. [0.001, 0.01] or "log(1e-4,1e-1,4)"`,
+    `pipeline.yaml:19:13 sweeps.typo.grid.trian.lr: unknown stage 'trian' (did you mean 'train'?)`,
+    `pipeline.yaml:19:40 sweeps.typo.grid.train.lr: lr and train.lr both name train.lr; give each param once, with all its values (train.lr=V1,V2,...)`,
+    `pipeline.yaml:21:11 sweeps.big.grid: the grid has 2500 points (50 train.lr x 50 train.layers), more than the cap of 1000 points; ` +
+      `narrow it, or raise the cap with max_points: 2500 in sweeps.big`,
+    `pipeline.yaml:24:23 sweeps.capped.grid.train.lr: range(0,500) makes 500 values, more than the cap of 100 points; ` +
+      `narrow it, or raise the cap with max_points: 500 in sweeps.capped`,
+    `pipeline.yaml: 6 problems; nothing ran`
+  ].join("\n")
+
+  it("are checked when the pipeline loads: pipe run, pipe status and pipe sweep NAME report every problem with its location", async () => {
+    ws = workspace({ "pipeline.yaml": DECLARED })
+    for (const args of [["run"], ["status"], ["sweep", "bad"], ["sweep", "empty"]]) {
+      const r = await ws.pipe(args)
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: PROBLEMS })
+    }
+    untouched(ws)
+  })
+
+  it("a key for a param the stage's kind does not have is located too, with did-you-mean", async () => {
+    ws = workspace({
+      "pipeline.yaml": `
+name: typed
+stages:
+  download:
+    kind: download
+sweeps:
+  sizes:
+    grid: { download.limt: [10, 20] }
+`
+    })
+    const r = await ws.pipe(["status"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.split("\n")[0]).toBe(
+      "pipeline.yaml:8:13 sweeps.sizes.grid.download.limt: stage download has no param 'limt' (did you mean 'limit'?); its params: source, dir, url, limit"
+    )
+  })
+
+  it("max_points raises a declared sweep's cap; --max-points lowers it for one invocation", async () => {
+    ws = workspace({
+      "pipeline.yaml": `${PIPELINE}sweeps:
+  wide:
+    max_points: 3000
+    grid: { train.lr: "range(0,50)", train.layers: "range(0,50)" }
+  small:
+    grid: { train.lr: [0.1, 0.2] }
+`
+    })
+    expect((await ws.pipe(["status"])).code).toBe(0)
+    const lowered = await ws.pipe(["sweep", "wide", "--max-points", "10"])
+    expect(lowered.code).toBe(2)
+    expect(lowered.stderr).toBe(
+      "pipe: train.lr=range(0,50): range(0,50) makes 50 values, more than the cap of 10 points; narrow it, or raise the cap with --max-points 50"
+    )
+    const small = await ws.json(["sweep", "small"])
+    expect(small.code).toBe(0)
+    expect(small.events.filter((e) => e["event"] === "point").map((e) => e["params"])).toEqual([{ "train.lr": 0.1 }, { "train.lr": 0.2 }])
+  })
+})
