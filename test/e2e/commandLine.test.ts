@@ -1,6 +1,7 @@
 /**
- * The command line itself: integer options out of range, sweep grids (the same param twice, the cap on
- * points, bracketed values) and the sweeps declared in pipeline.yaml, which are checked when the pipeline loads.
+ * The command line itself: options missing their value, options before the command, integer options out of
+ * range, sweep grids (the same param twice, the cap on points, bracketed values) and the sweeps declared in
+ * pipeline.yaml, which are checked when the pipeline loads.
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
@@ -28,6 +29,99 @@ const untouched = (w: Workspace) => {
   expect(w.ranLog()).toEqual([])
   expect(existsSync(join(w.dir, ".pipe"))).toBe(false)
 }
+
+describe("an option without its value", () => {
+  it("pipe run --set refuses (exit 2) instead of running the whole pipeline", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const r = await ws.pipe(["run", "--set"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe("pipe: --set needs a value, e.g. pipe run --set train.lr=0.001; see pipe run --help")
+    untouched(ws)
+  })
+
+  it("is refused for every value-taking option, at the end or followed by another option", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const cases: Array<[Array<string>, string]> = [
+      [["run", "-f"], "-f needs a value, e.g. pipe run -f pipeline.yaml"],
+      [["run", "--file"], "--file needs a value, e.g. pipe run --file pipeline.yaml"],
+      [["run", "--store"], "--store needs a value, e.g. pipe run --store .pipe"],
+      [["run", "--set", "--dry-run"], "--set needs a value, e.g. pipe run --set train.lr=0.001"],
+      [["status", "--set", "-f", "pipeline.yaml"], "--set needs a value, e.g. pipe status --set train.lr=0.001"],
+      [["sweep", "train.lr=1,2", "--metric"], "--metric needs a value, e.g. pipe sweep --metric test_accuracy"],
+      [["sweep", "train.lr=1,2", "--jobs", "--dry-run"], "--jobs needs a value, e.g. pipe sweep --jobs 2"],
+      [["sweep", "train.lr=1,2", "--max-points"], "--max-points needs a value, e.g. pipe sweep --max-points 5000"],
+      [["runs", "--limit"], "--limit needs a value, e.g. pipe runs --limit 20"],
+      [["runs", "--where"], "--where needs a value, e.g. pipe runs --where metrics.test_accuracy>=0.9"],
+      [["gc", "--keep-last"], "--keep-last needs a value, e.g. pipe gc --keep-last 3"],
+      [["dag", "--format"], "--format needs a value, e.g. pipe dag --format text"],
+      [["report", "-o"], "-o needs a value, e.g. pipe report -o report"]
+    ]
+    for (const [args, message] of cases) {
+      const r = await ws.pipe(args)
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `pipe: ${message}; see pipe ${args[0]} --help`
+      })
+    }
+    untouched(ws)
+  })
+
+  it("gives scripts a JSON error event with --json", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const r = await ws.json(["run", "--store"])
+    expect(r.code).toBe(2)
+    expect(r.events).toEqual([
+      { event: "error", code: 2, error: "UsageError", message: "--store needs a value, e.g. pipe run --store .pipe; see pipe run --help" }
+    ])
+    untouched(ws)
+  })
+
+  it("still takes negative numbers and --opt=value as values", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    expect((await ws.pipe(["run"])).code).toBe(0)
+    const eq = await ws.pipe(["status", "--set=train.lr=-1"])
+    expect(eq.code).toBe(0)
+    expect(eq.stdout).toContain("train  stale    params changed: lr 0.1 -> -1")
+    const neg = await ws.pipe(["status", "--set", "train.lr=-2"])
+    expect(neg.code).toBe(0)
+    expect(neg.stdout).toContain("train  stale    params changed: lr 0.1 -> -2")
+  })
+})
+
+describe("options before the command", () => {
+  it("pipe -f FILE status works as pipe status -f FILE, with the other shared options too", async () => {
+    ws = workspace({ "other.yaml": PIPELINE })
+    const r = await ws.pipe(["-f", "other.yaml", "status"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("prep   stale    no previous run")
+    expect((await ws.pipe(["--file", "other.yaml", "run"])).code).toBe(0)
+    expect(ws.ranLog()).toEqual(["prep", "train 0.1"])
+    const j = await ws.pipe(["--json", "--set", "train.lr=0.5", "--store", join(ws.dir, ".pipe"), "-f", "other.yaml", "status"])
+    expect(j.code).toBe(0)
+    const plan = j.stdout.split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(plan.filter((e) => e["event"] === "plan").map((e) => [e["stage"], e["state"], e["reason"]])).toEqual([
+      ["prep", "fresh", "up to date"],
+      ["train", "stale", "params changed: lr 0.1 -> 0.5"]
+    ])
+    const equals = await ws.pipe(["--file=other.yaml", "status"])
+    expect(equals.code).toBe(0)
+  })
+
+  it("says so when the command does not take that option, or no command follows", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const dag = await ws.pipe(["--set", "train.lr=1", "dag"])
+    expect(dag.code).toBe(2)
+    expect(dag.stderr).toBe("pipe: --set is not an option of pipe dag; see pipe dag --help")
+    const none = await ws.pipe(["-f", "pipeline.yaml"])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain("pipe: give a command after -f pipeline.yaml, e.g. pipe status -f pipeline.yaml; commands: run, sweep, status")
+    const noValue = await ws.pipe(["-f", "status"])
+    expect(noValue.code).toBe(2)
+    expect(noValue.stderr).toBe("pipe: -f needs a value, e.g. pipe status -f pipeline.yaml; see pipe status --help")
+    untouched(ws)
+  })
+})
 
 describe("integer options out of range", () => {
   it("are usage errors (exit 2), not silently clamped", async () => {
