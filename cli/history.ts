@@ -43,7 +43,7 @@ export const runJson = (r: RunInfo) => ({
 // pipe runs
 
 const stageOpt = Options.text("stage").pipe(Options.withDescription("Only runs of this stage (repeatable)"), Options.repeated)
-const sweepOpt = Options.integer("sweep").pipe(Options.withDescription("Only the runs of this sweep's points"), Options.optional)
+const sweepOpt = O.integerAtLeast("sweep", 1, "Only the runs of this sweep's points").pipe(Options.optional)
 const statusOpt = Options.choice("status", ["ok", "failed", "interrupted", "damaged", "running"]).pipe(
   Options.withDescription("Only runs with this status (repeatable)"),
   Options.repeated
@@ -56,7 +56,7 @@ const sortOpt = Options.text("sort").pipe(
   Options.withDescription("Sort by a field, e.g. metrics.test_accuracy; a leading - sorts descending (default: newest first)"),
   Options.optional
 )
-const limitOpt = Options.integer("limit").pipe(Options.withDescription("Show at most N runs; 0 for all"), Options.withDefault(50))
+const limitOpt = O.integerAtLeast("limit", 0, "Show at most N runs; 0 for all").pipe(Options.withDefault(50))
 const pipelineOpt = Options.text("pipeline").pipe(Options.withDescription("Only runs of this pipeline name (default: all in the store)"), Options.optional)
 
 const MAX_COLUMNS = 8
@@ -117,7 +117,7 @@ export const runsCommand = Command.make(
               ...(sweep !== undefined ? { sweep } : {}),
               where,
               ...(Option.isSome(a.sort) ? { sort: a.sort.value } : {}),
-              limit: Math.max(0, a.limit)
+              limit: a.limit
             })
           )
           if (a.json) out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r) })) : [])

@@ -17,7 +17,7 @@ export const ref = Args.text({ name: "ref" }).pipe(
 
 const up = Options.boolean("up").pipe(Options.withDescription("Show what produced it: stages, params, inputs, sources, engine, code (default)"))
 const down = Options.boolean("down").pipe(Options.withDescription("Show everything built from it"))
-const depth = Options.integer("depth").pipe(Options.withDescription("Follow at most N runs deep"), Options.optional)
+const depth = O.integerAtLeast("depth", 1, "Follow at most N runs deep").pipe(Options.optional)
 
 const isFile = (p: string): boolean => {
   try {
@@ -116,7 +116,6 @@ export const lineageCommand = Command.make(
     Effect.gen(function* () {
       if (a.up && a.down) return yield* new UsageError({ message: "give --up or --down, not both" })
       const depthN = Option.getOrElse(a.depth, () => Infinity)
-      if (depthN < 1) return yield* new UsageError({ message: `--depth must be at least 1 (got ${depthN})` })
       yield* O.withQueries(a.file, a.store, ({ q, pipeline }) =>
         Effect.gen(function* () {
           const target = yield* resolveRef(q, a.ref, pipeline)

@@ -1,5 +1,5 @@
 /** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
-import { Args, Options } from "@effect/cli"
+import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Either, Layer, Option } from "effect"
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -29,6 +29,24 @@ export const set = Options.text("set").pipe(
   Options.withDescription("Override a param for this invocation, typed like YAML: --set train.lr=0.001"),
   Options.repeated
 )
+
+/**
+ * An integer option that refuses values below `min` as a usage error (exit 2): `--jobs 0`, `--limit -5` or
+ * `--keep-last -1` say so instead of meaning something else. Non-integers are refused by Options.integer.
+ */
+export const integerAtLeast = (name: string, min: number, description: string) =>
+  Options.integer(name).pipe(
+    Options.withDescription(description),
+    Options.mapEffect((n) =>
+      n >= min
+        ? Effect.succeed(n)
+        : Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(`pipe: --${name} must be ${min === 0 ? "0 or more" : `at least ${min}`}, got ${n}`)
+            )
+          )
+    )
+  )
 
 export const stages = Args.text({ name: "stage" }).pipe(
   Args.withDescription("Stages to consider, with everything upstream of them (default: all)"),

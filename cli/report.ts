@@ -24,7 +24,7 @@ const runArg = Args.text({ name: "run" }).pipe(
   Args.withDescription("An analyze, evaluate or train run (number, stage id, key or artifact hash); default: the pipeline's latest evaluations"),
   Args.optional
 )
-const sweepOpt = Options.integer("sweep").pipe(Options.withDescription("Report on every point of this sweep, side by side"), Options.optional)
+const sweepOpt = O.integerAtLeast("sweep", 1, "Report on every point of this sweep, side by side").pipe(Options.optional)
 const outOpt = Options.text("output").pipe(
   Options.withAlias("o"),
   Options.withDescription("The directory to write report.html, summary.md and figures/ to (default: ./report)"),

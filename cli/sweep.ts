@@ -5,7 +5,17 @@ import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
 import { planRun } from "../pipelines/runner.js"
 import type { Loaded } from "../pipelines/loader.js"
-import { expandValues, parseAxis, points as expand, resolveAxis, type Axis, type Point, type ResolvedAxis } from "../pipelines/sweep.js"
+import {
+  axisOf,
+  checkGrid,
+  DEFAULT_MAX_POINTS,
+  parseAxis,
+  points as expand,
+  resolveAxis,
+  type Axis,
+  type Point,
+  type ResolvedAxis
+} from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
@@ -15,13 +25,21 @@ import { renderError } from "./render.js"
 import { seconds, summaryText } from "./reporters.js"
 
 const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
-  Args.withDescription("KEY=V1,V2,... per param (KEY is STAGE.PARAM or a PARAM only one stage has; values may be log(a,b,n) or range(a,b[,step])), or the name of a sweep declared in the pipeline file"),
+  Args.withDescription(
+    "KEY=V1,V2,... per param (KEY is STAGE.PARAM or a PARAM only one stage has; each param once), or the name of a sweep " +
+      "declared in the pipeline file. Values are typed like --set; log(a,b,n) and range(a,b[,step]) make several; a bracketed " +
+      "[1,2] or {a: 1} is ONE value (a YAML list or map), so layers=[64,32],[128] has two values"
+  ),
   Args.repeated
 )
-const jobs = Options.integer("jobs").pipe(
-  Options.withDescription("Points run at once (stages of one point run in order; at most one train runs at a time)"),
+const jobs = O.integerAtLeast("jobs", 1, "Points run at once (stages of one point run in order; at most one train runs at a time)").pipe(
   Options.withDefault(1)
 )
+const maxPoints = O.integerAtLeast(
+  "max-points",
+  1,
+  `Refuse a grid of more points than this (default ${DEFAULT_MAX_POINTS}; a declared sweep's own cap is its max_points)`
+).pipe(Options.optional)
 const metric = Options.text("metric").pipe(
   Options.withDescription("The figure to report and sort points by (default: the declared sweep's, else test_accuracy)"),
   Options.optional
@@ -35,7 +53,7 @@ const fmtMetric = (m: number | null) => (m === null ? "-" : Number.isInteger(m) 
 
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, metric, dryRun, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, dryRun, grid },
   (a) =>
     Effect.gen(function* () {
       const sets = yield* O.parseSets(a.set)
@@ -44,6 +62,7 @@ export const sweepCommand = Command.make(
       // A declared sweep by name, or KEY=VALUES arguments.
       let axes: Array<Axis>
       let metricName = Option.getOrUndefined(a.metric)
+      let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
         const spec = pipeline.sweeps[name]
@@ -53,13 +72,23 @@ export const sweepCommand = Command.make(
             message: `no sweep named '${name}'${didYouMean(name, names)} in ${base.display}${names.length ? `; sweeps: ${names.join(", ")}` : ""}`
           })
         }
-        axes = Object.entries(spec.grid).map(([key, v]) => ({ key, values: typeof v === "string" ? expandValues(v) : v }))
+        // Checked when the pipeline loaded (keys, values, its own cap); --max-points may lower the cap.
+        cap = Option.getOrElse(a.maxPoints, () => spec.max_points ?? DEFAULT_MAX_POINTS)
+        axes = []
+        for (const [key, v] of Object.entries(spec.grid)) {
+          if (typeof v !== "string") axes.push({ key, values: v })
+          else {
+            const axis = axisOf(key, v, cap)
+            if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
+            axes.push(axis.right)
+          }
+        }
         metricName ??= spec.metric
       } else {
         if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
         axes = []
         for (const arg of a.grid) {
-          const axis = parseAxis(arg)
+          const axis = parseAxis(arg, cap)
           if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
           axes.push(axis.right)
         }
@@ -67,10 +96,12 @@ export const sweepCommand = Command.make(
       metricName ??= "test_accuracy"
       const resolved: Array<ResolvedAxis> = []
       for (const axis of axes) {
-        const r = resolveAxis(pipeline, axis)
+        const r = resolveAxis(pipeline.stages, axis)
         if (Either.isLeft(r)) return yield* Effect.fail(r.left)
         resolved.push(r.right)
       }
+      const refused = checkGrid(resolved, cap)
+      if (Either.isLeft(refused)) return yield* Effect.fail(refused.left)
       const pts = expand(resolved)
       // Every point must be a valid pipeline before anything runs.
       const loaded = new Map<number, Loaded>()

@@ -11,8 +11,7 @@ import { renderError } from "./render.js"
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
-const keepLast = Options.integer("keep-last").pipe(
-  Options.withDescription("Also keep the last N runs of every stage, whatever their status"),
+const keepLast = O.integerAtLeast("keep-last", 0, "Also keep the last N runs of every stage, whatever their status").pipe(
   Options.withDefault(1)
 )
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Say what would be removed; remove nothing"))
@@ -21,7 +20,7 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
   Effect.gen(function* () {
     yield* O.withQueries(a.file, a.store, ({ store, loaded }) => Effect.gen(function* () {
       const needed = loaded ? cachedRuns(yield* planRun(loaded, [], store)).map((c) => c.run) : []
-      const r = gc(store, { keepLast: Math.max(0, a.keepLast), dryRun: a.dryRun, needed })
+      const r = gc(store, { keepLast: a.keepLast, dryRun: a.dryRun, needed })
       if (a.json) return out(JSON.stringify({ event: "gc", ...r }))
       const verb = r.dryRun ? "would remove" : "removed"
       out(

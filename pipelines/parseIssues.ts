@@ -57,8 +57,13 @@ export const diagnosticsOf = (
   switch (issue._tag) {
     case "Pointer":
       return diagnosticsOf(issue.issue, [...path, ...toArray(issue.path).map((p) => (typeof p === "symbol" ? String(p) : p))], parent)
-    case "Composite":
-      return toArray(issue.issues).flatMap((i) => diagnosticsOf(i, path, issue.ast))
+    case "Composite": {
+      // An optional value (X | undefined, e.g. a param with a default) that is there but wrong: say what is
+      // wrong with it as an X, not also that it is not undefined.
+      const issues = toArray(issue.issues)
+      const defined = AST.isUnion(issue.ast) ? issues.filter((i) => !(i._tag === "Type" && AST.isUndefinedKeyword(i.ast))) : issues
+      return (defined.length > 0 ? defined : issues).flatMap((i) => diagnosticsOf(i, path, issue.ast))
+    }
     case "Unexpected": {
       const key = String(path.at(-1))
       const allowed = keysOf(parent)

@@ -25,8 +25,12 @@ export const SweepSpec = Schema.Struct({
       Schema.String.annotations({ description: "values as on the command line, e.g. log(1e-4,1e-1,4)" })
     )
   }).annotations({ description: "a map of params (STAGE.PARAM or PARAM) to their values" }),
-  metric: Schema.optionalWith(Schema.String, { exact: true })
-}).annotations({ description: "a sweep (grid, and optionally metric and description)" })
+  metric: Schema.optionalWith(Schema.String, { exact: true }),
+  max_points: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations({ description: "the most points the grid may have (default 1000)" }),
+    { exact: true }
+  )
+}).annotations({ description: "a sweep (grid, and optionally metric, description and max_points)" })
 
 export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
 

@@ -1,13 +1,17 @@
 /**
  * Sweep grids, pure: `KEY=V1,V2` arguments (and `log(a,b,n)`, `range(a,b[,step])`), keys resolved against the
  * pipeline (`STAGE.PARAM`, or a bare `PARAM` that exactly one stage has), and the cartesian product of values
- * as points, each a list of overrides. Values are typed like `--set` (YAML scalars).
+ * as points, each a list of overrides. Values are typed like `--set` (YAML values: a bracketed `[1,2]` or
+ * `{a: 1}` is one list or map). Grids are capped (DEFAULT_MAX_POINTS unless raised); declared sweeps are
+ * checked here too, as path-addressed diagnostics, when the pipeline loads.
  */
 import { Either } from "effect"
+import type { Diagnostic } from "./diagnostic.js"
 import { UsageError } from "./errors.js"
 import { keysOf } from "./parseIssues.js"
-import type { Pipeline } from "./model.js"
+import type { StageNode } from "./model.js"
 import { parseValue, type Override } from "./overrides.js"
+import type { SweepSpec } from "./spec.js"
 import { didYouMean } from "./suggest.js"
 
 export interface Axis {
@@ -17,6 +21,8 @@ export interface Axis {
 }
 
 export interface ResolvedAxis {
+  /** As written. */
+  readonly key: string
   readonly stage: string
   readonly param: string
   readonly values: ReadonlyArray<unknown>
@@ -38,7 +44,21 @@ const scalar = (text: string): unknown => {
 /** Rounds away float noise (0.0009999999999 -> 0.001) so values print and key as written. */
 const tidy = (x: number) => Number(x.toPrecision(12))
 
-const generator = (text: string): ReadonlyArray<number> | undefined => {
+/** The most points a grid may have unless raised (--max-points, or max_points in a declared sweep). */
+export const DEFAULT_MAX_POINTS = 1000
+
+/** A generator that would make more values than the cap allows (thrown before it allocates them). */
+export class TooManyValues extends Error {
+  constructor(readonly text: string, readonly count: number) {
+    super(`${text} makes ${count} values`)
+  }
+}
+
+/** Why a grid of `n` points is refused, and how to raise the cap (`raise(n)`: "--max-points N" or "max_points: N ..."). */
+const overCap = (what: string, n: number, max: number, raise: (n: number) => string) =>
+  `${what}, more than the cap of ${max} points; narrow it, or raise the cap with ${raise(n)}`
+
+const generator = (text: string, max: number): ReadonlyArray<number> | undefined => {
   const m = /^(log|range)\((.*)\)$/.exec(text.trim())
   if (!m) return undefined
   const args = m[2]!.split(",").map((a) => Number(a.trim()))
@@ -48,24 +68,31 @@ const generator = (text: string): ReadonlyArray<number> | undefined => {
     if (args.length !== 3 || !(a > 0) || !(b > 0) || !Number.isInteger(n) || n < 2) {
       throw new Error(`${text}: expected log(FROM, TO, COUNT) with positive FROM and TO and COUNT >= 2`)
     }
+    if (n > max) throw new TooManyValues(text, n)
     return Array.from({ length: n }, (_, i) => tidy(Math.exp(Math.log(a) + ((Math.log(b) - Math.log(a)) * i) / (n - 1))))
   }
   const [a, b, step = 1] = args as [number, number, number?]
   if (args.length < 2 || args.length > 3 || step === 0) throw new Error(`${text}: expected range(FROM, TO[, STEP]) (TO excluded)`)
   const out: Array<number> = []
-  for (let x = a; step > 0 ? x < b : x > b; x = tidy(x + step)) out.push(x)
+  for (let x = a; step > 0 ? x < b : x > b; x = tidy(x + step)) {
+    if (out.length === max) throw new TooManyValues(text, Math.ceil((b - a) / step))
+    out.push(x)
+  }
   if (out.length === 0) throw new Error(`${text}: the range is empty`)
   return out
 }
 
-/** Splits on commas outside parentheses: "log(1,10,3),0.5" -> ["log(1,10,3)", "0.5"]. */
+/**
+ * Splits on commas outside parentheses, brackets and braces: "log(1,10,3),0.5" -> ["log(1,10,3)", "0.5"],
+ * "[1,2],[3]" -> ["[1,2]", "[3]"] (each a YAML flow list: one value, as Hydra reads `x=[1,2]`).
+ */
 const splitTop = (text: string): Array<string> => {
   const parts: Array<string> = []
   let depth = 0
   let cur = ""
   for (const ch of text) {
-    if (ch === "(") depth++
-    if (ch === ")") depth--
+    if (ch === "(" || ch === "[" || ch === "{") depth++
+    if (ch === ")" || ch === "]" || ch === "}") depth--
     if (ch === "," && depth === 0) {
       parts.push(cur)
       cur = ""
@@ -75,54 +102,165 @@ const splitTop = (text: string): Array<string> => {
   return parts
 }
 
-export const expandValues = (text: string): Array<unknown> =>
-  splitTop(text).flatMap((part): Array<unknown> => [...(generator(part) ?? [scalar(part.trim())])])
+/** The values a KEY=VALUES text stands for; throws on a malformed generator, TooManyValues past `max`. */
+export const expandValues = (text: string, max: number = DEFAULT_MAX_POINTS): Array<unknown> =>
+  splitTop(text).flatMap((part): Array<unknown> => [...(generator(part, max) ?? [scalar(part.trim())])])
 
-export const parseAxis = (arg: string): Either.Either<Axis, UsageError> => {
+const raiseFlag = (n: number) => `--max-points ${n}`
+
+export const parseAxis = (arg: string, max: number = DEFAULT_MAX_POINTS): Either.Either<Axis, UsageError> => {
   const m = /^([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg)
   if (!m) {
     return Either.left(
       new UsageError({ message: `${arg}: expected KEY=V1,V2,... (e.g. lr=1e-3,1e-2, train.model=mlp,cnn, lr=log(1e-4,1e-1,4))` })
     )
   }
+  return axisOf(m[1]!, m[2]!, max)
+}
+
+/** KEY and its VALUES text (from the command line or a declared sweep) as an axis. */
+export const axisOf = (key: string, text: string, max: number = DEFAULT_MAX_POINTS): Either.Either<Axis, UsageError> => {
   try {
-    return Either.right({ key: m[1]!, values: expandValues(m[2]!) })
+    return Either.right({ key, values: expandValues(text, max) })
   } catch (e) {
-    return Either.left(new UsageError({ message: `${m[1]}=${m[2]}: ${(e as Error).message}` }))
+    const message = e instanceof TooManyValues ? overCap(e.message, e.count, max, raiseFlag) : (e as Error).message
+    return Either.left(new UsageError({ message: `${key}=${text}: ${message}` }))
   }
 }
 
+/** What resolving a key needs of a stage: its kind and its params (a checked StageNode has both). */
+export type SweepStage = Pick<StageNode, "kind" | "params">
+
 /** The param names each stage has: those it sets, and for typed kinds every param of the schema (optional ones too). */
-const paramsOf = (pipeline: Pipeline, stage: string): Array<string> => {
-  const s = pipeline.stages.get(stage)
+const paramsOf = (stages: ReadonlyMap<string, SweepStage>, stage: string): Array<string> => {
+  const s = stages.get(stage)
   const p = s?.params
   const set = typeof p === "object" && p !== null ? Object.keys(p) : []
   return [...new Set([...set, ...keysOf(s?.kind.params.ast)])]
 }
 
-export const resolveAxis = (pipeline: Pipeline, axis: Axis): Either.Either<ResolvedAxis, UsageError> => {
-  const stages = [...pipeline.stages.keys()]
-  const dot = axis.key.indexOf(".")
-  const fail = (message: string) => Either.left(new UsageError({ message: `${axis.key}: ${message}` }))
-  if (dot > 0 && pipeline.stages.has(axis.key.slice(0, dot))) {
-    const stage = axis.key.slice(0, dot)
-    const param = axis.key.slice(dot + 1)
-    const known = paramsOf(pipeline, stage)
-    const kind = pipeline.stages.get(stage)!.kind.kind
+/** A key (STAGE.PARAM or PARAM) to the stage and param it names, or why it names none (with did-you-mean). */
+export const resolveKey = (
+  stages: ReadonlyMap<string, SweepStage>,
+  key: string
+): Either.Either<{ readonly stage: string; readonly param: string }, string> => {
+  const ids = [...stages.keys()]
+  const dot = key.indexOf(".")
+  if (dot > 0 && stages.has(key.slice(0, dot))) {
+    const stage = key.slice(0, dot)
+    const param = key.slice(dot + 1)
+    const known = paramsOf(stages, stage)
+    const kind = stages.get(stage)!.kind.kind
     // free-form params (command stages) may be new; typed kinds know all theirs
     if (!known.includes(param) && kind !== "command") {
-      return fail(`stage ${stage} has no param '${param}'${didYouMean(param, known)}; its params: ${known.join(", ")}`)
+      return Either.left(`stage ${stage} has no param '${param}'${didYouMean(param, known)}; its params: ${known.join(", ")}`)
     }
-    return Either.right({ stage, param, values: axis.values })
+    return Either.right({ stage, param })
   }
-  if (dot > 0) return fail(`unknown stage '${axis.key.slice(0, dot)}'${didYouMean(axis.key.slice(0, dot), stages)}`)
-  const candidates = stages.filter((s) => paramsOf(pipeline, s).includes(axis.key))
-  if (candidates.length === 1) return Either.right({ stage: candidates[0]!, param: axis.key, values: axis.values })
+  if (dot > 0) return Either.left(`unknown stage '${key.slice(0, dot)}'${didYouMean(key.slice(0, dot), ids)}`)
+  const candidates = ids.filter((s) => paramsOf(stages, s).includes(key))
+  if (candidates.length === 1) return Either.right({ stage: candidates[0]!, param: key })
   if (candidates.length > 1) {
-    return fail(`several stages have this param; name one: ${candidates.map((s) => `${s}.${axis.key}`).join(", ")}`)
+    return Either.left(`several stages have this param; name one: ${candidates.map((s) => `${s}.${key}`).join(", ")}`)
   }
-  const all = stages.flatMap((s) => paramsOf(pipeline, s).map((p) => `${s}.${p}`))
-  return fail(`no stage has this param${didYouMean(axis.key, all.map((a) => a.split(".").slice(1).join(".")))}; params: ${all.join(", ")}`)
+  const all = ids.flatMap((s) => paramsOf(stages, s).map((p) => `${s}.${p}`))
+  return Either.left(`no stage has this param${didYouMean(key, all.map((a) => a.split(".").slice(1).join(".")))}; params: ${all.join(", ")}`)
+}
+
+export const resolveAxis = (stages: ReadonlyMap<string, SweepStage>, axis: Axis): Either.Either<ResolvedAxis, UsageError> =>
+  resolveKey(stages, axis.key).pipe(
+    Either.map(({ stage, param }) => ({ key: axis.key, stage, param, values: axis.values })),
+    Either.mapLeft((message) => new UsageError({ message: `${axis.key}: ${message}` }))
+  )
+
+/** A second key naming a STAGE.PARAM an earlier one names ("train.lr" twice, or "lr" and "train.lr"): why that is refused. */
+export const duplicateKey = (axes: ReadonlyArray<Pick<ResolvedAxis, "key" | "stage" | "param">>): { readonly index: number; readonly message: string } | undefined => {
+  const seen = new Map<string, string>()
+  for (const [index, a] of axes.entries()) {
+    const name = `${a.stage}.${a.param}`
+    const earlier = seen.get(name)
+    if (earlier !== undefined) {
+      const what = earlier === a.key ? `${a.key} is given twice` : `${earlier} and ${a.key} both name ${name}`
+      return { index, message: `${what}; give each param once, with all its values (${name}=V1,V2,...)` }
+    }
+    seen.set(name, a.key)
+  }
+  return undefined
+}
+
+/** The number of points of a grid (the product of its axes' lengths). */
+export const pointCount = (axes: ReadonlyArray<{ readonly values: ReadonlyArray<unknown> }>): number =>
+  axes.reduce((n, a) => n * a.values.length, 1)
+
+/** Refuses a command-line grid with two keys for one param, or with more points than `max`. */
+export const checkGrid = (axes: ReadonlyArray<ResolvedAxis>, max: number): Either.Either<void, UsageError> => {
+  const dup = duplicateKey(axes)
+  if (dup) return Either.left(new UsageError({ message: dup.message }))
+  const n = pointCount(axes)
+  if (n > max) {
+    const what = `the grid has ${n} points (${axes.map((a) => `${a.values.length} ${a.stage}.${a.param}`).join(" x ")})`
+    return Either.left(new UsageError({ message: overCap(what, n, max, raiseFlag) }))
+  }
+  return Either.right(undefined)
+}
+
+/**
+ * The problems of the sweeps declared in a pipeline file, addressed sweeps.NAME.grid.KEY: an empty or malformed
+ * value list, a key that names no stage and param, a param given twice, and more points than the sweep's cap.
+ * Keys of stages in `unchecked` (stages that did not validate) are not resolved, nor bare keys while any is.
+ */
+export const sweepDiagnostics = (
+  sweeps: Readonly<Record<string, SweepSpec>>,
+  stages: ReadonlyMap<string, SweepStage>,
+  unchecked: ReadonlySet<string> = new Set()
+): Array<Diagnostic> => {
+  const out: Array<Diagnostic> = []
+  for (const [name, spec] of Object.entries(sweeps)) {
+    const max = spec.max_points ?? DEFAULT_MAX_POINTS
+    const raise = (n: number) => `max_points: ${n} in sweeps.${name}`
+    const axes: Array<ResolvedAxis> = []
+    let complete = true
+    for (const [key, v] of Object.entries(spec.grid)) {
+      const path = ["sweeps", name, "grid", key]
+      let values: ReadonlyArray<unknown>
+      try {
+        values = typeof v === "string" ? expandValues(v, max) : v
+      } catch (e) {
+        out.push({ path, message: e instanceof TooManyValues ? overCap(e.message, e.count, max, raise) : (e as Error).message })
+        complete = false
+        continue
+      }
+      if (values.length === 0) {
+        out.push({ path, message: "expected at least one value, e.g. [0.001, 0.01] or \"log(1e-4,1e-1,4)\"" })
+        complete = false
+      }
+      const dot = key.indexOf(".")
+      if (dot > 0 ? unchecked.has(key.slice(0, dot)) : unchecked.size > 0) {
+        complete = false
+        continue
+      }
+      const r = resolveKey(stages, key)
+      if (Either.isLeft(r)) {
+        out.push({ path, at: "key", message: r.left })
+        complete = false
+        continue
+      }
+      axes.push({ key, ...r.right, values })
+    }
+    const dup = duplicateKey(axes)
+    if (dup) {
+      out.push({ path: ["sweeps", name, "grid", axes[dup.index]!.key], at: "key", message: dup.message })
+      complete = false
+    }
+    const n = pointCount(axes)
+    if (complete && n > max) {
+      out.push({
+        path: ["sweeps", name, "grid"],
+        message: overCap(`the grid has ${n} points (${axes.map((a) => `${a.values.length} ${a.key}`).join(" x ")})`, n, max, raise)
+      })
+    }
+  }
+  return out
 }
 
 /** The cartesian product, first axis slowest: [a=1,b=1], [a=1,b=2], [a=2,b=1], ... */

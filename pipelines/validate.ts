@@ -2,7 +2,8 @@
  * Pure validation: a plain object (from YAML or from TypeScript composition) to a checked Pipeline, or every
  * problem found as path-addressed Diagnostics. Checks, in order: the top level, each stage against its kind's
  * Schema (unknown keys are errors), needs that name no stage, wiring (each needed stage's artifact type must fit
- * one of the kind's input slots), the kind's own checks, and cycles.
+ * one of the kind's input slots), the kind's own checks, cycles, and the declared sweeps (their keys name a
+ * stage and one of its params, their values expand, their grids stay under the cap).
  */
 import { Either, Schema } from "effect"
 import type { Json } from "../cache/canonical.js"
@@ -14,7 +15,7 @@ import type { Pipeline, StageNode } from "./model.js"
 import { diagnosticsOf, show } from "./parseIssues.js"
 import { configSchema, STAGE_ID, stageSchema, TopLevel } from "./spec.js"
 import { didYouMean } from "./suggest.js"
-import { expandValues } from "./sweep.js"
+import { sweepDiagnostics } from "./sweep.js"
 
 export type Validation = Either.Either<Pipeline, ReadonlyArray<Diagnostic>>
 
@@ -225,18 +226,9 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     })
   }
 
-  // A grid written as command-line text (`lr: log(1e-4,1e-1,4)`) is expanded now, so its mistakes are located.
-  if (Either.isRight(top)) {
-    for (const [name, sweep] of Object.entries(top.right.sweeps ?? {})) {
-      for (const [key, values] of Object.entries(sweep.grid)) {
-        if (typeof values !== "string") continue
-        try {
-          expandValues(values)
-        } catch (e) {
-          out.push({ path: ["sweeps", name, "grid", key], message: (e as Error).message })
-        }
-      }
-    }
+  if (Either.isRight(top) && top.right.sweeps) {
+    const unchecked = new Set(ids.filter((id) => !decoded.has(id)))
+    out.push(...sweepDiagnostics(top.right.sweeps, decoded, unchecked))
   }
 
   if (out.length > 0) return Either.left(out)
