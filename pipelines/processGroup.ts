@@ -30,12 +30,13 @@ type Execa = typeof import("execa").execa
 const GRACE_MS = 3000
 
 /**
- * The watchdog, a POSIX shell script (a few milliseconds to start): $1 is the group id, $2 its leader's start
- * time. It ignores the signals a terminal sends to pipe's group, reads its stdin until it closes (pipe died),
- * then kills the group unless a live process with that id started at another time (the id was reused).
+ * The watchdog, a POSIX shell script (a few milliseconds to start). It is started before the stage's program,
+ * so it is there however soon pipe dies; its first line of input names the group to watch and its leader's
+ * start time. It ignores the signals a terminal sends to pipe's group, reads its stdin until it closes (pipe
+ * died), then kills the group unless a live process with that id started at another time (the id was reused).
  */
 const WATCHDOG = `trap '' INT TERM HUP QUIT
-g=$1 want=$2
+read -r g want || exit 0
 while read -r _; do :; done
 if read -r s < /proc/$g/stat; then
   s=\${s##*") "}
@@ -57,17 +58,21 @@ export const spawnGroup = (
   recorded: (pgid: number, pstart: string | null) => void
 ): ResultPromise<{}> => {
   const { signal, ...rest } = options
-  const child = execa(file, args, { ...rest, detached: true, cleanup: false } as Options) as unknown as ResultPromise<{}>
-  const pgid = child.pid
-  if (pgid === undefined) return child // it did not start: the result says why
-  const pstart = processStart(pgid)
-  recorded(pgid, pstart)
-  const watchdog = spawnNode("/bin/sh", ["-c", WATCHDOG, "pipe-watchdog", String(pgid), pstart ?? ""], {
-    stdio: ["pipe", "ignore", "ignore"]
-  })
-  watchdog.on("error", () => {}) // could not start: the reaper of the next pipe still covers a kill -9
+  const watchdog = spawnNode("/bin/sh", ["-c", WATCHDOG, "pipe-watchdog"], { stdio: ["pipe", "ignore", "ignore"] })
+  // Could not start: the next pipe's reaper still covers a kill -9.
+  watchdog.on("error", () => {})
+  watchdog.stdin?.on("error", () => {})
   watchdog.unref()
   ;(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  const child = execa(file, args, { ...rest, detached: true, cleanup: false } as Options) as unknown as ResultPromise<{}>
+  const pgid = child.pid
+  if (pgid === undefined) {
+    watchdog.kill("SIGKILL")
+    return child // it did not start: the result says why
+  }
+  const pstart = processStart(pgid)
+  watchdog.stdin?.write(`${pgid} ${pstart ?? ""}\n`)
+  recorded(pgid, pstart)
   let timer: NodeJS.Timeout | undefined
   const stop = () => {
     killGroupOf(pgid, pstart, "SIGTERM")
