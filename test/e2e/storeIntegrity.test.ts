@@ -6,7 +6,7 @@
 import Database from "better-sqlite3"
 import { execa } from "execa"
 import { createHash } from "node:crypto"
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -156,11 +156,15 @@ stages:
     const first = await ws.json(["run"])
     expect(first.code).toBe(0)
     const blob = ws.artifact(first.events[0]!["output"])["f.txt"]!
-    const st = statSync(blob)
+    // the exact (nanosecond) mtime is put back, with touch -r from a file that kept it
+    await execa("touch", ["-r", blob, join(ws.dir, "stamp")])
     chmodSync(blob, 0o644)
     writeFileSync(blob, "ORIGINAL")
-    utimesSync(blob, st.atime, st.mtime)
+    await execa("touch", ["-r", join(ws.dir, "stamp"), blob])
     chmodSync(blob, 0o444)
+    const d = ws.db()
+    expect(String(statSync(blob, { bigint: true }).mtimeNs)).toBe((d.prepare("SELECT mtime_ns FROM blobs WHERE hash = ?").get(basename(blob)) as { mtime_ns: string }).mtime_ns)
+    d.close()
     // a new consumer (another param) must not read the changed bytes
     const second = await ws.json(["run", "--set", "b.n=2"])
     expect(second.code).toBe(0)
