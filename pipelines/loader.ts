@@ -10,7 +10,7 @@ import type { Registry } from "../stages/registry.js"
 import { formatPath, type Diagnostic, type DocPath } from "./diagnostic.js"
 import { PipelineInvalid, UsageError, type Problem } from "./errors.js"
 import type { Pipeline } from "./model.js"
-import type { Override } from "./overrides.js"
+import { describeOverride, type Override } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
 import { validate } from "./validate.js"
 import { nodeProblems, smallInts } from "./yamlValues.js"
@@ -53,7 +53,7 @@ const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array
     if (typeof stage !== "object" || stage === null) {
       errors.push(
         new UsageError({
-          message: `--set ${o.text}: unknown stage '${o.stage}'${didYouMean(o.stage, Object.keys(byId))}`
+          message: `${describeOverride(o)}: unknown stage '${o.stage}'${didYouMean(o.stage, Object.keys(byId))}`
         })
       )
       continue
@@ -74,10 +74,17 @@ const applyOverrides = (raw: unknown, overrides: ReadonlyArray<Override>): Array
   return errors
 }
 
-const overrideFor = (d: Diagnostic, overrides: ReadonlyArray<Override>): Override | undefined =>
-  d.path[0] === "stages" && d.path[2] === "params"
-    ? overrides.find((o) => o.stage === d.path[1] && formatPath(d.path.slice(3)).startsWith(o.param))
-    : undefined
+/**
+ * The override a problem under `stages.ID.params` comes from: the last one of that param or of a map above it
+ * (the last one given wins), or none when the value is the file's.
+ */
+const overrideFor = (d: Diagnostic, overrides: ReadonlyArray<Override>): Override | undefined => {
+  if (d.path[0] !== "stages" || d.path[2] !== "params") return undefined
+  const param = formatPath(d.path.slice(3))
+  return overrides.findLast(
+    (o) => o.stage === d.path[1] && (param === o.param || param.startsWith(`${o.param}.`) || param.startsWith(`${o.param}[`))
+  )
+}
 
 /** The position of a path in the YAML document: the deepest node that exists on the way. */
 const locate = (doc: Document, lc: LineCounter, d: Diagnostic): { line: number; col: number } => {
@@ -118,7 +125,7 @@ const toProblems = (
       const o = overrideFor(d, overrides)
       const pos = o ? undefined : where?.(d)
       return {
-        location: o ? `--set ${o.text}` : pos ? `${display}:${pos.line}:${pos.col}` : display,
+        location: o ? describeOverride(o) : pos ? `${display}:${pos.line}:${pos.col}` : display,
         path: formatPath(d.path),
         message: d.message,
         sort: pos ? pos.line * 1e6 + pos.col : 0

@@ -10,7 +10,12 @@ export interface Override {
   readonly value: unknown
   /** As the user typed it, to name it in errors. */
   readonly text: string
+  /** Where it came from, to name it in errors: "--set" (the default) or "sweep value". */
+  readonly from?: string
 }
+
+/** How an error names an override: `--set train.lr=x`, `sweep value train.lr=0.1`. */
+export const describeOverride = (o: Override): string => `${o.from ?? "--set"} ${o.text}`
 
 /** Quotes a word for a POSIX shell. */
 const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`

@@ -62,6 +62,14 @@ export const diagnosticsOf = (
       // wrong with it as an X, not also that it is not undefined.
       const issues = toArray(issue.issues)
       const defined = AST.isUnion(issue.ast) ? issues.filter((i) => !(i._tag === "Type" && AST.isUndefinedKeyword(i.ast))) : issues
+      // A value that is none of a few literals ("mlp" | "cnn" | ...): one problem listing them.
+      const types = defined.filter((i): i is ParseResult.Type => i._tag === "Type" && AST.isLiteral(i.ast))
+      if (types.length > 1 && types.length === defined.length) {
+        const values = types.map((i) => (i.ast as AST.Literal).literal)
+        const actual = types[0]!.actual
+        const hint = typeof actual === "string" ? didYouMean(actual, values.filter((v): v is string => typeof v === "string")) : ""
+        return [{ path, message: `expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}, got ${show(actual)}${hint}` }]
+      }
       return (defined.length > 0 ? defined : issues).flatMap((i) => diagnosticsOf(i, path, issue.ast))
     }
     case "Unexpected": {

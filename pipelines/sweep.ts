@@ -270,6 +270,12 @@ export const points = (axes: ReadonlyArray<ResolvedAxis>): Array<Point> => {
   return combos.map((c, index) => ({
     index,
     params: Object.fromEntries(c.map(([a, v]) => [`${a.stage}.${a.param}`, v])),
-    overrides: c.map(([a, v]) => ({ stage: a.stage, param: a.param, value: v, text: `${a.stage}.${a.param}=${JSON.stringify(v)}` }))
+    overrides: c.map(([a, v]) => ({
+      stage: a.stage,
+      param: a.param,
+      value: v,
+      text: `${a.stage}.${a.param}=${JSON.stringify(v)}`,
+      from: "sweep value"
+    }))
   }))
 }

@@ -89,14 +89,20 @@ const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Di
 /** Assigns each needed stage to an input slot by artifact type; reports what does not fit. */
 const wire = (
   stage: Decoded,
-  outputOf: (id: string) => string,
+  /** undefined: not known (a stage whose kind is itself wrong), so nothing is said about it here. */
+  outputOf: (id: string) => string | undefined,
   out: Array<Diagnostic>
 ): Record<string, string> => {
   const slots: Record<string, string> = {}
   const filled = new Map<string, number>()
   const takes = describeInputs(stage.kind.inputs)
+  let unknown = false
   stage.needs.forEach((need, i) => {
     const type = outputOf(need)
+    if (type === undefined) {
+      unknown = true
+      return
+    }
     const slot = Object.entries(stage.kind.inputs).find(
       ([name, s]) => (s.type === "any" || s.type === type) && (s.many || !filled.get(name))
     )
@@ -111,7 +117,7 @@ const wire = (
     slots[need] = slot[0]
   })
   for (const [name, s] of Object.entries(stage.kind.inputs)) {
-    if (!s.optional && !filled.get(name)) {
+    if (!s.optional && !filled.get(name) && !unknown) {
       out.push({
         path: ["stages", stage.id, "needs"],
         message: `${stage.id} takes ${takes}; nothing in needs provides ${describeType(s.type)}`
@@ -204,7 +210,12 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     const before = out.length
     const slots = wire(
       { ...d, needs },
-      (id) => decoded.get(id)?.kind.output ?? "any",
+      // A stage with a problem of its own (a bad param) still has its kind's output type: no second problem
+      // downstream for the same mistake.
+      (id) => {
+        const kind = decoded.get(id)?.kind ?? registry.get(String((rawStages[id] as { kind?: unknown } | undefined)?.kind))
+        return kind?.output
+      },
       out
     )
     for (const issue of notJson(d.params, ["stages", d.id, "params"])) out.push(issue)

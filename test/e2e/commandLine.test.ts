@@ -3,8 +3,8 @@
  * range, sweep grids (the same param twice, the cap on points, bracketed values) and the sweeps declared in
  * pipeline.yaml, which are checked when the pipeline loads.
  */
-import { existsSync } from "node:fs"
-import { join } from "node:path"
+import { existsSync, readFileSync } from "node:fs"
+import { join, resolve } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { workspace, type Workspace } from "../support/cli.js"
 
@@ -232,7 +232,7 @@ stages:
     const r = await ws.pipe(["sweep", "train.lr=[0.1,0.2]"])
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(
-      "--set train.lr=[0.1,0.2] stages.train.params.lr: expected a positive number, got a list of 2\npipeline.yaml: 1 problem; nothing ran"
+      "sweep value train.lr=[0.1,0.2] stages.train.params.lr: expected a positive number, got a list of 2\npipeline.yaml: 1 problem; nothing ran"
     )
     expect(existsSync(join(ws.dir, ".pipe"))).toBe(false)
     // the same in the file: one problem, not also "expected undefined"
@@ -317,5 +317,31 @@ sweeps:
     const small = await ws.json(["sweep", "small"])
     expect(small.code).toBe(0)
     expect(small.events.filter((e) => e["event"] === "point").map((e) => e["params"])).toEqual([{ "train.lr": 0.1 }, { "train.lr": 0.2 }])
+  })
+})
+
+describe("a bad value from the command line", () => {
+  const SHIPPED = readFileSync(resolve(import.meta.dirname, "../../pipeline.yaml"), "utf8")
+
+  it("is blamed on the --set that gave it: the last of two for one param", async () => {
+    ws = workspace({ "pipeline.yaml": SHIPPED })
+    const r = await ws.pipe(["status", "--set", "train-mlp.epochs=3", "--set", "train-mlp.epochs=-1"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("--set train-mlp.epochs=-1 stages.train-mlp.params.epochs:")
+    expect(r.stderr).not.toContain("epochs=3")
+  })
+
+  it("is blamed on the sweep value, not on a --set nobody typed, once", async () => {
+    ws = workspace({ "pipeline.yaml": SHIPPED })
+    const r = await ws.pipe(["sweep", "train-mlp.model=vgg,mlp"])
+    expect(r.code).toBe(2)
+    // one problem, listing the choices; nothing said downstream about the same mistake
+    expect(r.stderr).toBe(
+      [
+        'sweep value train-mlp.model="vgg" stages.train-mlp.params.model: expected one of "mlp", "cnn", "resnet18", "resnet34", got "vgg"',
+        "pipeline.yaml: 1 problem; nothing ran"
+      ].join("\n")
+    )
+    expect(existsSync(join(ws.dir, ".pipe"))).toBe(false)
   })
 })
