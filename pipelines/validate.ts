@@ -230,7 +230,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       slots,
       config: d.config,
       params: d.params,
-      canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.params) as Json, d.kind.unkeyedParams),
+      canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.kind.keyParams?.(d.params) ?? d.params) as Json, d.kind.unkeyedParams),
       canonicalConfig: Schema.encodeSync(configSchema(d.kind))(d.config) as Json,
       deps: d.kind.deps?.(d.config) ?? [],
       ...(d.description !== undefined ? { description: d.description } : {})

@@ -99,6 +99,11 @@ export interface StageKind<
    * backend actually used).
    */
   readonly unkeyedParams?: ReadonlyArray<string>
+  /**
+   * The params as they enter the key, when a default depends on other params (a model's own dropout): a value
+   * equal to that default is dropped, so writing the default out does not change the key.
+   */
+  readonly keyParams?: (params: P) => P
   /** Cross-field checks after decoding (e.g. a placeholder naming a param that does not exist). */
   readonly check?: (stage: { readonly config: Schema.Struct.Type<F>; readonly params: P }) => ReadonlyArray<StageIssue>
   /** Identity of the engine/backend the stage would run on; part of the key when present. */

@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import { defineKind, StageError } from "./kind.js"
-import { MODELS } from "./ml/tfjs/models.js"
+import { DEFAULT_DROPOUT, MODELS } from "./ml/tfjs/models.js"
 import { PositiveInt, Probability, Seed, withDefault } from "./schemas.js"
 import { BackendUnavailable, pickBackend, tfjsVersion } from "./ml/tfjs/engine.js"
 
@@ -74,6 +74,7 @@ export const trainKind = defineKind({
   inputs: { split: { type: "split" }, augment: { type: "augmentation-policy" } },
   output: "model",
   unkeyedParams: ["backend", "device", "python"],
+  keyParams: ({ dropout, ...rest }) => (dropout === undefined || dropout === DEFAULT_DROPOUT[rest.model] ? rest : { ...rest, dropout }),
   engine: (_config, params) => engineIdentity(params),
   load: () => import("./train.run.js")
 })
