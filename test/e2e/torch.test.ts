@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { execa } from "execa"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
 
@@ -95,6 +96,24 @@ describe("without torch", () => {
       expect(r.stderr).toContain("nothing ran")
       expect(r.stderr).toContain("apt-get install python3-torch")
       expect(existsSync(join(w.dir, ".pipe", "pipe.db")) ? (w.db().prepare("SELECT count(*) FROM runs").pluck().get() as number) : 0).toBe(0)
+    } finally {
+      w.cleanup()
+    }
+  })
+})
+
+describe("device: cuda", () => {
+  it("on a machine whose PyTorch sees no GPU says that, not how to install PyTorch", async () => {
+    const gpu = (await execa("/usr/bin/python3", ["-c", "import torch; print(torch.cuda.is_available())"], { reject: false })).stdout.trim()
+    const w = workspace({ "pipeline.yaml": PIPELINE })
+    try {
+      const r = await w.pipe(["status", ...SMALL, ...TORCH, "--set", "train-mlp.device=cuda"], { ...env, PIPE_PYTHON: "/usr/bin/python3" })
+      if (gpu === "True") expect(r.code).toBe(0)
+      else {
+        expect(r.code).toBe(2)
+        expect(r.stderr).toContain("stages.train-mlp: device: cuda, but PyTorch at /usr/bin/python3 sees no CUDA GPU on this machine; use device: auto")
+        expect(r.stderr).not.toContain("no Python with PyTorch found")
+      }
     } finally {
       w.cleanup()
     }

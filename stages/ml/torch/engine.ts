@@ -113,6 +113,12 @@ export const torchIdentity = async (explicit: string | undefined, device: Device
     const r = await probe(path, device)
     if (r.ok) return r.identity
     tried.push(`${path}: ${r.error}`)
+    // PyTorch is there, the GPU is not: that is what to say, not how to install PyTorch.
+    if (device === "cuda" && r.error.includes("sees no CUDA device")) {
+      throw new TorchUnavailable(
+        `device: cuda, but PyTorch at ${path} sees no CUDA GPU on this machine; use device: auto (a GPU when there is one, else the CPU) or cpu, or run where a GPU is visible (nvidia-smi)`
+      )
+    }
   }
   throw new TorchUnavailable(`no Python with PyTorch found (${tried.join("; ")}); ${INSTALL_HINT}`)
 }
