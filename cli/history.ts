@@ -69,23 +69,29 @@ const columns = (runs: ReadonlyArray<RunInfo>) => {
   const params = new Map<string, Set<string>>()
   for (const r of runs) for (const [k, v] of flat(r.record.params)) (params.get(k) ?? params.set(k, new Set()).get(k)!).add(value(v))
   const oneKind = new Set(runs.map((r) => r.kind)).size === 1
-  const paramCols = oneKind ? [...params].filter(([, vs]) => runs.length === 1 || vs.size > 1).map(([k]) => k).slice(0, MAX_COLUMNS) : []
-  const metricCols = [
+  const allParams = oneKind ? [...params].filter(([, vs]) => runs.length === 1 || vs.size > 1).map(([k]) => k) : []
+  const allMetrics = [
     ...new Set(runs.flatMap((r) => Object.entries(r.metrics ?? {}).filter(([, v]) => typeof v === "number").map(([k]) => k)))
-  ]
-    .filter((k) => !params.has(k))
-    .slice(0, MAX_COLUMNS)
-  return { paramCols, metricCols }
+  ].filter((k) => !params.has(k))
+  return {
+    paramCols: allParams.slice(0, MAX_COLUMNS),
+    metricCols: allMetrics.slice(0, MAX_COLUMNS),
+    hidden: [...allParams.slice(MAX_COLUMNS), ...allMetrics.slice(MAX_COLUMNS)]
+  }
 }
 
 export const runsTable = (runs: ReadonlyArray<RunInfo>): Array<string> => {
   if (runs.length === 0) return ["no runs match"]
-  const { paramCols, metricCols } = columns(runs)
+  const { paramCols, metricCols, hidden } = columns(runs)
   const get = (r: RunInfo, k: string) => {
     const hit = flat(r.record.params).find(([p]) => p === k)
     return hit ? value(hit[1]) : ""
   }
-  return table(
+  // Columns past MAX_COLUMNS are named, never dropped without a word.
+  const note = hidden.length
+    ? [`(${hidden.length} more column${hidden.length === 1 ? "" : "s"} not shown: ${hidden.join(", ")}; pipe show RUN or --json has every param and metric)`]
+    : []
+  return [...table(
     ["run", "stage", "status", "started", "time", ...paramCols, ...metricCols],
     runs.map((r) => [
       `#${r.id}`,
@@ -96,7 +102,7 @@ export const runsTable = (runs: ReadonlyArray<RunInfo>): Array<string> => {
       ...paramCols.map((k) => get(r, k)),
       ...metricCols.map((k) => (r.metrics && k in r.metrics ? value(r.metrics[k]) : ""))
     ])
-  )
+  ), ...note]
 }
 
 export const runsCommand = Command.make(
@@ -277,6 +283,12 @@ export const diffText = (d: RunDiff): Array<string> => {
   return lines
 }
 
+/** The diff for scripts: field values as the JSON values they are, not as their canonical text. */
+const diffJson = (d: RunDiff) => ({
+  ...d,
+  fields: d.fields.map((f) => ({ ...f, a: f.a === null ? null : JSON.parse(f.a), b: f.b === null ? null : JSON.parse(f.b) }))
+})
+
 export const diffCommand = Command.make(
   "diff",
   {
@@ -291,7 +303,7 @@ export const diffCommand = Command.make(
       yield* O.withQueries(a.file, a.store, ({ q, pipeline }) =>
         Effect.gen(function* () {
           const d = diffRuns(yield* runOf(q, a.a, pipeline), yield* runOf(q, a.b, pipeline))
-          out(a.json ? [JSON.stringify(d)] : diffText(d))
+          out(a.json ? [JSON.stringify(diffJson(d))] : diffText(d))
         })
       )
     }).pipe(Effect.catchAll(renderError(a.json)))

@@ -172,7 +172,7 @@ describe("pipe runs, show, diff", () => {
     expect(r.code).toBe(0)
     const d = JSON.parse(r.stdout)
     expect(d.same).toBe(false)
-    expect(d.fields).toContainEqual({ section: "params", field: "lr", a: "0.001", b: "0.01" })
+    expect(d.fields).toContainEqual({ section: "params", field: "lr", a: 0.001, b: 0.01 })
     expect(d.fields.filter((f: any) => f.section === "inputs")).toEqual([])
     expect(d.metrics.map((m: any) => m.metric)).toContain("val_loss")
     const text = await ws.pipe(["diff", `#${runIds["train-mlp@1"]}`, `#${runIds["train-mlp@2"]}`])
