@@ -104,7 +104,9 @@ const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Eval
     if (!modelHash || !e.evaluate.output) throw new StoreError({ message: `run #${e.evaluate.id}: its model or metrics are not in the store` })
     const seen = labels.get(e.label) ?? 0
     labels.set(e.label, seen + 1)
-    return { label: seen ? `${e.label} #${e.evaluate.id}` : e.label, model: put(modelHash), metrics: put(e.evaluate.output), modelHash }
+    // Timings are in the runs' records, not in the artifacts: the evaluation's own, and the latest training of the model.
+    const timings = { train: q.producers(modelHash).find((r) => r.status === "ok")?.metrics ?? null, evaluate: e.evaluate.metrics }
+    return { label: seen ? `${e.label} #${e.evaluate.id}` : e.label, model: put(modelHash), metrics: put(e.evaluate.output), modelHash, timings }
   })
   const trainRun = q.producers(runs[0]!.modelHash)[0]
   const policy = trainRun && Object.values(trainRun.record.inputs).find((h) => q.artifact(h)?.type === "augmentation-policy")
@@ -150,7 +152,7 @@ export const reportCommand = Command.make(
                   title,
                   classes: data.manifest.classes,
                   test,
-                  runs: m.runs.map((r) => runData(r.label, r.model, r.metrics)),
+                  runs: m.runs.map((r) => runData(r.label, r.model, r.metrics, r.timings)),
                   previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
                 },
                 reportOptions(params),

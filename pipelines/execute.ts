@@ -69,7 +69,9 @@ export const executeStage = (
   record: KeyRecord,
   reason: string,
   outputs: ReadonlyMap<string, string>,
-  echo: StageContext<unknown, unknown>["echo"] = "none"
+  echo: StageContext<unknown, unknown>["echo"] = "none",
+  /** The headline figures of the runs that produced the inputs, by stage: handed to the stage with each input. */
+  upstreamMetrics: ReadonlyMap<string, StageMetrics> = new Map()
 ): Effect.Effect<Executed, StageFailure, Store> =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -98,7 +100,8 @@ export const executeStage = (
         }).pipe(Effect.tapError(() => Effect.sync(() => store.records.markDamaged(hash))))
         yield* checkInput(store, need, hash)
         copies.push({ stage: need, copy })
-        inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir })
+        const metrics = upstreamMetrics.get(need)
+        inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir, ...(metrics ? { metrics } : {}) })
       }
       // The real path, so that a stage that replaces its temp directory or $PIPE_OUT by a link is caught.
       const outDir = join(realpathSync(tmp), "out")

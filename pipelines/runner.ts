@@ -14,6 +14,7 @@ import { executeStage } from "./execute.js"
 import { gatherFacts } from "./facts.js"
 import type { Loaded } from "./loader.js"
 import { decide, plan, type Decision } from "./plan.js"
+import type { StageMetrics } from "../stages/kind.js"
 
 export interface RunOptions {
   readonly loaded: Loaded
@@ -57,6 +58,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
     const facts = yield* gatherFacts(loaded, selected, store)
     const view = cacheView(store, pipeline.name)
     const outputs = new Map<string, string>()
+    // The figures (timings among them) of the run each stage's output came from, ran or restored, for the stages that read it.
+    const upstreamMetrics = new Map<string, StageMetrics>()
     const status = new Map<string, StageStatus>()
     const counts = { ran: 0, cached: 0, failed: 0, skipped: 0 }
 
@@ -64,6 +67,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
       status.set(e.stage, e.status)
       counts[e.status]++
       if (e.output) outputs.set(e.stage, e.output)
+      if (e.metrics) upstreamMetrics.set(e.stage, e.metrics as StageMetrics)
       reporter.finished(e)
     }
 
@@ -122,7 +126,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           }
           reporter.started(id, d.reason)
           const started = Date.now()
-          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo)
+          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo, upstreamMetrics)
           const result = yield* (opts.gate ? opts.gate(node.kind.kind)(exec) : exec).pipe(Effect.either)
           const ms = Date.now() - started
           return {

@@ -17,10 +17,21 @@ const jsonl = (path: string): Array<Record<string, unknown>> =>
         .map((l) => JSON.parse(l) as Record<string, unknown>)
     : []
 
-/** A model artifact and its evaluation, as the report reads them. */
-export const runData = (label: string, modelDir: string, metricsDir: string): RunData => {
+const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null)
+
+/**
+ * A model artifact and its evaluation, as the report reads them; the timings come from the records of the runs
+ * that produced them (`train` and `evaluate` metrics), since the artifacts carry none.
+ */
+export const runData = (
+  label: string,
+  modelDir: string,
+  metricsDir: string,
+  runs: { readonly train?: Readonly<Record<string, unknown>> | null; readonly evaluate?: Readonly<Record<string, unknown>> | null } = {}
+): RunData => {
   const config = json<RunData["config"] & { model?: string }>(join(modelDir, "config.json"))
   return {
+    timings: { msPerImage: num(runs.evaluate?.["ms_per_image_batch"]), trainSeconds: num(runs.train?.["seconds"]) },
     label,
     model: config.model ?? "?",
     config,
@@ -66,7 +77,10 @@ export const run = (ctx: StageContext<unknown, AnalyzeParams>) =>
       const data = readImageSet(splitIn.dir)
       const test = data.splits["test"]
       if (!test) throw new StageError({ message: `${splitIn.stage}: the split has no test set` })
-      const runs = pairs(ctx.inputs).map(({ metrics, model }) => runData(model.stage, model.dir, metrics.dir))
+      // The timings in the table come from the producing runs' records: shown, not computed with, so not in the key.
+      const runs = pairs(ctx.inputs).map(({ metrics, model }) =>
+        runData(model.stage, model.dir, metrics.dir, { ...(model.metrics ? { train: model.metrics } : {}), ...(metrics.metrics ? { evaluate: metrics.metrics } : {}) })
+      )
       const augment = ctx.inputs.find((i) => i.slot === "augment")
       const preview = (name: string) => (augment && existsSync(join(augment.dir, name)) ? readFileSync(join(augment.dir, name)) : undefined)
       const samples = preview("samples-per-class.png")

@@ -1,7 +1,8 @@
 /**
  * The `evaluate` kind: a trained model on the untouched test set. Output (`metrics`): metrics.json with test
- * accuracy and loss, per-class precision and recall, the confusion matrix, the parameter count, inference
- * time per image (batched and one at a time), and the misclassified test indices per (true, predicted) pair;
+ * accuracy and loss, per-class precision and recall, the confusion matrix, the parameter count, and the
+ * misclassified test indices per (true, predicted) pair; the inference time per image (batched and one at a
+ * time) is in the run's metrics, not in the artifact, so the same predictions give the same bytes;
  * predictions.u8 holds the predicted class of every test image. With `tta: flip` each prediction averages the
  * image and its mirror image.
  */
@@ -29,7 +30,8 @@ export type EvaluateParams = Schema.Schema.Type<typeof EvaluateParams>
 
 export const evaluateKind = defineKind({
   kind: "evaluate",
-  version: 2,
+  // 3: the inference times moved from metrics.json to the run's metrics
+  version: 3,
   description: "Test-set accuracy, loss, per-class precision/recall, confusion matrix and inference time of a model",
   fields: {},
   params: EvaluateParams,

@@ -32,6 +32,13 @@ export interface InputArtifact {
   readonly type: string
   readonly hash: string
   readonly dir: string
+  /**
+   * The headline figures of the run that produced this input (its StageMetrics, as kept with the run): where
+   * timings live (training time, images/s, inference ms/image), which are kept out of artifacts so that the same
+   * computation gives the same bytes. Not part of the key: use them only for what is shown (a report's
+   * table), never for what is computed. Absent when the producing run recorded none.
+   */
+  readonly metrics?: StageMetrics
 }
 
 export interface StageContext<C, P> {

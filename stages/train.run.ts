@@ -9,6 +9,7 @@ import { loadBackend, pickBackend, tfjsVersion } from "./ml/tfjs/engine.js"
 import { saveModel } from "./ml/tfjs/modelFiles.js"
 import { buildModel, trainableParams } from "./ml/tfjs/models.js"
 import { train } from "./ml/tfjs/training.js"
+import { withoutTimings } from "./ml/timings.js"
 import type { TrainParams } from "./train.js"
 
 const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
@@ -58,7 +59,8 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
           classes: data.manifest.classes.length
         },
         {
-          record: (r) => appendFileSync(metricsFile, `${JSON.stringify(r)}\n`),
+          // The artifact's records carry no timings (they would change its hash on every run); the log has them.
+          record: (r) => appendFileSync(metricsFile, `${JSON.stringify(withoutTimings(r))}\n`),
           progress: ctx.progress,
           log: ctx.log,
           signal
@@ -69,9 +71,12 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
       copyFileSync(join(augmentIn.dir, "policy.json"), join(ctx.outDir, "policy.json"))
       const last = history.at(-1)!
       const engine = { engine: "tfjs", backend, tfjs: tfjsVersion() ?? "unknown" }
+      // The params less those that only say where to run (the engine identity has what actually ran): naming the
+      // backend that `auto` picks is the same key, so it must give the same bytes.
+      const { backend: _b, device: _d, python: _p, ...keyed } = params
       writeFileSync(
         join(ctx.outDir, "config.json"),
-        `${JSON.stringify({ model: params.model, params, engine, parameters: count, classes: data.manifest.classes, inputs: { split: splitIn.hash, augment: augmentIn.hash } }, null, 2)}\n`
+        `${JSON.stringify({ model: params.model, params: keyed, engine, parameters: count, classes: data.manifest.classes, inputs: { split: splitIn.hash, augment: augmentIn.hash } }, null, 2)}\n`
       )
       const metrics: StageMetrics = {
         model: params.model,
@@ -85,7 +90,8 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
         images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
         seconds: Math.round(seconds * 10) / 10
       }
-      writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(metrics, null, 2)}\n`)
+      // The timings stay with the run (its metrics), out of the artifact.
+      writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(withoutTimings(metrics), null, 2)}\n`)
       model.dispose()
       return metrics
     },

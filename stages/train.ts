@@ -2,7 +2,8 @@
  * The `train` kind: one of the seed's models trained on a split with an augmentation policy, per epoch
  * validated, on an engine behind one contract. Output (a `model`): model.json + weights.bin, the policy it
  * was trained with (its preprocessing), config.json, metrics.jsonl (step losses, per-epoch train/val loss and
- * accuracy, learning rate, throughput) and summary.json.
+ * accuracy, learning rate) and summary.json. Timings (training time, images/s) are not in the artifact, so the
+ * same training gives the same bytes: they are in the run's metrics, and per epoch in its log.
  */
 import { Effect, Schema } from "effect"
 import { defineKind, StageError } from "./kind.js"
@@ -67,7 +68,8 @@ export const tfjsEngine = (backend: TrainParams["backend"]) =>
 export const trainKind = defineKind({
   kind: "train",
   // 4: the wasm max-pool gradient no longer drops the first block's gradients when the wasm memory grows
-  version: 4,
+  // 5: no timings in the artifact (summary.json, metrics.jsonl); config.json's params leave out backend, device, python
+  version: 5,
   description: "Trains one of the seed's models (mlp, cnn, resnet18, resnet34) with Adam and a cosine schedule",
   fields: {},
   params: TrainParams,

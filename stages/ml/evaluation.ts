@@ -1,7 +1,8 @@
 /**
  * What `evaluate` writes, whichever engine predicted: from the test labels and the predicted class of every
  * test image, the confusion matrix, per-class precision and recall, the misclassified indices per (true,
- * predicted) pair; then metrics.json, predictions.u8, and the headline figures for the run's record.
+ * predicted) pair; then metrics.json, predictions.u8, and the headline figures (with the timings) for the run's
+ * record.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -34,7 +35,11 @@ export interface Predicted {
   readonly backend: string
 }
 
-/** Writes metrics.json and predictions.u8 to `outDir`; returns the headline figures. */
+/**
+ * Writes metrics.json and predictions.u8 to `outDir`; returns the headline figures. The inference times are
+ * only in the figures (the run's record), never in metrics.json: they differ on every run, and the artifact
+ * must be the same bytes whenever the same predictions are made.
+ */
 export const writeEvaluation = (outDir: string, p: Predicted, log: (line: string) => void): StageMetrics => {
   const k = p.classes.length
   const n = p.labels.length
@@ -58,8 +63,6 @@ export const writeEvaluation = (outDir: string, p: Predicted, log: (line: string
     per_class: perClass(confusion).map((c, i) => ({ class: p.classes[i], ...c })),
     confusion,
     parameters: p.parameters,
-    ms_per_image_batch: p.msPerImageBatch,
-    ms_per_image_single: p.msPerImageSingle,
     batch_size: p.batchSize,
     tta: p.tta,
     ...withoutTta,

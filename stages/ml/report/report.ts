@@ -18,8 +18,8 @@ export interface Evaluation {
   readonly test_loss: number
   readonly confusion: ReadonlyArray<ReadonlyArray<number>>
   readonly parameters: number
-  readonly ms_per_image_batch: number | null
-  readonly ms_per_image_single: number
+  /** Only in artifacts of evaluate before version 3: the timings are now in the run's record (RunData.timings). */
+  readonly ms_per_image_batch?: number | null
   readonly backend: string
   readonly misclassified: Readonly<Record<string, ReadonlyArray<number>>>
 }
@@ -31,8 +31,13 @@ export interface RunData {
   readonly model: string
   /** config.json of the model artifact: params, engine, parameter count. */
   readonly config: { readonly params?: Record<string, unknown>; readonly engine?: Record<string, string>; readonly parameters?: number }
-  /** summary.json of the model artifact (training time, backend). */
+  /** summary.json of the model artifact (backend; the training time only in artifacts of train before version 5). */
   readonly summary: { readonly seconds?: number; readonly backend?: string }
+  /**
+   * Timings from the records of the runs that trained and evaluated the model (their metrics): artifacts carry
+   * none, so that the same computation gives the same bytes.
+   */
+  readonly timings?: { readonly msPerImage?: number | null; readonly trainSeconds?: number | null }
   /** metrics.jsonl of the model artifact: step and epoch records. */
   readonly history: ReadonlyArray<Record<string, unknown>>
   readonly evaluation: Evaluation
@@ -217,9 +222,9 @@ export const buildReport = async (
     label: r.label,
     model: r.model,
     parameters: r.evaluation.parameters,
-    msPerImage: r.evaluation.ms_per_image_batch,
+    msPerImage: r.timings?.msPerImage ?? r.evaluation.ms_per_image_batch ?? null,
     testAccuracy: r.evaluation.test_accuracy,
-    trainSeconds: r.summary.seconds ?? null,
+    trainSeconds: r.timings?.trainSeconds ?? r.summary.seconds ?? null,
     engine: [r.config.engine?.["engine"], r.summary.backend ?? r.evaluation.backend].filter(Boolean).join(" / ")
   }))
   const markdown = comparisonMarkdown(table)

@@ -186,7 +186,7 @@ export const train = async (
     io.record(rec)
     io.log(
       `epoch ${epoch}/${o.epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(rec.train_acc * 100).toFixed(2)}%, ` +
-        `val loss ${rec.val_loss.toFixed(4)} acc ${(rec.val_acc * 100).toFixed(2)}%, ${Math.round(rec.images_per_s)} img/s`
+        `val loss ${rec.val_loss.toFixed(4)} acc ${(rec.val_acc * 100).toFixed(2)}%, ${Math.round(rec.images_per_s)} img/s, ${rec.seconds.toFixed(1)} s`
     )
   }
   optimizer.dispose()

@@ -13,6 +13,7 @@ import { createInterface } from "node:readline"
 import type { Readable } from "node:stream"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../kind.js"
 import { bar, writeEvaluation } from "../evaluation.js"
+import { withoutTimings } from "../timings.js"
 import { torchIdentity, workerPath, type Device, type TorchIdentity } from "./engine.js"
 
 type Event = Record<string, unknown> & { type: string }
@@ -115,10 +116,11 @@ export const trainTorch = async (
       if (e.type === "epoch") {
         epochs++
         history.push(e)
-        appendFileSync(metricsFile, `${JSON.stringify(e)}\n`)
+        // Timings go to the log and the run's metrics, not into the artifact.
+        appendFileSync(metricsFile, `${JSON.stringify(withoutTimings(e))}\n`)
         ctx.log(
           `epoch ${e["epoch"]}/${trainParams["epochs"]}: train loss ${Number(e["train_loss"]).toFixed(4)} acc ${(Number(e["train_acc"]) * 100).toFixed(2)}%, ` +
-            `val loss ${Number(e["val_loss"]).toFixed(4)} acc ${(Number(e["val_acc"]) * 100).toFixed(2)}%, ${Math.round(Number(e["images_per_s"]))} img/s`
+            `val loss ${Number(e["val_loss"]).toFixed(4)} acc ${(Number(e["val_acc"]) * 100).toFixed(2)}%, ${Math.round(Number(e["images_per_s"]))} img/s, ${Number(e["seconds"]).toFixed(1)} s`
         )
       }
     },
@@ -145,7 +147,7 @@ export const trainTorch = async (
     images_per_s: Math.round(history.reduce((s, h) => s + Number(h["images_per_s"]), 0) / history.length),
     seconds: Math.round(seconds * 10) / 10
   }
-  writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(metrics, null, 2)}\n`)
+  writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(withoutTimings(metrics), null, 2)}\n`)
   return metrics
 }
 
