@@ -7,6 +7,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Either, Exit, HashSet, Option } from "effect"
 import { UsageError } from "../pipelines/errors.js"
 import { dagCommand } from "./dag.js"
+import { getCommand } from "./get.js"
 import { diffCommand, runsCommand, showCommand } from "./history.js"
 import { lineageCommand } from "./lineage.js"
 import { reportCommand } from "./report.js"
@@ -44,6 +45,7 @@ const commands = [
   verifyCommand,
   pushCommand,
   pullCommand,
+  getCommand,
   reportCommand
 ] as const
 

@@ -219,7 +219,11 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       out
     )
     for (const issue of notJson(d.params, ["stages", d.id, "params"])) out.push(issue)
-    for (const issue of d.kind.check?.({ config: d.config, params: d.params }) ?? []) {
+    const needed = needs.flatMap((id) => {
+      const n = decoded.get(id)
+      return n ? [{ id, kind: n.kind.kind, output: n.kind.output, params: n.params }] : []
+    })
+    for (const issue of d.kind.check?.({ config: d.config, params: d.params, needs: needed }) ?? []) {
       out.push({ ...issue, path: ["stages", d.id, ...issue.path] })
     }
     if (out.length > before) continue

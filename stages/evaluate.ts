@@ -39,5 +39,18 @@ export const evaluateKind = defineKind({
   output: "metrics",
   unkeyedParams: ["backend", "device", "python"],
   engine: (_config, params) => engineIdentity(params),
+  // A model is evaluated on the engine it was trained on: said before anything runs, not after the training.
+  check: ({ params, needs }) =>
+    needs.flatMap((n) => {
+      const trained = (n.params as { engine?: unknown } | null)?.engine
+      return n.output === "model" && typeof trained === "string" && trained !== params.engine
+        ? [
+            {
+              path: ["params", "engine"],
+              message: `'${n.id}' trains on the ${trained} engine, so its model is evaluated on ${trained} too; set engine: ${trained} here (now ${params.engine})`
+            }
+          ]
+        : []
+    }),
   load: () => import("./evaluate.run.js")
 })

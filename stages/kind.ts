@@ -112,7 +112,12 @@ export interface StageKind<
    */
   readonly keyParams?: (params: P) => P
   /** Cross-field checks after decoding (e.g. a placeholder naming a param that does not exist). */
-  readonly check?: (stage: { readonly config: Schema.Struct.Type<F>; readonly params: P }) => ReadonlyArray<StageIssue>
+  readonly check?: (stage: {
+    readonly config: Schema.Struct.Type<F>
+    readonly params: P
+    /** The stages it needs, as declared: their id, kind, output type and decoded params. */
+    readonly needs: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly output: string; readonly params: unknown }>
+  }) => ReadonlyArray<StageIssue>
   /** Identity of the engine/backend the stage would run on; part of the key when present. */
   readonly engine?: (
     config: Schema.Struct.Type<F>,

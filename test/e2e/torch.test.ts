@@ -74,10 +74,14 @@ describe("the torch engine", () => {
     expect(md).toMatch(/\| train-cnn \| cnn \| 421,738 \| .* \| tfjs \/ wasm \|/)
   }, 180_000)
 
-  it("refuses a tfjs evaluation of a torch model", async () => {
-    const r = await ws.json(["run", "evaluate-mlp", ...SMALL, "--set", "train-mlp.engine=torch"])
-    expect(r.code).toBe(1)
-    expect(stage(r.events, "evaluate-mlp")["error"]).toContain("was trained on the torch engine; evaluate it on the same one")
+  it("refuses a tfjs evaluation of a torch model before anything runs", async () => {
+    const before = ws.db().prepare("SELECT count(*) FROM runs").pluck().get() as number
+    const r = await ws.pipe(["run", "evaluate-mlp", ...SMALL, "--set", "train-mlp.engine=torch"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(
+      /^pipeline\.yaml:\d+:\d+ stages\.evaluate-mlp\.params\.engine: 'train-mlp' trains on the torch engine, so its model is evaluated on torch too; set engine: torch here \(now tfjs\)\npipeline\.yaml: 1 problem; nothing ran$/
+    )
+    expect(ws.db().prepare("SELECT count(*) FROM runs").pluck().get()).toBe(before)
   })
 })
 
