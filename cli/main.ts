@@ -18,6 +18,7 @@ import { runCommand } from "./run.js"
 import { schemaCommand } from "./schema.js"
 import { statusCommand } from "./status.js"
 import { sweepCommand } from "./sweep.js"
+import { pinCommand, unpinCommand } from "./pin.js"
 
 declare const PIPE_VERSION: string
 
@@ -44,7 +45,8 @@ const commands = [
   verifyCommand,
   pushCommand,
   pullCommand,
-  reportCommand
+  reportCommand,
+  pinCommand, unpinCommand
 ] as const
 
 const pipe = Command.make("pipe").pipe(
