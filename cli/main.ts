@@ -18,6 +18,7 @@ import { runCommand } from "./run.js"
 import { schemaCommand } from "./schema.js"
 import { statusCommand } from "./status.js"
 import { sweepCommand } from "./sweep.js"
+import { sweepsCommand } from "./sweeps.js"
 import { pinCommand, unpinCommand } from "./pin.js"
 
 declare const PIPE_VERSION: string
@@ -46,7 +47,7 @@ const commands = [
   pushCommand,
   pullCommand,
   reportCommand,
-  pinCommand, unpinCommand
+  sweepsCommand, pinCommand, unpinCommand
 ] as const
 
 const pipe = Command.make("pipe").pipe(
