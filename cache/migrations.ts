@@ -125,5 +125,22 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   ALTER TABLE blobs ADD COLUMN ino TEXT;
   ALTER TABLE blobs ADD COLUMN verified_at INTEGER;
   ALTER TABLE runs ADD COLUMN child_pstart TEXT;
+  `,
+  /* 7: pinned runs (kept by gc forever) and their tags; the metric a sweep ranked its points by; a line for
+     each sweep gc dropped, so a report on it can say so and its number is never given to another sweep */ `
+  CREATE TABLE pins (
+    run_id INTEGER NOT NULL,
+    tag TEXT NOT NULL DEFAULT '',
+    pinned_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, tag)
+  ) WITHOUT ROWID;
+  ALTER TABLE sweeps ADD COLUMN metric TEXT;
+  CREATE TABLE dropped_sweeps (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    command TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    dropped_at INTEGER NOT NULL
+  );
   `
 ]

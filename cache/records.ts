@@ -120,7 +120,12 @@ export class Records {
         { id: number; pid: number; pstart: string | null; host: string | null; child_pgid: number | null; child_pstart: string | null }
       >("SELECT id, pid, pstart, host, child_pgid, child_pstart FROM runs WHERE status = 'running'"),
       child: db.prepare("UPDATE runs SET child_pgid = ?, child_pstart = ? WHERE id = ?"),
-      sweep: db.prepare("INSERT INTO sweeps (pipeline, command, grid, created_at) VALUES (?, ?, ?, ?)"),
+      // A sweep's number is never reused, even after gc dropped the newest sweeps.
+      sweep: db.prepare(
+        `INSERT INTO sweeps (id, pipeline, command, grid, created_at, metric) VALUES (
+           (SELECT MAX(n) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS n FROM sweeps UNION ALL SELECT COALESCE(MAX(id), 0) FROM dropped_sweeps)),
+           ?, ?, ?, ?, ?)`
+      ),
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
       ),
@@ -222,8 +227,9 @@ export class Records {
     this.s.child.run(pgid, pstart, runId)
   }
 
-  beginSweep(pipeline: string, command: string, grid: unknown): number {
-    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now()).lastInsertRowid)
+  /** A new sweep's record; `metric` names the figure its points are ranked by. */
+  beginSweep(pipeline: string, command: string, grid: unknown, metric?: string): number {
+    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now(), metric ?? null).lastInsertRowid)
   }
 
   /** A finished point: its params, status, metric and the run (id and key) of each of its stages. */

@@ -4,9 +4,10 @@
  * damaged so the next `pipe run` rebuilds them.
  *
  * gc keeps: runs in progress, each stage's head (what the pipeline last ran or restored), the runs given as
- * needed by the caller (the current pipeline's cache hits), the last N runs of every stage, and, recursively,
- * the runs that produced the inputs of anything kept (so lineage stays whole). Records go first, in one
- * transaction; files after, so a crash leaves only unreferenced files for the next gc.
+ * needed by the caller (the current pipeline's cache hits), the last N runs of every stage, pinned runs, every
+ * run a recorded sweep's points used (unless the sweep is dropped: all of them, or those created before a
+ * time), and, recursively, the runs that produced the inputs of anything kept (so lineage stays whole).
+ * Records go first, in one transaction; files after, so a crash leaves only unreferenced files for the next gc.
  */
 import { existsSync, lstatSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
@@ -21,6 +22,33 @@ export interface GcOptions {
   readonly dryRun: boolean
   /** Runs the current pipeline needs (its cache hits). */
   readonly needed: ReadonlyArray<number>
+  /** Drop every sweep's record, and stop keeping the runs its points used. */
+  readonly dropSweeps?: boolean
+  /** Drop the sweeps created before this time (ms since the epoch). */
+  readonly sweepsBefore?: number
+}
+
+/** A run gc removes (or would remove). */
+export interface GcRun {
+  readonly id: number
+  readonly pipeline: string
+  readonly stage: string
+  readonly kind: string
+  readonly status: string
+  readonly startedAt: number
+}
+
+/** An artifact gc removes (or would remove); size is the sum of its files'. */
+export interface GcArtifact {
+  readonly hash: string
+  readonly type: string
+  readonly size: number
+}
+
+export interface GcSweep {
+  readonly id: number
+  readonly command: string
+  readonly createdAt: number
 }
 
 export interface GcReport {
@@ -33,14 +61,41 @@ export interface GcReport {
   /** Blob files left because a run was in progress (it may be writing or reusing them). */
   readonly blobsDeferred: boolean
   readonly removedLogs: number
+  /** What goes, by name: the runs, the artifacts (with their total size) and the sweeps dropped. */
+  readonly runs: ReadonlyArray<GcRun>
+  readonly artifacts: ReadonlyArray<GcArtifact>
+  readonly artifactBytes: number
+  readonly sweeps: ReadonlyArray<GcSweep>
+  /** Why runs were kept: used by the sweeps kept, pinned (each also keeps what produced its inputs). */
+  readonly keptForSweeps: number
+  readonly keptPinned: number
 }
 
 const ids = (rows: ReadonlyArray<{ id: number }>) => rows.map((r) => r.id)
 
-/** The runs gc keeps, closed over the producers of their inputs. */
-const keptRuns = (store: StoreApi, o: GcOptions): Set<number> => {
+/** The sweeps gc drops: all of them with dropSweeps, else those created before sweepsBefore. */
+const droppedSweeps = (store: StoreApi, o: GcOptions): Array<GcSweep> =>
+  store.db
+    .prepare<[number], { id: number; command: string; created_at: number }>(
+      "SELECT id, command, created_at FROM sweeps WHERE created_at < ? ORDER BY id"
+    )
+    .all(o.dropSweeps ? Number.MAX_SAFE_INTEGER : (o.sweepsBefore ?? 0))
+    .map((s) => ({ id: s.id, command: s.command, createdAt: s.created_at }))
+
+/** The runs gc keeps, closed over the producers of their inputs, and how many it kept for sweeps and pins. */
+const keptRuns = (store: StoreApi, o: GcOptions, dropped: ReadonlyArray<GcSweep>): { kept: Set<number>; forSweeps: number; pinned: number } => {
   const db = store.db
+  const forSweeps = ids(
+    db
+      .prepare<[string], { id: number }>(
+        "SELECT DISTINCT run_id AS id FROM sweep_point_runs WHERE sweep_id NOT IN (SELECT value FROM json_each(?))"
+      )
+      .all(JSON.stringify(dropped.map((d) => d.id)))
+  )
+  const pinned = ids(db.prepare<[], { id: number }>("SELECT DISTINCT run_id AS id FROM pins").all())
   const kept = new Set<number>([
+    ...forSweeps,
+    ...pinned,
     ...ids(db.prepare<[], { id: number }>("SELECT id FROM runs WHERE status = 'running'").all()),
     ...ids(db.prepare<[], { id: number }>("SELECT run_id AS id FROM heads").all()),
     ...ids(
@@ -73,7 +128,7 @@ const keptRuns = (store: StoreApi, o: GcOptions): Set<number> => {
       }
     }
   }
-  return kept
+  return { kept, forSweeps: forSweeps.length, pinned: pinned.length }
 }
 
 const liveRuns = (store: StoreApi): number =>
@@ -119,13 +174,20 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
     keptRuns: 0,
     removedRuns: 0,
     removedArtifacts: 0,
+    runs: [],
+    artifacts: [],
+    artifactBytes: 0,
+    sweeps: [],
+    keptForSweeps: 0,
+    keptPinned: 0,
     logs: []
   }
   db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep (id INTEGER PRIMARY KEY)")
   db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep_artifacts (hash TEXT PRIMARY KEY)")
   const records = db.transaction(() => {
     db.exec("DELETE FROM gc_keep; DELETE FROM gc_keep_artifacts")
-    const kept = keptRuns(store, o)
+    const dropped = droppedSweeps(store, o)
+    const { kept, forSweeps, pinned } = keptRuns(store, o, dropped)
     const keep = db.prepare("INSERT OR IGNORE INTO gc_keep (id) VALUES (?)")
     for (const id of kept) keep.run(id)
     db.exec(`INSERT OR IGNORE INTO gc_keep_artifacts (hash)
@@ -137,23 +199,47 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
     for (const r of running) for (const h of Object.values((JSON.parse(r.record) as { inputs: Record<string, string> }).inputs)) keepArtifact.run(h)
 
     const doomed = db
-      .prepare<[], { id: number }>("SELECT id FROM runs WHERE id NOT IN (SELECT id FROM gc_keep)")
+      .prepare<[], { id: number; pipeline: string; stage: string; kind: string; status: string; started_at: number }>(
+        "SELECT id, pipeline, stage, kind, status, started_at FROM runs WHERE id NOT IN (SELECT id FROM gc_keep) ORDER BY id"
+      )
       .all()
     const doomedArtifacts = db
-      .prepare<[], { hash: string }>("SELECT hash FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts)")
+      .prepare<[], GcArtifact>("SELECT hash, type, size FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts) ORDER BY created_at, hash")
       .all()
     report = {
       ...report,
       keptRuns: kept.size,
       removedRuns: doomed.length,
       removedArtifacts: doomedArtifacts.length,
+      runs: doomed.map((d) => ({ id: d.id, pipeline: d.pipeline, stage: d.stage, kind: d.kind, status: d.status, startedAt: d.started_at })),
+      artifacts: doomedArtifacts,
+      artifactBytes: doomedArtifacts.reduce((n, a) => n + a.size, 0),
+      sweeps: dropped,
+      keptForSweeps: forSweeps,
+      keptPinned: pinned,
       // A run's log is logs/<id>.log in this store; the recorded path may name another place (a store that
       // was copied or moved, or a hand-edited database), which gc must never touch.
       logs: doomed.map((d) => logFile(store.root, d.id)).filter((p) => existsSync(p))
     }
     if (o.dryRun) return
+    // A dropped sweep leaves one line, so that a report on it can say what became of it.
+    const tombstone = db.prepare(
+      `INSERT OR REPLACE INTO dropped_sweeps (id, pipeline, command, created_at, dropped_at)
+       SELECT id, pipeline, command, created_at, ? FROM sweeps WHERE id = ?`
+    )
+    const forget = [
+      db.prepare("DELETE FROM sweep_point_runs WHERE sweep_id = ?"),
+      db.prepare("DELETE FROM sweep_points WHERE sweep_id = ?"),
+      db.prepare("DELETE FROM sweeps WHERE id = ?")
+    ]
+    const now = Date.now()
+    for (const d of dropped) {
+      tombstone.run(now, d.id)
+      for (const f of forget) f.run(d.id)
+    }
     db.exec(`DELETE FROM edges WHERE run_id NOT IN (SELECT id FROM gc_keep);
              DELETE FROM sweep_point_runs WHERE run_id NOT IN (SELECT id FROM gc_keep);
+             DELETE FROM pins WHERE run_id NOT IN (SELECT id FROM gc_keep);
              DELETE FROM runs WHERE id NOT IN (SELECT id FROM gc_keep);
              DELETE FROM artifact_files WHERE artifact NOT IN (SELECT hash FROM gc_keep_artifacts);
              DELETE FROM artifacts WHERE hash NOT IN (SELECT hash FROM gc_keep_artifacts);

@@ -4,6 +4,7 @@ import { Effect, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { blobPath } from "../artifacts/blobs.js"
 import { changedEntries } from "../cache/fingerprint.js"
+import { pinsOf, type Pin } from "../cache/pins.js"
 import { parseCondition, Queries, RefError, type RunInfo } from "../cache/queries.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, flat, pairs, short, table, value, when } from "./format.js"
@@ -80,9 +81,14 @@ const columns = (runs: ReadonlyArray<RunInfo>) => {
   }
 }
 
-export const runsTable = (runs: ReadonlyArray<RunInfo>): Array<string> => {
+/** How a run's pin reads in a table: its tags, or "pinned"; empty when it is not pinned. */
+const pinText = (p: Pin | undefined): string => (p ? (p.tags.length ? p.tags.join(",") : "pinned") : "")
+
+export const runsTable = (runs: ReadonlyArray<RunInfo>, pins: ReadonlyMap<number, Pin> = new Map()): Array<string> => {
   if (runs.length === 0) return ["no runs match"]
   const { paramCols, metricCols, hidden } = columns(runs)
+  // The pin column appears when a listed run is pinned.
+  const pinCol = runs.some((r) => pins.has(r.id)) ? ["pin"] : []
   const get = (r: RunInfo, k: string) => {
     const hit = flat(r.record.params).find(([p]) => p === k)
     return hit ? value(hit[1]) : ""
@@ -92,11 +98,12 @@ export const runsTable = (runs: ReadonlyArray<RunInfo>): Array<string> => {
     ? [`(${hidden.length} more column${hidden.length === 1 ? "" : "s"} not shown: ${hidden.join(", ")}; pipe show RUN or --json has every param and metric)`]
     : []
   return [...table(
-    ["run", "stage", "status", "started", "time", ...paramCols, ...metricCols],
+    ["run", "stage", "status", ...pinCol, "started", "time", ...paramCols, ...metricCols],
     runs.map((r) => [
       `#${r.id}`,
       r.stage,
       r.status,
+      ...pinCol.map(() => pinText(pins.get(r.id))),
       when(r.startedAt),
       duration(r.durationMs),
       ...paramCols.map((k) => get(r, k)),
@@ -111,7 +118,7 @@ export const runsCommand = Command.make(
   (a) =>
     Effect.gen(function* () {
       const where = yield* asUsage(() => a.where.map(parseCondition))
-      yield* O.withQueries(a.file, a.store, ({ q }) =>
+      yield* O.withQueries(a.file, a.store, ({ q, store }) =>
         Effect.gen(function* () {
           const sweep = Option.getOrUndefined(a.sweep)
           if (sweep !== undefined && !q.sweep(sweep)) return yield* new UsageError({ message: `there is no sweep ${sweep} in this store` })
@@ -126,8 +133,10 @@ export const runsCommand = Command.make(
               limit: a.limit
             })
           )
-          if (a.json) out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r) })) : [])
-          else out(runsTable(runs))
+          const pins = pinsOf(store.db, runs.map((r) => r.id))
+          if (a.json) {
+            out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r), pinned: pins.has(r.id), tags: pins.get(r.id)?.tags ?? [] })) : [])
+          } else out(runsTable(runs, pins))
         })
       )
     }).pipe(Effect.catchAll(renderError(a.json)))
@@ -171,10 +180,13 @@ export const showCommand = Command.make(
           const files = r.output ? q.files(r.output) : []
           const logText = r.logPath && existsSync(r.logPath) ? readFileSync(r.logPath, "utf8").replace(/\n$/, "") : ""
           const logLines = logText ? logText.split("\n") : []
+          const pin = pinsOf(store.db, [r.id]).get(r.id)
           if (a.json) {
             out([
               JSON.stringify({
                 ...runJson(r),
+                pinned: pin !== undefined,
+                tags: pin?.tags ?? [],
                 record: r.record,
                 inputs,
                 output: artifact ? { ...artifact, files: files.map((f) => ({ ...f, blob_path: blobPath(store.root, f.blob) })) } : null,
@@ -192,6 +204,7 @@ export const showCommand = Command.make(
             `  why       ${r.reason ?? "-"}`,
             `  code      pipe ${r.pipeVersion ?? "?"}${r.gitCommit ? `, commit ${r.gitCommit}` : ""}`
           ]
+          if (pin) lines.push(`  pinned    since ${when(pin.pinnedAt)}${pin.tags.length ? `, tags ${pin.tags.join(", ")}` : ""} (pipe gc keeps it)`)
           if (r.error) lines.push(`  error     ${r.error}`)
           if (r.record.engine) lines.push(`  engine    ${pairs(r.record.engine)}`)
           lines.push("params:", ...flat(r.record.params).map(([k, v]) => `  ${k} = ${value(v)}`))

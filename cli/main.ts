@@ -19,6 +19,8 @@ import { runCommand } from "./run.js"
 import { schemaCommand } from "./schema.js"
 import { statusCommand } from "./status.js"
 import { sweepCommand } from "./sweep.js"
+import { sweepsCommand } from "./sweeps.js"
+import { pinCommand, unpinCommand } from "./pin.js"
 
 declare const PIPE_VERSION: string
 
@@ -46,7 +48,10 @@ const commands = [
   pushCommand,
   pullCommand,
   getCommand,
-  reportCommand
+  reportCommand,
+  sweepsCommand,
+  pinCommand,
+  unpinCommand
 ] as const
 
 const pipe = Command.make("pipe").pipe(

@@ -14,8 +14,10 @@ import { materialize, removeTree } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
 import type { Queries, RunInfo } from "../cache/queries.js"
 import type { StoreApi } from "../cache/store.js"
+import { droppedSweep, missingRuns, sweepPoints } from "../cache/sweeps.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
+import { when } from "./format.js"
 import { resolveRef } from "./lineage.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
@@ -53,13 +55,65 @@ const evaluationsOf = (q: Queries, run: RunInfo): Array<RunInfo> => {
   }
 }
 
-const gather = (q: Queries, a: { run: Option.Option<string>; sweep: Option.Option<number> }, pipeline: string | undefined, stageIds: ReadonlyArray<string>) =>
+/**
+ * Why a sweep cannot be reported on, if it cannot: gc dropped it, or an earlier gc (one that did not keep
+ * sweeps) removed evaluations its points ran. Says what is gone and the command that brings it back.
+ */
+const sweepGone = (store: StoreApi, q: Queries, id: number, kindOf: (stage: string) => string | undefined): StoreError | UsageError | undefined => {
+  const sweep = q.sweep(id)
+  if (!sweep) {
+    const d = droppedSweep(store.db, id)
+    if (!d) return new UsageError({ message: `there is no sweep ${id} in this store (pipe sweeps lists them)` })
+    return new StoreError({
+      message:
+        `sweep ${id} (${when(d.createdAt)}) was dropped by pipe gc on ${when(d.droppedAt)}: its points and the runs only it kept are gone; ` +
+        `run it again to report on it (stages still cached are reused): ${d.command}`
+    })
+  }
+  // Evaluations its points ran that are no longer in the store (kinds of removed runs are known from the
+  // pipeline, or from other runs of the same stage; an unknown one counts).
+  const gone = missingRuns(store.db, sweepPoints(store.db, id)).filter((m) => (kindOf(m.stage) ?? "evaluate") === "evaluate")
+  if (gone.length === 0) return undefined
+  const list = gone.slice(0, 8).map((m) => `#${m.run} ${m.stage} (point ${m.point})`).join(", ")
+  return new StoreError({
+    message:
+      `sweep ${id}: ${gone.length === 1 ? "an evaluation" : `${gone.length} evaluations`} of its points ${gone.length === 1 ? "is" : "are"} no longer in the store ` +
+      `(removed by a pipe gc that did not keep sweeps): ${list}${gone.length > 8 ? ", ..." : ""}; ` +
+      `run the sweep again to rebuild ${gone.length === 1 ? "it" : "them"} (stages still cached are reused): ${sweep.command}`
+  })
+}
+
+/** A run number that this store had once (lower than its newest) but no longer has: gc removed it. */
+const removedRun = (q: Queries, text: string): StoreError | undefined => {
+  const n = /^#?(\d{1,12})$/.exec(text)
+  if (!n || q.run(Number(n[1]))) return undefined
+  const newest = q.runs({ limit: 1 })[0]?.id ?? 0
+  if (Number(n[1]) > newest) return undefined
+  return new StoreError({
+    message:
+      `run #${n[1]} is no longer in the store: pipe gc removed it (pipe pin keeps a run through gc); ` +
+      `run the pipeline or sweep that made it again to rebuild it (pipe run), then report on the new run`
+  })
+}
+
+const gather = (
+  store: StoreApi,
+  q: Queries,
+  a: { run: Option.Option<string>; sweep: Option.Option<number> },
+  pipeline: string | undefined,
+  stageIds: ReadonlyArray<string>,
+  kindOf: (stage: string) => string | undefined
+) =>
   Effect.gen(function* () {
     if (Option.isSome(a.run) && Option.isSome(a.sweep)) return yield* new UsageError({ message: "give a run or --sweep, not both" })
     if (Option.isSome(a.sweep)) {
       const id = a.sweep.value
-      if (!q.sweep(id)) return yield* new UsageError({ message: `there is no sweep ${id} in this store` })
+      const gone = sweepGone(store, q, id, kindOf)
+      if (gone) return yield* gone
       const evaluations = q.runs({ sweep: id, where: [{ field: "kind", op: "=", value: "evaluate" }], status: ["ok"], sort: "id", limit: 0 })
+      if (evaluations.length === 0) {
+        return yield* new UsageError({ message: `sweep ${id} has no successful evaluate run to report on (pipe runs --sweep ${id} lists its runs)` })
+      }
       const points = new Map(q.sweepPointParams(id).map((p) => [p.point, p.params]))
       return evaluations.map((e): Evaluated => {
         const at = q.sweepPoints(e.id).filter((s) => s.sweep === id)
@@ -70,6 +124,8 @@ const gather = (q: Queries, a: { run: Option.Option<string>; sweep: Option.Optio
     }
     let runs: Array<RunInfo>
     if (Option.isSome(a.run)) {
+      const removed = removedRun(q, a.run.value)
+      if (removed) return yield* removed
       const t = yield* resolveRef(q, a.run.value, pipeline)
       const run = t._tag === "run" ? q.run(t.id) : q.producers(t.hashes[0]!)[0]
       if (!run) return yield* new UsageError({ message: `no recorded run produced ${a.run.value}` })
@@ -96,12 +152,16 @@ const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Eval
     materialize(store.root, store.records.files(hash), d)
     return d
   }
+  if (evaluated.length === 0) throw new StoreError({ message: "there is no evaluation to report on" })
   const splitHash = Object.values(evaluated[0]!.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "split")
-  if (!splitHash) throw new StoreError({ message: `${evaluated[0]!.evaluate.stage}: its split is not in the store` })
+  const again = "run its pipeline again (pipe run, or the sweep that made it) to rebuild it"
+  if (!splitHash) throw new StoreError({ message: `run #${evaluated[0]!.evaluate.id} (${evaluated[0]!.evaluate.stage}): its split is no longer in the store; ${again}` })
   const labels = new Map<string, number>()
   const runs = evaluated.map((e) => {
     const modelHash = Object.values(e.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "model")
-    if (!modelHash || !e.evaluate.output) throw new StoreError({ message: `run #${e.evaluate.id}: its model or metrics are not in the store` })
+    if (!modelHash || !e.evaluate.output || !q.artifact(e.evaluate.output)) {
+      throw new StoreError({ message: `run #${e.evaluate.id} (${e.evaluate.stage}): its ${modelHash ? "metrics are" : "model is"} no longer in the store; ${again}` })
+    }
     const seen = labels.get(e.label) ?? 0
     labels.set(e.label, seen + 1)
     // Timings are in the runs' records, not in the artifacts: the evaluation's own, and the latest training of the model.
@@ -123,7 +183,10 @@ export const reportCommand = Command.make(
       ({ q, store, pipeline, loaded }) =>
         Effect.gen(function* () {
           const evaluateStages = loaded ? loaded.pipeline.order.filter((id) => loaded.pipeline.stages.get(id)!.kind.kind === "evaluate") : []
-          const evaluated = yield* gather(q, a, pipeline, evaluateStages)
+          // A stage's kind: from the pipeline, else from a run of it in the store.
+          const kindOf = (stage: string) =>
+            loaded?.pipeline.stages.get(stage)?.kind.kind ?? q.runs({ stages: [stage], limit: 1 })[0]?.kind
+          const evaluated = yield* gather(store, q, a, pipeline, evaluateStages, kindOf)
           // The analysis params: the pipeline's analyze stage's (with --set), else the kind's defaults.
           const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
           const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})

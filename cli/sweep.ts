@@ -122,7 +122,7 @@ export const sweepCommand = Command.make(
           return
         }
         const command = ["pipe", "sweep", ...a.grid].join(" ")
-        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])))
+        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])), metricName)
         if (!a.json) out(`sweep ${sweepId}: ${pts.length} point${pts.length === 1 ? "" : "s"} over ${names.join(" x ")} (jobs ${a.jobs})`)
         const { summary, results } = yield* runSweep({
           load: (p) => Effect.succeed(loaded.get(p.index)!),

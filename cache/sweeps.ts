@@ -1,0 +1,134 @@
+/**
+ * The sweep history: each recorded sweep with its points summed up (statuses, the best point by the metric
+ * it ranked by), the runs its points name that are no longer in the store, and the sweeps gc dropped.
+ */
+import type { Db } from "./db.js"
+
+export interface SweepPointInfo {
+  /** Numbered from 1, as pipe sweep prints them. */
+  readonly point: number
+  readonly params: Readonly<Record<string, unknown>>
+  readonly status: string
+  readonly metric: number | null
+  /** Each stage's run, as the point recorded it (undefined when the stage did not run). */
+  readonly runs: Readonly<Record<string, number | undefined>>
+}
+
+export interface SweepSummary {
+  readonly id: number
+  readonly pipeline: string
+  readonly command: string
+  readonly grid: Readonly<Record<string, ReadonlyArray<unknown>>>
+  readonly createdAt: number
+  /** The figure its points were ranked by (null for sweeps recorded before pipe kept it). */
+  readonly metric: string | null
+  /** Points in the grid, and how many finished (have a record). */
+  readonly planned: number
+  readonly recorded: number
+  /** Recorded points by status ("ok", "failed"). */
+  readonly statuses: Readonly<Record<string, number>>
+  /** The point with the highest metric. */
+  readonly best: SweepPointInfo | null
+  /** Runs its points name that are no longer in the store. */
+  readonly missingRuns: number
+}
+
+export interface DroppedSweep {
+  readonly id: number
+  readonly pipeline: string
+  readonly command: string
+  readonly createdAt: number
+  readonly droppedAt: number
+}
+
+interface SweepRow {
+  id: number
+  pipeline: string
+  command: string
+  grid: string
+  created_at: number
+  metric: string | null
+}
+
+interface PointRow {
+  point: number
+  params: string
+  status: string
+  metric: number | null
+  runs: string
+}
+
+const pointInfo = (p: PointRow): SweepPointInfo => ({
+  point: p.point + 1,
+  params: JSON.parse(p.params) as Record<string, unknown>,
+  status: p.status,
+  metric: p.metric,
+  runs: Object.fromEntries(
+    Object.entries(JSON.parse(p.runs) as Record<string, { run?: number }>).map(([stage, r]) => [stage, r.run])
+  )
+})
+
+/** Every point of a sweep that finished, in order. */
+export const sweepPoints = (db: Db, sweep: number): Array<SweepPointInfo> =>
+  db
+    .prepare<[number], PointRow>("SELECT point, params, status, metric, runs FROM sweep_points WHERE sweep_id = ? ORDER BY point")
+    .all(sweep)
+    .map(pointInfo)
+
+/** The runs a sweep's points name that are no longer in the store (removed by a gc that did not keep sweeps). */
+export const missingRuns = (db: Db, points: ReadonlyArray<SweepPointInfo>): Array<{ point: number; stage: string; run: number }> => {
+  const named = points.flatMap((p) =>
+    Object.entries(p.runs).flatMap(([stage, run]) => (run === undefined ? [] : [{ point: p.point, stage, run }]))
+  )
+  const present = new Set(
+    db
+      .prepare<[string], { id: number }>("SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify([...new Set(named.map((n) => n.run))]))
+      .map((r) => r.id)
+  )
+  return named.filter((n) => !present.has(n.run))
+}
+
+const summary = (db: Db, s: SweepRow): SweepSummary => {
+  const points = sweepPoints(db, s.id)
+  const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown>>
+  const statuses: Record<string, number> = {}
+  for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
+  const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || p.metric > b.metric!) ? p : b), null)
+  return {
+    id: s.id,
+    pipeline: s.pipeline,
+    command: s.command,
+    grid,
+    createdAt: s.created_at,
+    metric: s.metric,
+    planned: Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
+    recorded: points.length,
+    statuses,
+    best,
+    missingRuns: new Set(missingRuns(db, points).map((m) => m.run)).size
+  }
+}
+
+/** Every recorded sweep, newest first (of one pipeline when given). */
+export const listSweeps = (db: Db, pipeline?: string): Array<SweepSummary> =>
+  (pipeline === undefined
+    ? db.prepare<[], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps ORDER BY id DESC").all()
+    : db.prepare<[string], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps WHERE pipeline = ? ORDER BY id DESC").all(pipeline)
+  ).map((s) => summary(db, s))
+
+/** One sweep's summary, if it is recorded. */
+export const sweepSummary = (db: Db, id: number): SweepSummary | undefined => {
+  const s = db.prepare<[number], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps WHERE id = ?").get(id)
+  return s && summary(db, s)
+}
+
+/** What is left of a sweep gc dropped. */
+export const droppedSweep = (db: Db, id: number): DroppedSweep | undefined => {
+  const d = db
+    .prepare<[number], { id: number; pipeline: string; command: string; created_at: number; dropped_at: number }>(
+      "SELECT id, pipeline, command, created_at, dropped_at FROM dropped_sweeps WHERE id = ?"
+    )
+    .get(id)
+  return d && { id: d.id, pipeline: d.pipeline, command: d.command, createdAt: d.created_at, droppedAt: d.dropped_at }
+}
