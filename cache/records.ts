@@ -76,6 +76,9 @@ export const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs
 /** Where a run's log lives in a store: always here, whatever path its record holds. */
 export const logFile = (root: string, runId: number): string => join(root, "logs", `${runId}.log`)
 
+/** Where a run's series of figures lives (the JSON lines its stage wrote to $PIPE_METRICS), beside its log. */
+export const seriesFile = (root: string, runId: number): string => join(root, "logs", `${runId}.metrics.jsonl`)
+
 export class Records {
   private readonly s
 

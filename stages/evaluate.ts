@@ -35,6 +35,7 @@ export const evaluateKind = defineKind({
   params: EvaluateParams,
   inputs: { model: { type: "model" }, split: { type: "split" } },
   output: "metrics",
+  figures: ["test_accuracy", "test_accuracy_without_tta", "test_loss", "parameters", "ms_per_image_batch", "ms_per_image_single"],
   unkeyedParams: ["backend", "device", "python"],
   engine: (_config, params) => engineIdentity(params),
   load: () => import("./evaluate.run.js")
