@@ -37,6 +37,6 @@ export const analyzeKind = defineKind({
     augment: { type: "augmentation-policy", many: true, optional: true }
   },
   output: "report",
-  figures: ["figures", "models", "best_test_accuracy"],
+  figures: ["best_test_accuracy", "figures", "models"],
   load: () => import("./analyze.run.js")
 })

@@ -94,7 +94,7 @@ export interface StageKind<
   readonly output: Out
   /**
    * The numeric figures the kind's runs report (what a sweep can rank by: `evaluate-mlp.test_accuracy`).
-   * Absent when they cannot be known in advance (a command reports whatever its program writes).
+   * The most telling first (they are offered as examples). Absent when they cannot be known in advance (a command reports whatever its program writes).
    */
   readonly figures?: ReadonlyArray<string>
   /** Workspace files or directories whose content enters the key. */

@@ -73,7 +73,7 @@ export const trainKind = defineKind({
   params: TrainParams,
   inputs: { split: { type: "split" }, augment: { type: "augmentation-policy" } },
   output: "model",
-  figures: ["parameters", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "images_per_s", "seconds"],
+  figures: ["val_accuracy", "val_loss", "train_accuracy", "train_loss", "parameters", "epochs", "images_per_s", "seconds"],
   unkeyedParams: ["backend", "device", "python"],
   engine: (_config, params) => engineIdentity(params),
   load: () => import("./train.run.js")

@@ -106,3 +106,167 @@ describe("figures from a command stage ($PIPE_METRICS)", () => {
     d.close()
   })
 })
+
+/** Two models, each a train and an eval, both writing `accuracy`; eval-a's depends on train-a's lr, eval-b's is fixed. */
+const EVAL = `import { readFileSync, writeFileSync } from "node:fs"
+const lr = Number(readFileSync(process.env[process.argv[2]] + "/w", "utf8"))
+const accuracy = Math.round((1 - Math.abs(lr - 0.2)) * 1000) / 1000
+writeFileSync(process.env.PIPE_OUT + "/score", String(accuracy))
+writeFileSync(process.env.PIPE_METRICS, JSON.stringify({ accuracy, loss: Math.round((1 - accuracy) * 1000) / 1000 }) + "\\n")
+`
+const TWO = `
+name: two
+stages:
+  data:
+    kind: command
+    cmd: [sh, -c, 'echo run >> ran.log; echo d > "$PIPE_OUT/d"']
+  train-a:
+    kind: command
+    needs: [data]
+    cmd: [sh, -c, 'echo run >> ran.log; echo "\${params.lr}" > "$PIPE_OUT/w"; echo "{\\"accuracy\\": 0.5}" > "$PIPE_METRICS"']
+    params: { lr: 0.1 }
+  eval-a:
+    kind: command
+    needs: [train-a]
+    cmd: [node, eval.mjs, PIPE_IN_TRAIN_A]
+    deps: [eval.mjs]
+  train-b:
+    kind: command
+    needs: [data]
+    cmd: [sh, -c, 'echo run >> ran.log; echo "\${params.lr}" > "$PIPE_OUT/w"; echo "{\\"accuracy\\": 0.6}" > "$PIPE_METRICS"']
+    params: { lr: 0.25 }
+  eval-b:
+    kind: command
+    needs: [train-b]
+    cmd: [node, eval.mjs, PIPE_IN_TRAIN_B]
+    deps: [eval.mjs]
+`
+
+/** The figures of each point's run of a stage, from the store: sweep point -> that run's metrics. */
+const pointRuns = (w: Workspace, sweep: number, stageId: string): Array<Record<string, unknown>> => {
+  const d = w.db()
+  const rows = d
+    .prepare("SELECT p.point, r.metrics FROM sweep_point_runs p JOIN runs r ON r.id = p.run_id WHERE p.sweep_id = ? AND p.stage = ? ORDER BY p.point")
+    .all(sweep, stageId) as Array<{ point: number; metrics: string }>
+  d.close()
+  return rows.map((r) => JSON.parse(r.metrics) as Record<string, unknown>)
+}
+
+describe("pipe sweep ranks by a stage-qualified metric", () => {
+  it("--metric STAGE.FIGURE takes each point's figure from that point's run of that stage", async () => {
+    ws = workspace({ "pipeline.yaml": TWO, "eval.mjs": EVAL })
+    const r = await ws.json(["sweep", "train-a.lr=0.1,0.2,0.4", "--metric", "eval-a.accuracy"])
+    expect(r.code, r.stderr).toBe(0)
+    const pts = points(r.events)
+    expect(pts.map((p) => [p["params"], p["metric"], p["metric_name"]])).toEqual([
+      [{ "train-a.lr": 0.1 }, 0.9, "eval-a.accuracy"],
+      [{ "train-a.lr": 0.2 }, 1, "eval-a.accuracy"],
+      [{ "train-a.lr": 0.4 }, 0.8, "eval-a.accuracy"]
+    ])
+    const sweep = summary(r.events)!["sweep"] as number
+    expect(summary(r.events)).toMatchObject({ metric: "eval-a.accuracy", goal: "max" })
+    expect(pointRuns(ws, sweep, "eval-a").map((m) => m["accuracy"])).toEqual(pts.map((p) => p["metric"]))
+    // not eval-b's figure (the last stage in run order with an `accuracy`), nor train-a's
+    expect(pointRuns(ws, sweep, "eval-b").map((m) => m["accuracy"])).toEqual([0.95, 0.95, 0.95])
+
+    // the table, best first; run again, everything cached, the same figures
+    const text = await ws.pipe(["sweep", "train-a.lr=0.1,0.2,0.4", "--metric", "eval-a.accuracy"])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain("✓ point 1/3  train-a.lr=0.1  eval-a.accuracy 0.9000  ok")
+    const table = text.stdout.slice(text.stdout.indexOf("by eval-a.accuracy (higher is better):"))
+    expect(table.split("\n").slice(2, 5).map((l) => l.trim().split(/\s+/).slice(0, 3))).toEqual([
+      ["1", "0.2", "1"],
+      ["2", "0.1", "0.9000"],
+      ["3", "0.4", "0.8000"]
+    ])
+  })
+
+  it("refuses an ambiguous, unknown or constant metric before anything runs, exit 2", async () => {
+    ws = workspace({ "pipeline.yaml": TWO, "eval.mjs": EVAL })
+    const bare = await ws.pipe(["sweep", "train-a.lr=0.1,0.2", "--metric", "accuracy"])
+    expect(bare.code).toBe(2)
+    expect(bare.stderr).toBe(
+      "pipe: --metric accuracy: several stages that the swept params (of train-a) reach may report 'accuracy' " +
+        "(a command stage may report any figure); name one as STAGE.FIGURE: train-a.accuracy, eval-a.accuracy"
+    )
+    const unknown = await ws.pipe(["sweep", "train-a.lr=0.1,0.2", "--metric", "eval-c.accuracy"])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("--metric eval-c.accuracy: unknown stage 'eval-c' (did you mean 'eval-a'?)")
+    const constant = await ws.pipe(["sweep", "train-a.lr=0.1,0.2", "--metric", "eval-b.accuracy"])
+    expect(constant.code).toBe(2)
+    expect(constant.stderr).toBe(
+      "pipe: --metric eval-b.accuracy: eval-b is not reached by the swept params (of train-a), so its accuracy is the same at every point; " +
+        "name a stage that does: train-a.accuracy, eval-a.accuracy"
+    )
+    expect(ws.ranLog()).toEqual([])
+  })
+
+  it("uses the pipeline's declared metric when --metric is omitted, sorting ascending for goal: min", async () => {
+    const declared = TWO.replace("name: two\n", "name: two\nmetric: { name: eval-a.loss, goal: min }\n") +
+      "sweeps:\n  rates:\n    grid: { train-a.lr: [0.4, 0.2] }\n    metric: eval-a.accuracy\n"
+    ws = workspace({ "pipeline.yaml": declared, "eval.mjs": EVAL })
+    const r = await ws.json(["sweep", "train-a.lr=0.4,0.1,0.2"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(points(r.events).map((p) => [p["params"]["train-a.lr"], p["metric"], p["metric_name"]])).toEqual([
+      [0.4, 0.2, "eval-a.loss"],
+      [0.1, 0.1, "eval-a.loss"],
+      [0.2, 0, "eval-a.loss"]
+    ])
+    expect(summary(r.events)).toMatchObject({ metric: "eval-a.loss", goal: "min" })
+    const text = await ws.pipe(["sweep", "train-a.lr=0.4,0.1,0.2"])
+    const table = text.stdout.slice(text.stdout.indexOf("by eval-a.loss (lower is better):"))
+    expect(table.split("\n").slice(2, 5).map((l) => l.trim().split(/\s+/).slice(0, 3))).toEqual([
+      ["1", "0.2", "0"],
+      ["2", "0.1", "0.1000"],
+      ["3", "0.4", "0.2000"]
+    ])
+    // a declared sweep's own metric wins over the pipeline's; --metric and --goal over both
+    const named = await ws.json(["sweep", "rates"])
+    expect(summary(named.events)).toMatchObject({ metric: "eval-a.accuracy", goal: "max" })
+    const flag = await ws.json(["sweep", "rates", "--metric", "eval-a.accuracy", "--goal", "min"])
+    expect(summary(flag.events)).toMatchObject({ metric: "eval-a.accuracy", goal: "min" })
+
+    // a declared metric that names nothing is a located error when the file loads (a command stage's figures
+    // cannot be known in advance, so any figure of one is accepted)
+    ws.write("pipeline.yaml", declared.replace("name: eval-a.loss", "name: eval-x.loss").replace("metric: eval-a.accuracy", "metric: evl-a.accuracy"))
+    const bad = await ws.pipe(["status"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("pipeline.yaml:3:17 metric.name: unknown stage 'eval-x' (did you mean 'eval-a'?)")
+    expect(bad.stderr).toContain("sweeps.rates.metric: unknown stage 'evl-a' (did you mean 'eval-a'?)")
+  })
+})
+
+describe("pipe sweep on the shipped pipeline", () => {
+  const SHIPPED = readFileSync(resolve(import.meta.dirname, "../../pipeline.yaml"), "utf8")
+  const SMALL = [
+    "--set", "download.limit=1000",
+    "--set", "train-mlp.epochs=1",
+    "--set", "train-cnn.epochs=1",
+    "--set", "analyze.pca_points=300",
+    "--set", "analyze.tsne_points=100",
+    "--set", "analyze.tsne_iterations=250"
+  ]
+
+  it("ranks MLP learning rates by each point's evaluate-mlp test_accuracy, not the cached CNN's", async () => {
+    ws = workspace({ "pipeline.yaml": SHIPPED })
+    const r = await ws.json(["sweep", "train-mlp.lr=1e-3,3e-3", ...SMALL, "--metric", "evaluate-mlp.test_accuracy"])
+    expect(r.code, r.stderr).toBe(0)
+    const pts = points(r.events)
+    expect(pts.map((p) => [p["params"], p["metric_name"]])).toEqual([
+      [{ "train-mlp.lr": 0.001 }, "evaluate-mlp.test_accuracy"],
+      [{ "train-mlp.lr": 0.003 }, "evaluate-mlp.test_accuracy"]
+    ])
+    const sweep = summary(r.events)!["sweep"] as number
+    const mlp = pointRuns(ws, sweep, "evaluate-mlp").map((m) => m["test_accuracy"])
+    expect(pts.map((p) => p["metric"])).toEqual(mlp)
+    expect(mlp[0]).not.toBe(mlp[1])
+    // the CNN's evaluation is one run shared by both points; its figure is not what ranks them
+    const cnn = pointRuns(ws, sweep, "evaluate-cnn").map((m) => m["test_accuracy"])
+    expect(cnn[0]).toBe(cnn[1])
+    expect(pts.map((p) => p["metric"])).not.toEqual(cnn)
+    // the shipped pipeline declares this metric, so naming it is optional; the CNN's is refused for an MLP sweep
+    const dry = await ws.json(["sweep", "train-mlp.lr=1e-3,3e-3", ...SMALL, "--metric", "evaluate-cnn.test_accuracy"])
+    expect(dry.code).toBe(2)
+    expect(dry.stderr).toContain("evaluate-cnn is not reached by the swept params (of train-mlp)")
+  }, 300_000)
+})
