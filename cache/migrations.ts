@@ -142,5 +142,8 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     created_at INTEGER NOT NULL,
     dropped_at INTEGER NOT NULL
   );
+  `,
+  /* 8: whether a sweep's metric is better high (max) or low (min) */ `
+  ALTER TABLE sweeps ADD COLUMN goal TEXT;
   `
 ]

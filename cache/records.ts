@@ -76,6 +76,9 @@ export const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs
 /** Where a run's log lives in a store: always here, whatever path its record holds. */
 export const logFile = (root: string, runId: number): string => join(root, "logs", `${runId}.log`)
 
+/** Where a run's series of figures lives (the JSON lines its stage wrote to $PIPE_METRICS), beside its log. */
+export const seriesFile = (root: string, runId: number): string => join(root, "logs", `${runId}.metrics.jsonl`)
+
 export class Records {
   private readonly s
 
@@ -122,9 +125,9 @@ export class Records {
       child: db.prepare("UPDATE runs SET child_pgid = ?, child_pstart = ? WHERE id = ?"),
       // A sweep's number is never reused, even after gc dropped the newest sweeps.
       sweep: db.prepare(
-        `INSERT INTO sweeps (id, pipeline, command, grid, created_at, metric) VALUES (
+        `INSERT INTO sweeps (id, pipeline, command, grid, created_at, metric, goal) VALUES (
            (SELECT MAX(n) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS n FROM sweeps UNION ALL SELECT COALESCE(MAX(id), 0) FROM dropped_sweeps)),
-           ?, ?, ?, ?, ?)`
+           ?, ?, ?, ?, ?, ?)`
       ),
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
@@ -227,9 +230,9 @@ export class Records {
     this.s.child.run(pgid, pstart, runId)
   }
 
-  /** A new sweep's record; `metric` names the figure its points are ranked by. */
-  beginSweep(pipeline: string, command: string, grid: unknown, metric?: string): number {
-    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now(), metric ?? null).lastInsertRowid)
+  /** A new sweep's record; `metric` names the figure its points are ranked by, `goal` whether higher is better. */
+  beginSweep(pipeline: string, command: string, grid: unknown, metric?: string, goal?: "max" | "min"): number {
+    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now(), metric ?? null, goal ?? null).lastInsertRowid)
   }
 
   /** A finished point: its params, status, metric and the run (id and key) of each of its stages. */

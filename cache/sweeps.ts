@@ -27,7 +27,7 @@ export interface SweepSummary {
   readonly recorded: number
   /** Recorded points by status ("ok", "failed"). */
   readonly statuses: Readonly<Record<string, number>>
-  /** The point with the highest metric. */
+  /** The point with the best metric (the highest, or the lowest when the sweep's goal is min). */
   readonly best: SweepPointInfo | null
   /** Runs its points name that are no longer in the store. */
   readonly missingRuns: number
@@ -48,6 +48,7 @@ interface SweepRow {
   grid: string
   created_at: number
   metric: string | null
+  goal: string | null
 }
 
 interface PointRow {
@@ -94,7 +95,8 @@ const summary = (db: Db, s: SweepRow): SweepSummary => {
   const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown>>
   const statuses: Record<string, number> = {}
   for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
-  const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || p.metric > b.metric!) ? p : b), null)
+  const better = (x: number, y: number) => (s.goal === "min" ? x < y : x > y)
+  const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || better(p.metric, b.metric!)) ? p : b), null)
   return {
     id: s.id,
     pipeline: s.pipeline,
@@ -113,13 +115,13 @@ const summary = (db: Db, s: SweepRow): SweepSummary => {
 /** Every recorded sweep, newest first (of one pipeline when given). */
 export const listSweeps = (db: Db, pipeline?: string): Array<SweepSummary> =>
   (pipeline === undefined
-    ? db.prepare<[], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps ORDER BY id DESC").all()
-    : db.prepare<[string], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps WHERE pipeline = ? ORDER BY id DESC").all(pipeline)
+    ? db.prepare<[], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps ORDER BY id DESC").all()
+    : db.prepare<[string], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps WHERE pipeline = ? ORDER BY id DESC").all(pipeline)
   ).map((s) => summary(db, s))
 
 /** One sweep's summary, if it is recorded. */
 export const sweepSummary = (db: Db, id: number): SweepSummary | undefined => {
-  const s = db.prepare<[number], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric FROM sweeps WHERE id = ?").get(id)
+  const s = db.prepare<[number], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps WHERE id = ?").get(id)
   return s && summary(db, s)
 }
 

@@ -6,7 +6,7 @@
  */
 import { copyFileSync, existsSync, lstatSync } from "node:fs"
 import { BlobMismatch, blobPath, checkBlobs, OutputError, putBlob, type BlobStat } from "../artifacts/blobs.js"
-import { BLOB_UPSERT, blobParams, logFile, type RunRow } from "./records.js"
+import { BLOB_UPSERT, blobParams, logFile, seriesFile, type RunRow } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 export class TransferError extends Error {}
@@ -134,6 +134,8 @@ export const transferRuns = (from: StoreApi, to: StoreApi, runIds: ReadonlyArray
       copyFileSync(srcLog, log)
       dst.log.run(log, newId)
     }
+    const srcSeries = seriesFile(from.root, id)
+    if (existsSync(srcSeries) && lstatSync(srcSeries).isFile()) copyFileSync(srcSeries, seriesFile(to.root, newId))
     copied.push({ stage: r.stage, from: id, to: newId })
   }
   return { copied, present, blobs, bytes }

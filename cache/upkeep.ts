@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { checkBlobs, quarantine, STAGING } from "../artifacts/blobs.js"
 import type { BlobStat } from "../artifacts/blobs.js"
 import { isAlive } from "./liveness.js"
-import { logFile } from "./records.js"
+import { logFile, seriesFile } from "./records.js"
 import type { StoreApi } from "./store.js"
 
 export interface GcOptions {
@@ -169,7 +169,7 @@ const size = (path: string): number => {
 
 export const gc = (store: StoreApi, o: GcOptions): GcReport => {
   const db = store.db
-  let report: Omit<GcReport, "removedBlobs" | "freedBytes" | "blobsDeferred" | "removedLogs"> & { logs: Array<string> } = {
+  let report: Omit<GcReport, "removedBlobs" | "freedBytes" | "blobsDeferred" | "removedLogs"> & { logs: Array<string>; series: Array<string> } = {
     dryRun: o.dryRun,
     keptRuns: 0,
     removedRuns: 0,
@@ -180,7 +180,8 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
     sweeps: [],
     keptForSweeps: 0,
     keptPinned: 0,
-    logs: []
+    logs: [],
+    series: []
   }
   db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep (id INTEGER PRIMARY KEY)")
   db.exec("CREATE TEMP TABLE IF NOT EXISTS gc_keep_artifacts (hash TEXT PRIMARY KEY)")
@@ -219,7 +220,9 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
       keptPinned: pinned,
       // A run's log is logs/<id>.log in this store; the recorded path may name another place (a store that
       // was copied or moved, or a hand-edited database), which gc must never touch.
-      logs: doomed.map((d) => logFile(store.root, d.id)).filter((p) => existsSync(p))
+      logs: doomed.map((d) => logFile(store.root, d.id)).filter((p) => existsSync(p)),
+      // The series of figures a run's stage wrote lives beside its log, and goes with it.
+      series: doomed.map((d) => seriesFile(store.root, d.id)).filter((p) => existsSync(p))
     }
     if (o.dryRun) return
     // A dropped sweep leaves one line, so that a report on it can say what became of it.
@@ -275,9 +278,10 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
       rmSync(log, { force: true })
       removedLogs++
     }
+    for (const series of report.series) rmSync(series, { force: true })
   } else removedLogs = report.logs.length
   db.exec("DELETE FROM gc_keep; DELETE FROM gc_keep_artifacts")
-  const { logs: _logs, ...rest } = report
+  const { logs: _logs, series: _series, ...rest } = report
   return { ...rest, removedBlobs, freedBytes, blobsDeferred, removedLogs }
 }
 

@@ -6,6 +6,7 @@ import { blobPath } from "../artifacts/blobs.js"
 import { changedEntries } from "../cache/fingerprint.js"
 import { pinsOf, type Pin } from "../cache/pins.js"
 import { parseCondition, Queries, RefError, type RunInfo } from "../cache/queries.js"
+import { seriesFile } from "../cache/records.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, flat, pairs, short, table, value, when } from "./format.js"
 import { resolveRef, ref } from "./lineage.js"
@@ -181,6 +182,11 @@ export const showCommand = Command.make(
           const logText = r.logPath && existsSync(r.logPath) ? readFileSync(r.logPath, "utf8").replace(/\n$/, "") : ""
           const logLines = logText ? logText.split("\n") : []
           const pin = pinsOf(store.db, [r.id]).get(r.id)
+          // The figures' series its stage wrote as JSON lines to $PIPE_METRICS, kept beside the log.
+          const seriesPath = seriesFile(store.root, r.id)
+          const series = existsSync(seriesPath)
+            ? readFileSync(seriesPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
+            : null
           if (a.json) {
             out([
               JSON.stringify({
@@ -191,6 +197,7 @@ export const showCommand = Command.make(
                 inputs,
                 output: artifact ? { ...artifact, files: files.map((f) => ({ ...f, blob_path: blobPath(store.root, f.blob) })) } : null,
                 sweeps: q.sweepPoints(r.id),
+                metrics_series: series,
                 log_path: r.logPath,
                 log: logText
               })
@@ -218,6 +225,7 @@ export const showCommand = Command.make(
             lines.push(...table(["  file", "size", "blob"], files.map((f) => [`  ${f.path}`, bytes(f.size), blobPath(store.root, f.blob)])))
           }
           if (r.metrics) lines.push("metrics:", ...flat(r.metrics).map(([k, v]) => `  ${k} = ${value(v)}`))
+          if (series) lines.push(`metrics series: ${series.length} line${series.length === 1 ? "" : "s"} (${seriesPath}; the last is the headline)`)
           const sweeps = q.sweepPoints(r.id)
           if (sweeps.length) {
             lines.push(

@@ -108,7 +108,7 @@ const EXAMPLES: Record<string, string> = {
   "--set": "train.lr=0.001",
   "--file": "pipeline.yaml",
   "--store": ".pipe",
-  "--metric": "test_accuracy",
+  "--metric": "evaluate-mlp.test_accuracy",
   "--jobs": "2",
   "--max-points": "5000",
   "--limit": "20",

@@ -17,6 +17,7 @@ import {
   type ResolvedAxis
 } from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
+import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
@@ -41,7 +42,14 @@ const maxPoints = O.integerAtLeast(
   `Refuse a grid of more points than this (default ${DEFAULT_MAX_POINTS}; a declared sweep's own cap is its max_points)`
 ).pipe(Options.optional)
 const metric = Options.text("metric").pipe(
-  Options.withDescription("The figure to report and sort points by (default: the declared sweep's, else test_accuracy)"),
+  Options.withDescription(
+    "The figure to rank points by: STAGE.FIGURE (e.g. evaluate-mlp.test_accuracy), or a FIGURE only one stage downstream of the " +
+      "swept params may report. Default: the declared sweep's metric, else the pipeline's top-level metric"
+  ),
+  Options.optional
+)
+const goal = Options.choice("goal", ["max", "min"]).pipe(
+  Options.withDescription("max: higher is better; min: lower is better (default: the declared metric's goal, else max)"),
   Options.optional
 )
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
@@ -51,9 +59,50 @@ const out = (line: string) => process.stdout.write(`${line}\n`)
 const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
 const fmtMetric = (m: number | null) => (m === null ? "-" : Number.isInteger(m) ? String(m) : m.toFixed(4))
 
+/**
+ * The metric a sweep ranks by and its goal: --metric, else the declared sweep's, else the pipeline's, resolved
+ * against the stages downstream of the swept ones. Undefined when none is named and no stage there declares a
+ * figure (a sweep of commands that report none runs unranked); a usage error when one must be named.
+ */
+const chooseMetric = (
+  pipeline: Loaded["pipeline"],
+  given: { readonly flag?: string; readonly sweep?: MetricDecl; readonly goal?: Goal },
+  swept: ReadonlyArray<string>,
+  required: boolean
+): Either.Either<{ readonly ref: MetricRef; readonly goal: Goal } | undefined, UsageError> => {
+  const source: { decl: MetricDecl; what: string } | undefined =
+    given.flag !== undefined
+      ? { decl: { name: given.flag }, what: "--metric" }
+      : given.sweep
+        ? { decl: given.sweep, what: "the sweep's metric" }
+        : pipeline.metric
+          ? { decl: pipeline.metric, what: "the pipeline's metric" }
+          : undefined
+  if (!source) {
+    const candidates = metricCandidates(pipeline.stages, downstreamOf(pipeline.stages, swept))
+    if (!required || candidates.length === 0) return Either.right(undefined)
+    return Either.left(
+      new UsageError({
+        message: `which figure ranks the points? pass --metric STAGE.FIGURE, e.g. ${candidates.slice(0, 4).join(", ")}; or declare one in the pipeline file: metric: { name: ${candidates[0]}, goal: max }`
+      })
+    )
+  }
+  const r = resolveMetric(pipeline.stages, source.decl.name, swept)
+  if (Either.isLeft(r)) {
+    const hint = source.what === "--metric" ? "" : "; pass --metric STAGE.FIGURE"
+    return Either.left(new UsageError({ message: `${source.what} ${source.decl.name}: ${r.left}${hint}` }))
+  }
+  const declared = [given.sweep, pipeline.metric].find((d) => {
+    if (!d?.goal) return false
+    const dr = resolveMetric(pipeline.stages, d.name)
+    return Either.isRight(dr) && metricName(dr.right) === metricName(r.right)
+  })
+  return Either.right({ ref: r.right, goal: given.goal ?? source.decl.goal ?? declared?.goal ?? "max" })
+}
+
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, dryRun, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, grid },
   (a) =>
     Effect.gen(function* () {
       const sets = yield* O.parseSets(a.set)
@@ -61,7 +110,7 @@ export const sweepCommand = Command.make(
       const pipeline = base.pipeline
       // A declared sweep by name, or KEY=VALUES arguments.
       let axes: Array<Axis>
-      let metricName = Option.getOrUndefined(a.metric)
+      let sweepMetric: MetricDecl | undefined
       let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
@@ -83,7 +132,7 @@ export const sweepCommand = Command.make(
             axes.push(axis.right)
           }
         }
-        metricName ??= spec.metric
+        if (spec.metric !== undefined) sweepMetric = { name: spec.metric, ...(spec.goal ? { goal: spec.goal } : {}) }
       } else {
         if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
         axes = []
@@ -93,7 +142,6 @@ export const sweepCommand = Command.make(
           axes.push(axis.right)
         }
       }
-      metricName ??= "test_accuracy"
       const resolved: Array<ResolvedAxis> = []
       for (const axis of axes) {
         const r = resolveAxis(pipeline.stages, axis)
@@ -106,6 +154,18 @@ export const sweepCommand = Command.make(
       // Every point must be a valid pipeline before anything runs.
       const loaded = new Map<number, Loaded>()
       for (const p of pts) loaded.set(p.index, yield* O.loadWith(a.file, [...sets, ...p.overrides]))
+      // The figure to rank by, named before anything runs.
+      const flag = Option.getOrUndefined(a.metric)
+      const goalFlag = Option.getOrUndefined(a.goal)
+      const chosen = chooseMetric(
+        pipeline,
+        { ...(flag !== undefined ? { flag } : {}), ...(sweepMetric ? { sweep: sweepMetric } : {}), ...(goalFlag ? { goal: goalFlag } : {}) },
+        resolved.map((r) => r.stage),
+        !a.dryRun
+      )
+      if (Either.isLeft(chosen)) return yield* Effect.fail(chosen.left)
+      const ranked = chosen.right
+      const byName = ranked ? metricName(ranked.ref) : undefined
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
 
@@ -122,7 +182,7 @@ export const sweepCommand = Command.make(
           return
         }
         const command = ["pipe", "sweep", ...a.grid].join(" ")
-        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])), metricName)
+        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])), byName, ranked?.goal)
         if (!a.json) out(`sweep ${sweepId}: ${pts.length} point${pts.length === 1 ? "" : "s"} over ${names.join(" x ")} (jobs ${a.jobs})`)
         const { summary, results } = yield* runSweep({
           load: (p) => Effect.succeed(loaded.get(p.index)!),
@@ -130,7 +190,7 @@ export const sweepCommand = Command.make(
           targets: [],
           jobs: a.jobs,
           kindLimits: { train: 1 },
-          metric: metricName,
+          ...(ranked ? { metric: ranked.ref } : {}),
           sweepId,
           reporter: {
             stage: (e) => {
@@ -140,20 +200,47 @@ export const sweepCommand = Command.make(
             },
             point: (r: PointResult) => {
               if (a.json) {
-                out(JSON.stringify({ event: "point", point: r.point.index + 1, params: r.point.params, status: r.status, metric: r.metric, ms: r.ms }))
+                out(
+                  JSON.stringify({
+                    event: "point",
+                    point: r.point.index + 1,
+                    params: r.point.params,
+                    status: r.status,
+                    metric: r.metric,
+                    ...(byName ? { metric_name: byName } : {}),
+                    ms: r.ms
+                  })
+                )
               } else {
-                out(`${r.status === "ok" ? "✓" : "✗"} point ${r.point.index + 1}/${pts.length}  ${label(r.point)}  ${metricName} ${fmtMetric(r.metric)}  ${r.status}  ${seconds(r.ms)}`)
+                const figure = byName ? `  ${byName} ${fmtMetric(r.metric)}` : ""
+                out(`${r.status === "ok" ? "✓" : "✗"} point ${r.point.index + 1}/${pts.length}  ${label(r.point)}${figure}  ${r.status}  ${seconds(r.ms)}`)
               }
             }
           }
         })
-        if (a.json) out(JSON.stringify({ event: "summary", ...summary, sweep: sweepId, points: pts.length }))
-        else {
-          const sorted = [...results].sort((x, y) => (y.metric ?? -Infinity) - (x.metric ?? -Infinity))
-          const header = ["rank", ...names, metricName, "status", "time"]
-          const rows = sorted.map((r, i) => [String(i + 1), ...names.map((n) => show(r.point.params[n])), fmtMetric(r.metric), r.status, seconds(r.ms)])
+        if (a.json) {
+          out(JSON.stringify({ event: "summary", ...summary, sweep: sweepId, points: pts.length, ...(ranked ? { metric: byName, goal: ranked.goal } : {}) }))
+        } else {
+          // Best first by the goal; points without the figure (failed, or it was not reported) last.
+          const sign = ranked?.goal === "min" ? 1 : -1
+          const sorted = ranked
+            ? [...results].sort((x, y) => (x.metric === null ? 1 : 0) - (y.metric === null ? 1 : 0) || sign * ((x.metric ?? 0) - (y.metric ?? 0)))
+            : results
+          const header = ["rank", ...names, ...(byName ? [byName] : []), "status", "time"]
+          const rows = sorted.map((r, i) => [
+            ranked ? String(i + 1) : String(r.point.index + 1),
+            ...names.map((n) => show(r.point.params[n])),
+            ...(byName ? [fmtMetric(r.metric)] : []),
+            r.status,
+            seconds(r.ms)
+          ])
+          if (!ranked) header[0] = "point"
           const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-          out(`\nby ${metricName}:`)
+          out(
+            ranked
+              ? `\nby ${byName} (${ranked.goal === "max" ? "higher" : "lower"} is better):`
+              : "\npoints (not ranked: no metric named; pass --metric STAGE.FIGURE):"
+          )
           for (const row of [header, ...rows]) out(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd())
           out(`${summaryText(summary)} (each stage run counted once)`)
         }

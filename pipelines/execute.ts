@@ -5,16 +5,18 @@
  * so nothing partial is ever a cache hit; the temp directory is always removed.
  */
 import { gitCommit, pipeVersion } from "./provenance.js"
-import { Cause, Effect, Exit } from "effect"
-import { appendFileSync, mkdirSync, realpathSync } from "node:fs"
+import { Cause, Effect, Either, Exit } from "effect"
+import { appendFileSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { changedInputs, checkBlobs, ingest, materialize, OutputError, quarantine, removeTree, type Materialized } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
+import { seriesFile } from "../cache/records.js"
 import { Store, type StoreApi } from "../cache/store.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
+import { parseMetricsFile, type StageFigures } from "./metricsFile.js"
 import { spawnGroup } from "./processGroup.js"
 
 /** How often long work prints a plain progress line when stderr is not a terminal. */
@@ -62,6 +64,32 @@ const checkUnchanged = (inputs: ReadonlyArray<{ stage: string; copy: Materialize
     }
   })
 
+/** The most a $PIPE_METRICS file may hold: figures, not data. */
+const MAX_METRICS_BYTES = 64 * 1024 * 1024
+
+/** The figures a stage left in its metrics file (undefined when it wrote none), checked. */
+const readFigures = (file: string): Effect.Effect<StageFigures | undefined, StageError> =>
+  Effect.gen(function* () {
+    let st
+    try {
+      st = lstatSync(file)
+    } catch {
+      return undefined
+    }
+    const bad = (why: string) => new StageError({ message: `$PIPE_METRICS: ${why}` })
+    if (!st.isFile()) return yield* bad("expected a file of figures (JSON); the stage left something else there")
+    if (st.size > MAX_METRICS_BYTES) return yield* bad(`the file is ${st.size} bytes, more than ${MAX_METRICS_BYTES}; write figures there, and data to $PIPE_OUT`)
+    let text: string
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(readFileSync(file))
+    } catch (e) {
+      return yield* bad(e instanceof TypeError ? "the file is not UTF-8 text" : `cannot read it (${String(e)})`)
+    }
+    const figures = parseMetricsFile(text)
+    if (Either.isLeft(figures)) return yield* bad(figures.left)
+    return figures.right
+  })
+
 export const executeStage = (
   loaded: Loaded,
   node: StageNode,
@@ -106,6 +134,8 @@ export const executeStage = (
       // The real path, so that a stage that replaces its temp directory or $PIPE_OUT by a link is caught.
       const outDir = join(realpathSync(tmp), "out")
       mkdirSync(outDir)
+      // Beside $PIPE_OUT, never in it: figures are not part of the output, so they never change its hash.
+      const metricsFile = join(realpathSync(tmp), "metrics.json")
       const [runner, { execa }] = yield* Effect.promise(() => Promise.all([node.kind.load(), import("execa")]))
       const ran = yield* runner.run({
         stageId: node.id,
@@ -113,6 +143,7 @@ export const executeStage = (
         params: node.params,
         inputs,
         outDir,
+        metricsFile,
         workspace: loaded.workspace,
         logFile: logPath,
         echo,
@@ -136,6 +167,14 @@ export const executeStage = (
       if (echo === "none" && process.stderr.isTTY) process.stderr.write("\r\x1b[K")
       yield* checkUnchanged(copies)
       if (ran._tag === "Left") return yield* Effect.fail(ran.left)
+      const written = yield* readFigures(metricsFile)
+      if (written?.series) {
+        const series = written.series
+        yield* Effect.try({
+          try: () => writeFileSync(seriesFile(store.root, runId), series.map((f) => `${JSON.stringify(f)}\n`).join("")),
+          catch: (e) => new StageError({ message: `storing the figures' series: ${String(e)}` })
+        })
+      }
       const { manifest, blobs } = yield* Effect.try({
         try: () => {
           if (realpathSync(outDir) !== outDir) throw new OutputError("$PIPE_OUT was replaced by a link; write files into it instead")
@@ -144,7 +183,9 @@ export const executeStage = (
         catch: (e) =>
           e instanceof OutputError ? new StageError({ message: e.message }) : new StageError({ message: `storing output: ${String(e)}` })
       })
-      const metrics = ran.right || undefined
+      // The kind's own figures, then those its program wrote (which win where both name one).
+      const merged = ran.right || written ? { ...(ran.right || {}), ...written?.headline } : undefined
+      const metrics = merged && Object.keys(merged).length > 0 ? merged : undefined
       store.records.succeed(runId, pipeline, node.id, {
         type: node.kind.output,
         ...(metrics ? { metrics } : {}),

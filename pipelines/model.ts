@@ -1,6 +1,7 @@
 /** The checked pipeline: what validation produces and planning consumes. */
 import type { Json } from "../cache/canonical.js"
 import type { AnyStageKind } from "../stages/kind.js"
+import type { MetricDecl } from "./metric.js"
 import type { SweepSpec } from "./spec.js"
 
 export interface StageNode {
@@ -27,6 +28,8 @@ export interface Pipeline {
   readonly stages: ReadonlyMap<string, StageNode>
   /** A topological order (declaration order among independent stages). */
   readonly order: ReadonlyArray<string>
+  /** The figure sweeps rank by unless told otherwise (`metric:` at the top level). */
+  readonly metric?: MetricDecl
   /** Sweeps declared in the file, by name. */
   readonly sweeps: Readonly<Record<string, SweepSpec>>
 }

@@ -15,6 +15,17 @@ export const StageId = Schema.String.pipe(
   })
 )
 
+/** Whether higher or lower is better. */
+export const Goal = Schema.String.pipe(
+  Schema.filter((g) => g === "max" || g === "min", { description: "max (higher is better) or min (lower is better)" })
+) as unknown as Schema.Schema<"max" | "min", string>
+
+/** The figure sweeps rank by: `{ name: evaluate-mlp.test_accuracy, goal: max }`. */
+export const MetricSpec = Schema.Struct({
+  name: Schema.String.annotations({ description: "STAGE.FIGURE, e.g. evaluate-mlp.test_accuracy" }),
+  goal: Schema.optionalWith(Goal, { exact: true })
+}).annotations({ description: "a metric: { name: STAGE.FIGURE, goal: max|min }" })
+
 /** A sweep declared in the pipeline file: `sweeps: { lr-model: { grid: { train.lr: [0.001, 0.01] } } }`. */
 export const SweepSpec = Schema.Struct({
   description: Schema.optionalWith(Schema.String, { exact: true }),
@@ -25,12 +36,15 @@ export const SweepSpec = Schema.Struct({
       Schema.String.annotations({ description: "values as on the command line, e.g. log(1e-4,1e-1,4)" })
     )
   }).annotations({ description: "a map of params (STAGE.PARAM or PARAM) to their values" }),
-  metric: Schema.optionalWith(Schema.String, { exact: true }),
+  metric: Schema.optionalWith(Schema.String.annotations({ description: "STAGE.FIGURE, e.g. evaluate-mlp.test_accuracy" }), {
+    exact: true
+  }),
+  goal: Schema.optionalWith(Goal, { exact: true }),
   max_points: Schema.optionalWith(
     Schema.Int.pipe(Schema.positive()).annotations({ description: "the most points the grid may have (default 1000)" }),
     { exact: true }
   )
-}).annotations({ description: "a sweep (grid, and optionally metric, description and max_points)" })
+}).annotations({ description: "a sweep (grid, and optionally metric, goal, description and max_points)" })
 
 export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
 
@@ -40,6 +54,7 @@ export const TopLevel = Schema.Struct({
   stages: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
     description: "a map of stage ids to stages"
   }),
+  metric: Schema.optionalWith(MetricSpec, { exact: true }),
   sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
 })
 
@@ -72,6 +87,7 @@ export const pipelineJsonSchema = (registry: Registry): object => {
     name: Schema.String.annotations({ description: "the pipeline's name" }),
     description: Schema.optional(Schema.String),
     stages: Schema.Record({ key: StageId, value: stage }),
+    metric: Schema.optionalWith(MetricSpec, { exact: true }),
     sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
   }).annotations({ title: "pipe pipeline", description: "pipeline.yaml: stages, their params and what they need" })
   return JSONSchema.make(doc)

@@ -9,6 +9,7 @@ import { Store } from "../cache/store.js"
 import type { PipelineInvalid, UsageError } from "./errors.js"
 import type { StageEvent, Summary } from "./events.js"
 import type { Loaded } from "./loader.js"
+import type { MetricRef } from "./metric.js"
 import { runPipeline } from "./runner.js"
 import type { Point } from "./sweep.js"
 
@@ -32,19 +33,17 @@ export interface SweepOptions {
   readonly jobs: number
   /** How many stages of a kind may run at once (e.g. train: 1, so one training uses the GPU). */
   readonly kindLimits: Readonly<Record<string, number>>
-  readonly metric?: string
+  /** The figure each point is ranked by: from that point's run of that stage. */
+  readonly metric?: MetricRef
   readonly sweepId: number
   readonly reporter: SweepReporter
 }
 
-/** The metric of a point: from the last stage (in run order) whose figures have it. */
-export const pointMetric = (events: ReadonlyArray<StageEvent>, name: string | undefined): number | null => {
-  if (!name) return null
-  for (const e of [...events].reverse()) {
-    const v = e.metrics?.[name]
-    if (typeof v === "number") return v
-  }
-  return null
+/** The metric of a point: the figure of that point's run (ran or restored) of the metric's stage. */
+export const pointMetric = (events: ReadonlyArray<StageEvent>, metric: MetricRef | undefined): number | null => {
+  if (!metric) return null
+  const v = events.find((e) => e.stage === metric.stage)?.metrics?.[metric.figure]
+  return typeof v === "number" ? v : null
 }
 
 const rank: Record<StageEvent["status"], number> = { skipped: 0, cached: 1, failed: 2, ran: 3 }

@@ -15,7 +15,8 @@ import type { Pipeline, StageNode } from "./model.js"
 import { diagnosticsOf, show } from "./parseIssues.js"
 import { configSchema, STAGE_ID, stageSchema, TopLevel } from "./spec.js"
 import { didYouMean } from "./suggest.js"
-import { sweepDiagnostics } from "./sweep.js"
+import { resolveMetric, type MetricStage } from "./metric.js"
+import { resolveKey, sweepDiagnostics } from "./sweep.js"
 
 export type Validation = Either.Either<Pipeline, ReadonlyArray<Diagnostic>>
 
@@ -148,6 +149,30 @@ const withoutKeys = (params: Json, keys: ReadonlyArray<string> | undefined): Jso
   return Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k))) as Json
 }
 
+/**
+ * The declared metrics: the top-level one must name a stage and a figure it reports; a sweep's must also depend
+ * on the params its grid varies (a bare FIGURE there is resolved among the stages downstream of them).
+ */
+const metricDiagnostics = (
+  top: { readonly metric?: { readonly name: string }; readonly sweeps?: Readonly<Record<string, { readonly grid: object; readonly metric?: string }>> },
+  stages: ReadonlyMap<string, MetricStage & Decoded>
+): Array<Diagnostic> => {
+  const out: Array<Diagnostic> = []
+  const check = (name: string, path: Array<string>, swept?: Array<string>) => {
+    const r = resolveMetric(stages, name, swept)
+    if (Either.isLeft(r)) out.push({ path, message: r.left })
+  }
+  if (top.metric !== undefined) check(top.metric.name, ["metric", "name"])
+  for (const [name, sweep] of Object.entries(top.sweeps ?? {})) {
+    if (sweep.metric === undefined) continue
+    const keys = Object.keys(sweep.grid).map((k) => resolveKey(stages, k))
+    // A key that names nothing is reported with the grid; the metric is checked once the grid is sound.
+    if (keys.some(Either.isLeft)) continue
+    check(sweep.metric, ["sweeps", name, "metric"], keys.map((k) => Either.getOrThrow(k).stage))
+  }
+  return out
+}
+
 export const validate = (raw: unknown, registry: Registry): Validation => {
   const out: Array<Diagnostic> = []
   if (raw === null || raw === undefined) {
@@ -245,12 +270,14 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     const unchecked = new Set(ids.filter((id) => !decoded.has(id)))
     out.push(...sweepDiagnostics(top.right.sweeps, decoded, unchecked))
   }
+  if (Either.isRight(top) && decoded.size === ids.length) out.push(...metricDiagnostics(top.right, decoded))
 
   if (out.length > 0) return Either.left(out)
   const r = top.pipe(Either.getOrThrow)
   return Either.right({
     name: r.name,
     ...(r.description !== undefined ? { description: r.description } : {}),
+    ...(r.metric !== undefined ? { metric: r.metric } : {}),
     stages: nodes,
     order: topoOrder(graph),
     sweeps: r.sweeps ?? {}

@@ -37,5 +37,6 @@ export const analyzeKind = defineKind({
     augment: { type: "augmentation-policy", many: true, optional: true }
   },
   output: "report",
+  figures: ["best_test_accuracy", "figures", "models"],
   load: () => import("./analyze.run.js")
 })

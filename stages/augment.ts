@@ -30,5 +30,6 @@ export const augmentKind = defineKind({
   params: AugmentParams,
   inputs: { dataset: { type: "dataset" } },
   output: "augmentation-policy",
+  figures: [],
   load: () => import("./augment.run.js")
 })

@@ -14,6 +14,8 @@ export const run = (
     const program = argv[0]!
     const env: Record<string, string> = {
       PIPE_OUT: ctx.outDir,
+      // Figures for the run's record (a JSON object, or JSON lines): outside $PIPE_OUT, so not in the output.
+      PIPE_METRICS: ctx.metricsFile,
       // No stage id here: it is not in the key (a renamed stage reuses its outputs), so it must not reach the output.
       PIPE_PARAMS: JSON.stringify(ctx.params)
     }

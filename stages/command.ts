@@ -1,7 +1,7 @@
 /**
  * The `command` kind: runs an argv (no shell) in the workspace. Its output artifact is whatever the command
  * leaves in $PIPE_OUT; it sees each needed stage's output at $PIPE_IN_<ID> and its params as JSON in
- * $PIPE_PARAMS. `${params.NAME}` in argv is replaced by the param's value. `deps` name workspace files whose
+ * $PIPE_PARAMS; figures it writes to $PIPE_METRICS are kept with the run. `${params.NAME}` in argv is replaced by the param's value. `deps` name workspace files whose
  * content enters the key, so editing a script reruns the stage that uses it: relative paths that stay inside the
  * workspace (symlinks in it are followed, and their targets' content enters the key).
  */

@@ -32,6 +32,7 @@ export const downloadKind = defineKind({
   params: DownloadParams,
   inputs: {},
   output: "dataset",
+  figures: [],
   sources: Object.fromEntries(FILES.map((f) => [f.name, f.sha256])),
   unkeyedParams: ["source", "dir", "url"],
   load: () => import("./download.run.js")

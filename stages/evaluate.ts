@@ -37,6 +37,7 @@ export const evaluateKind = defineKind({
   params: EvaluateParams,
   inputs: { model: { type: "model" }, split: { type: "split" } },
   output: "metrics",
+  figures: ["test_accuracy", "test_accuracy_without_tta", "test_loss", "parameters", "ms_per_image_batch", "ms_per_image_single"],
   unkeyedParams: ["backend", "device", "python"],
   engine: (_config, params) => engineIdentity(params),
   // A model is evaluated on the engine it was trained on: said before anything runs, not after the training.

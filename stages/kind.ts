@@ -48,6 +48,12 @@ export interface StageContext<C, P> {
   readonly inputs: ReadonlyArray<InputArtifact>
   /** An empty directory; everything in it when `run` succeeds becomes the stage's output artifact. */
   readonly outDir: string
+  /**
+   * A path outside `outDir` where the stage's program may write figures ($PIPE_METRICS for a command): one JSON
+   * object, or JSON lines (one object per line, the last line the headline). Read and checked after the stage
+   * succeeds, added to the figures `run` returns, and never part of the output artifact.
+   */
+  readonly metricsFile: string
   /** The directory holding the pipeline file; commands run there. */
   readonly workspace: string
   /** The run's log file; a kind appends its own output to it (or uses `log`). */
@@ -93,6 +99,11 @@ export interface StageKind<
   readonly params: Schema.Schema<P, PI>
   readonly inputs: In
   readonly output: Out
+  /**
+   * The numeric figures the kind's runs report (what a sweep can rank by: `evaluate-mlp.test_accuracy`).
+   * The most telling first (they are offered as examples). Absent when they cannot be known in advance (a command reports whatever its program writes).
+   */
+  readonly figures?: ReadonlyArray<string>
   /** Workspace files or directories whose content enters the key. */
   readonly deps?: (config: Schema.Struct.Type<F>) => ReadonlyArray<string>
   /**

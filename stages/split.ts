@@ -21,5 +21,6 @@ export const splitKind = defineKind({
   params: SplitParams,
   inputs: { dataset: { type: "dataset" } },
   output: "split",
+  figures: [],
   load: () => import("./split.run.js")
 })

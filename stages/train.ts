@@ -75,6 +75,7 @@ export const trainKind = defineKind({
   params: TrainParams,
   inputs: { split: { type: "split" }, augment: { type: "augmentation-policy" } },
   output: "model",
+  figures: ["val_accuracy", "val_loss", "train_accuracy", "train_loss", "parameters", "epochs", "images_per_s", "seconds"],
   unkeyedParams: ["backend", "device", "python"],
   keyParams: ({ dropout, ...rest }) => (dropout === undefined || dropout === DEFAULT_DROPOUT[rest.model] ? rest : { ...rest, dropout }),
   engine: (_config, params) => engineIdentity(params),

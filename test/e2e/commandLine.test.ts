@@ -47,7 +47,7 @@ describe("an option without its value", () => {
       [["run", "--store"], "--store needs a value, e.g. pipe run --store .pipe"],
       [["run", "--set", "--dry-run"], "--set needs a value, e.g. pipe run --set train.lr=0.001"],
       [["status", "--set", "-f", "pipeline.yaml"], "--set needs a value, e.g. pipe status --set train.lr=0.001"],
-      [["sweep", "train.lr=1,2", "--metric"], "--metric needs a value, e.g. pipe sweep --metric test_accuracy"],
+      [["sweep", "train.lr=1,2", "--metric"], "--metric needs a value, e.g. pipe sweep --metric evaluate-mlp.test_accuracy"],
       [["sweep", "train.lr=1,2", "--jobs", "--dry-run"], "--jobs needs a value, e.g. pipe sweep --jobs 2"],
       [["sweep", "train.lr=1,2", "--max-points"], "--max-points needs a value, e.g. pipe sweep --max-points 5000"],
       [["runs", "--limit"], "--limit needs a value, e.g. pipe runs --limit 20"],

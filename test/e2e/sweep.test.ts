@@ -170,7 +170,7 @@ stages:
 
   it("trains each point over one shared download, split and augment, reproducibly on cpu", async () => {
     ws = workspace({ "pipeline.yaml": ML })
-    const r = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp"])
+    const r = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp", "--metric", "evaluate.test_accuracy"])
     expect(r.code).toBe(0)
     const ran = r.events.filter((e) => e["event"] === "stage" && e["status"] === "ran").map((e) => e["stage"])
     expect(ran.sort()).toEqual(["augment", "download", "evaluate", "evaluate", "split", "train", "train"])
@@ -180,8 +180,9 @@ stages:
       { "train.lr": 0.003, "train.model": "mlp" }
     ])
     for (const p of pts) expect(p["metric"]).toBeGreaterThan(0.5)
+    for (const p of pts) expect(p["metric_name"]).toBe("evaluate.test_accuracy")
     // the same sweep on an empty store gives the same figures
-    const fresh = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp", "--store", join(ws.dir, "other")])
+    const fresh = await ws.json(["sweep", "train.lr=1e-3,3e-3", "train.model=mlp", "--metric", "test_accuracy", "--store", join(ws.dir, "other")])
     expect(points(fresh.events).map((p) => p["metric"])).toEqual(pts.map((p) => p["metric"]))
     // a param a kind has without a default (dropout) can be swept too, and is listed when a key is wrong
     const optional = await ws.pipe(["sweep", "train.dropout=0,0.2", "--dry-run"])
