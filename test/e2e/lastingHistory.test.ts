@@ -199,7 +199,7 @@ stages:
     params: { pca_points: 200, tsne_points: 100, tsne_iterations: 100, gallery_pairs: 1, gallery_images: 4 }
 `
 const SMALL = ["--set", "download.limit=500", "--set", "train-mlp.epochs=1"]
-const SWEEP = ["sweep", "train-mlp.lr=0.002,0.004", ...SMALL]
+const SWEEP = ["sweep", "train-mlp.lr=0.002,0.004", "--metric", "evaluate-mlp.test_accuracy", ...SMALL]
 
 describe("pipe report after gc", () => {
   it("a sweep's report still builds after gc, and pipe sweeps names its best point", async () => {
@@ -216,7 +216,7 @@ describe("pipe report after gc", () => {
     const best = metrics[0]! >= metrics[1]! ? 1 : 2
     expect(sweeps.events[0]).toMatchObject({
       id: 1,
-      metric: "test_accuracy",
+      metric: "evaluate-mlp.test_accuracy",
       points: 2,
       statuses: { ok: 2 },
       best: { point: best, params: { "train-mlp.lr": best === 1 ? 0.002 : 0.004 }, metric: Math.max(...metrics) }
