@@ -205,7 +205,7 @@ name: concurrent
 stages:
   slow:
     kind: command
-    cmd: [sh, -c, 'echo slow >> ran.log; sleep 2; echo x > $PIPE_OUT/x']
+    cmd: [sh, -c, 'echo slow >> ran.log; while [ ! -f go ]; do sleep 0.05; done; echo x > $PIPE_OUT/x']
   next:
     kind: command
     needs: [slow]
@@ -215,6 +215,15 @@ stages:
     const first = ws.spawn(["run", "--json"])
     await waitFor(join(ws.dir, "ran.log"))
     const second = ws.spawn(["run", "--json"])
+    // The first finishes its stage only once the second is waiting for it, however slow the machine is.
+    let said = ""
+    await new Promise<void>((resolve) =>
+      second.stderr!.on("data", (d: Buffer) => {
+        said += String(d)
+        if (said.includes("waiting for it")) resolve()
+      })
+    )
+    ws.write("go", "")
     const [r1, r2] = await Promise.all([first, second])
     expect([r1.exitCode, r2.exitCode]).toEqual([0, 0])
     expect(ws.ranLog()).toEqual(["slow", "next"])
