@@ -96,7 +96,9 @@ describe("without torch", () => {
     try {
       const r = await w.pipe(["run", ...SMALL, ...TORCH], { ...env, PIPE_PYTHON: python })
       expect(r.code).toBe(2)
-      expect(r.stderr).toContain(`pipeline.yaml:27:5 stages.train-mlp: no Python with PyTorch found (${python}: cannot import torch: No module named`)
+      // the first line of the stage's map, after its id
+      const line = PIPELINE.split("\n").findIndex((l) => l === "  train-mlp:") + 2
+      expect(r.stderr).toContain(`pipeline.yaml:${line}:5 stages.train-mlp: no Python with PyTorch found (${python}: cannot import torch: No module named`)
       expect(r.stderr).toContain("nothing ran")
       expect(r.stderr).toContain("apt-get install python3-torch")
       expect(existsSync(join(w.dir, ".pipe", "pipe.db")) ? (w.db().prepare("SELECT count(*) FROM runs").pluck().get() as number) : 0).toBe(0)
