@@ -154,7 +154,8 @@ const LOG_LINES = 40
 
 const fullLog = Options.boolean("log").pipe(Options.withDescription(`Print the whole log (default: its last ${LOG_LINES} lines)`))
 
-const runOf = (q: Queries, text: string, pipeline: string | undefined) =>
+/** The run a reference names: a run, or the run that produced the artifact. */
+export const runOf = (q: Queries, text: string, pipeline: string | undefined) =>
   Effect.gen(function* () {
     const t = yield* resolveRef(q, text, pipeline)
     if (t._tag === "run") return q.run(t.id)!

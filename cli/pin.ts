@@ -2,10 +2,8 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { pin, pinsOf, unpin } from "../cache/pins.js"
-import type { Queries } from "../cache/queries.js"
-import { UsageError } from "../pipelines/errors.js"
-import { short } from "./format.js"
-import { ref, resolveRef } from "./lineage.js"
+import { ref } from "./lineage.js"
+import { runOf } from "./history.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 
@@ -25,19 +23,6 @@ const tagOpt = (what: string) =>
     ),
     Options.optional
   )
-
-/** The run a reference names: a run, or the run that produced the artifact. */
-const runOf = (q: Queries, text: string, pipeline: string | undefined) =>
-  Effect.gen(function* () {
-    const t = yield* resolveRef(q, text, pipeline)
-    if (t._tag === "run") return q.run(t.id)!
-    if (t.hashes.length > 1) {
-      return yield* new UsageError({ message: `${text} is in ${t.hashes.length} artifacts (${t.hashes.map(short).join(", ")}); give one of them` })
-    }
-    const producer = q.producers(t.hashes[0]!)[0]
-    if (!producer) return yield* new UsageError({ message: `no recorded run produced artifact ${short(t.hashes[0])}` })
-    return producer
-  })
 
 export const pinCommand = Command.make(
   "pin",
