@@ -162,7 +162,6 @@ export const putBlob = (
 ): BlobStat => {
   if (!lstatSync(src).isFile()) throw new OutputError(`${src} is not a regular file`)
   const staging = join(root, "blobs", `${STAGING}${process.pid}-${Math.random().toString(36).slice(2)}`)
-  mkdirSync(join(root, "blobs"), { recursive: true })
   let linked = false
   if (move) {
     try {

@@ -6,7 +6,7 @@
 import { Context, Effect, Layer } from "effect"
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
-import { removeTree } from "../artifacts/blobs.js"
+import { checkBlobs, quarantine, removeTree, type BlobProblem } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
 import { StoreError } from "../pipelines/errors.js"
 import { openDb, type Db } from "./db.js"
@@ -55,3 +55,17 @@ export const storeLayer = (root: string): Layer.Layer<Store, StoreError> =>
       (s) => Effect.sync(() => s.db.close())
     )
   )
+
+/**
+ * Checks an artifact's blobs against their records (a stat each, a rehash when the stat moved). Intact blobs
+ * whose stat moved are re-recorded; damaged ones are quarantined and the runs that made the artifact stop
+ * being cache hits, so they run again. Returns the damaged blobs (empty when the artifact is intact).
+ */
+export const repairCheck = (store: StoreApi, artifact: string): Array<BlobProblem> => {
+  const { damaged, touched } = checkBlobs(store.root, store.records.blobsOf(artifact))
+  if (touched.length > 0) store.records.refreshBlobs(touched)
+  if (damaged.length === 0) return damaged
+  for (const d of damaged) quarantine(store.root, d.hash)
+  store.records.markDamaged(artifact)
+  return damaged
+}

@@ -8,11 +8,11 @@ import { gitCommit, pipeVersion } from "./provenance.js"
 import { Cause, Effect, Either, Exit } from "effect"
 import { appendFileSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { changedInputs, checkBlobs, ingest, materialize, OutputError, quarantine, removeTree, type Materialized } from "../artifacts/blobs.js"
+import { changedInputs, ingest, materialize, OutputError, removeTree, type Materialized } from "../artifacts/blobs.js"
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
-import { Store, type StoreApi } from "../cache/store.js"
+import { repairCheck, Store, type StoreApi } from "../cache/store.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../stages/kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
@@ -42,11 +42,8 @@ export interface StageFailure {
  */
 const checkInput = (store: StoreApi, stage: string, hash: string): Effect.Effect<void, StageError> =>
   Effect.gen(function* () {
-    const { damaged, touched } = checkBlobs(store.root, store.records.blobsOf(hash))
-    if (touched.length > 0) store.records.refreshBlobs(touched)
+    const damaged = repairCheck(store, hash)
     if (damaged.length === 0) return
-    for (const d of damaged) quarantine(store.root, d.hash)
-    store.records.markDamaged(hash)
     return yield* new StageError({
       message: `the input from ${stage} is damaged in the store (${damaged.map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`).join(", ")}); ${stage} will run again next time`
     })

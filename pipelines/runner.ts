@@ -4,8 +4,7 @@
  * independent branches still run. Another process running the same key is waited for, then its result reused.
  */
 import { Effect } from "effect"
-import { checkBlobs, quarantine } from "../artifacts/blobs.js"
-import { Store, type StoreApi } from "../cache/store.js"
+import { repairCheck, Store, type StoreApi } from "../cache/store.js"
 import { cacheView } from "../cache/view.js"
 import { upstreamClosure } from "./dag.js"
 import type { PipelineInvalid } from "./errors.js"
@@ -120,8 +119,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
             if (again._tag === "Cached") return { cached: again } as const
           }
           if (d.damagedOutput) {
-            const { damaged } = checkBlobs(store.root, store.records.blobsOf(d.damagedOutput))
-            for (const b of damaged) quarantine(store.root, b.hash)
+            repairCheck(store, d.damagedOutput)
+            // Marked even if it checks intact now: the plan found it damaged, and this run replaces it.
             store.records.markDamaged(d.damagedOutput)
           }
           reporter.started(id, d.reason)
