@@ -33,6 +33,25 @@ describe("models", () => {
     }, 60_000)
   }
 
+  it("a model saved in a process that built others before is byte for byte the same (layer names do not count models)", async () => {
+    const files = async () => {
+      const dir = mkdtempSync(join(tmpdir(), "pipe-model-"))
+      const m = buildModel(tf, "cnn", { seed: 1, dropout: 0.2 })
+      await saveModel(tf, m, dir)
+      m.dispose()
+      const { readFileSync } = await import("node:fs")
+      const out = [readFileSync(join(dir, "model.json"), "utf8"), readFileSync(join(dir, "weights.bin")).toString("hex")]
+      rmSync(dir, { recursive: true, force: true })
+      return out
+    }
+    const first = await files()
+    buildModel(tf, "mlp").dispose()
+    const second = await files()
+    expect(second[0]).toBe(first[0])
+    expect(second[1]).toBe(first[1])
+    expect(first[0]).toContain('"name":"conv2d_1"')
+  })
+
   it("the same seed builds the same weights", () => {
     const a = buildModel(tf, "cnn", { seed: 3 })
     const b = buildModel(tf, "cnn", { seed: 3 })

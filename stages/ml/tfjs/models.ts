@@ -27,13 +27,20 @@ export interface ModelOptions {
   readonly seed?: number
 }
 
-const basicBlock = (L: Layers, x: SymbolicTensor, filters: number, stride: number, init: (i: number) => object): SymbolicTensor => {
+const basicBlock = (
+  L: Layers,
+  x: SymbolicTensor,
+  filters: number,
+  stride: number,
+  init: (i: number) => object,
+  named: (kind: string) => { name: string }
+): SymbolicTensor => {
   const conv = (k: number, s: number, f: number) =>
-    L.conv2d({ filters: f, kernelSize: k, strides: s, padding: "same", useBias: false, ...init(0) })
-  const bn = () => L.batchNormalization({ momentum: 0.9, epsilon: 1e-5 })
+    L.conv2d({ filters: f, kernelSize: k, strides: s, padding: "same", useBias: false, ...init(0), ...named("conv2d") })
+  const bn = () => L.batchNormalization({ momentum: 0.9, epsilon: 1e-5, ...named("batch_norm") })
   let y = conv(3, stride, filters).apply(x) as SymbolicTensor
   y = bn().apply(y) as SymbolicTensor
-  y = L.reLU().apply(y) as SymbolicTensor
+  y = L.reLU(named("re_lu")).apply(y) as SymbolicTensor
   y = conv(3, 1, filters).apply(y) as SymbolicTensor
   y = bn().apply(y) as SymbolicTensor
   const inChannels = x.shape[x.shape.length - 1]
@@ -42,7 +49,7 @@ const basicBlock = (L: Layers, x: SymbolicTensor, filters: number, stride: numbe
     shortcut = conv(1, stride, filters).apply(x) as SymbolicTensor
     shortcut = bn().apply(shortcut) as SymbolicTensor
   }
-  return L.reLU().apply(L.add().apply([y, shortcut] as never) as SymbolicTensor) as SymbolicTensor
+  return L.reLU(named("re_lu")).apply(L.add(named("add")).apply([y, shortcut] as never) as SymbolicTensor) as SymbolicTensor
 }
 
 export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => {
@@ -55,44 +62,53 @@ export const buildModel = (tf: Tf, name: ModelName, opts: ModelOptions = {}) => 
     kernelInitializer: tf.initializers.heNormal({ seed: layerSeed++ }),
     biasInitializer: "zeros" as const
   })
-  const input = tf.input({ shape: [28, 28, 1] })
+  // Every layer is named by its place in the model. TensorFlow.js would otherwise number layers across the
+  // process (dense_Dense1, then dense_Dense3 for the next model built), and model.json, so the model artifact's
+  // hash, would depend on what else the process trained before.
+  const counts = new Map<string, number>()
+  const named = (kind: string) => {
+    const n = (counts.get(kind) ?? 0) + 1
+    counts.set(kind, n)
+    return { name: `${kind}_${n}` }
+  }
+  const input = tf.input({ shape: [28, 28, 1], ...named("input") })
   let x: SymbolicTensor = input
   const apply = (layer: { apply: (x: never) => unknown }) => (x = layer.apply(x as never) as SymbolicTensor)
   const dropout = (rate = opts.dropout ?? DEFAULT_DROPOUT[name]) => {
-    if (rate > 0) apply(seededDropout(tf, { rate, seed: layerSeed++ }))
+    if (rate > 0) apply(seededDropout(tf, { rate, seed: layerSeed++, ...named("dropout") }))
   }
   switch (name) {
     case "mlp":
-      apply(L.flatten())
-      apply(L.dense({ units: 128, activation: "relu", ...init() }))
+      apply(L.flatten(named("flatten")))
+      apply(L.dense({ units: 128, activation: "relu", ...init(), ...named("dense") }))
       dropout()
       break
     case "cnn":
       for (const filters of [32, 64]) {
-        apply(L.conv2d({ filters, kernelSize: 3, padding: "same", useBias: false, ...init() }))
-        apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }))
-        apply(L.reLU())
-        apply(L.maxPooling2d({ poolSize: 2 }))
+        apply(L.conv2d({ filters, kernelSize: 3, padding: "same", useBias: false, ...init(), ...named("conv2d") }))
+        apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5, ...named("batch_norm") }))
+        apply(L.reLU(named("re_lu")))
+        apply(L.maxPooling2d({ poolSize: 2, ...named("max_pool") }))
       }
-      apply(L.flatten())
-      apply(L.dense({ units: 128, activation: "relu", ...init() }))
+      apply(L.flatten(named("flatten")))
+      apply(L.dense({ units: 128, activation: "relu", ...init(), ...named("dense") }))
       dropout()
       break
     case "resnet18":
     case "resnet34": {
       const blocks = name === "resnet18" ? [2, 2, 2, 2] : [3, 4, 6, 3]
-      apply(L.conv2d({ filters: 64, kernelSize: 3, strides: 1, padding: "same", useBias: false, ...init() }))
-      apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }))
-      apply(L.reLU())
+      apply(L.conv2d({ filters: 64, kernelSize: 3, strides: 1, padding: "same", useBias: false, ...init(), ...named("conv2d") }))
+      apply(L.batchNormalization({ momentum: 0.9, epsilon: 1e-5, ...named("batch_norm") }))
+      apply(L.reLU(named("re_lu")))
       ;[64, 128, 256, 512].forEach((filters, stage) => {
-        for (let b = 0; b < blocks[stage]!; b++) x = basicBlock(L, x, filters, stage > 0 && b === 0 ? 2 : 1, init)
+        for (let b = 0; b < blocks[stage]!; b++) x = basicBlock(L, x, filters, stage > 0 && b === 0 ? 2 : 1, init, named)
       })
-      apply(L.globalAveragePooling2d({}))
+      apply(L.globalAveragePooling2d(named("global_avg_pool")))
       dropout()
       break
     }
   }
-  apply(L.dense({ units: 10, ...init() }))
+  apply(L.dense({ units: 10, ...init(), ...named("dense") }))
   return tf.model({ inputs: input, outputs: x as never, name })
 }
 
