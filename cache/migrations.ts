@@ -145,5 +145,38 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   `,
   /* 8: whether a sweep's metric is better high (max) or low (min) */ `
   ALTER TABLE sweeps ADD COLUMN goal TEXT;
+  `,
+  /* 9: experiments: each pipe run and each sweep point, with its name, tags, the effective params and the
+     figures of every stage it used (stage-qualified, kept here so they outlast gc) and the run of each stage */ `
+  CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    command TEXT NOT NULL,
+    sweep_id INTEGER,
+    point INTEGER,
+    git_commit TEXT,
+    pipe_version TEXT,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    runs TEXT NOT NULL
+  );
+  CREATE INDEX experiments_name ON experiments(name) WHERE name IS NOT NULL;
+  CREATE INDEX experiments_sweep ON experiments(sweep_id) WHERE sweep_id IS NOT NULL;
+  CREATE TABLE experiment_tags (
+    experiment INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (experiment, tag)
+  ) WITHOUT ROWID;
+  CREATE INDEX experiment_tags_tag ON experiment_tags(tag);
+  CREATE TABLE experiment_runs (
+    experiment INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    PRIMARY KEY (experiment, stage)
+  ) WITHOUT ROWID;
+  CREATE INDEX experiment_runs_run ON experiment_runs(run_id);
   `
 ]

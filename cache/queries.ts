@@ -123,11 +123,11 @@ export interface Condition {
 }
 
 /** `params.lr=0.01`, `metrics.test_accuracy>=0.9`, `stage!=download`: typed like YAML scalars. */
-export const parseCondition = (text: string): Condition => {
+export const parseCondition = (text: string, check: (field: string) => unknown = fieldSql, example = "params.lr=0.01"): Condition => {
   const m = /^([^=!<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*)$/.exec(text)
-  if (!m) throw new RefError(`cannot read --where '${text}': write FIELD=VALUE (or !=, <, <=, >, >=), e.g. params.lr=0.01`)
+  if (!m) throw new RefError(`cannot read --where '${text}': write FIELD=VALUE (or !=, <, <=, >, >=), e.g. ${example}`)
   const [, field, op, raw] = m
-  fieldSql(field!.trim())
+  check(field!.trim())
   const v = raw!.trim()
   const value =
     v === "true" ? true : v === "false" ? false : v === "null" ? null : v !== "" && Number.isFinite(Number(v)) ? Number(v) : v.replace(/^(["'])(.*)\1$/, "$2")

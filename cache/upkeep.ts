@@ -6,7 +6,7 @@
  * gc keeps: runs in progress, each stage's head (what the pipeline last ran or restored), the runs given as
  * needed by the caller (the current pipeline's cache hits), the last N runs of every stage, pinned runs, every
  * run a recorded sweep's points used (unless the sweep is dropped: all of them, or those created before a
- * time), and, recursively, the runs that produced the inputs of anything kept (so lineage stays whole).
+ * time), the runs of named or tagged experiments (unless created before that time), and, recursively, the runs that produced the inputs of anything kept (so lineage stays whole).
  * Records go first, in one transaction; files after, so a crash leaves only unreferenced files for the next gc.
  */
 import { existsSync, lstatSync, readdirSync, rmSync, statSync } from "node:fs"
@@ -24,7 +24,7 @@ export interface GcOptions {
   readonly needed: ReadonlyArray<number>
   /** Drop every sweep's record, and stop keeping the runs its points used. */
   readonly dropSweeps?: boolean
-  /** Drop the sweeps created before this time (ms since the epoch). */
+  /** Drop the sweeps created before this time (ms since the epoch), and stop keeping older experiments' runs. */
   readonly sweepsBefore?: number
 }
 
@@ -69,6 +69,8 @@ export interface GcReport {
   /** Why runs were kept: used by the sweeps kept, pinned (each also keeps what produced its inputs). */
   readonly keptForSweeps: number
   readonly keptPinned: number
+  /** Runs kept because a named or tagged experiment used them. */
+  readonly keptForExperiments: number
 }
 
 const ids = (rows: ReadonlyArray<{ id: number }>) => rows.map((r) => r.id)
@@ -83,7 +85,11 @@ const droppedSweeps = (store: StoreApi, o: GcOptions): Array<GcSweep> =>
     .map((s) => ({ id: s.id, command: s.command, createdAt: s.created_at }))
 
 /** The runs gc keeps, closed over the producers of their inputs, and how many it kept for sweeps and pins. */
-const keptRuns = (store: StoreApi, o: GcOptions, dropped: ReadonlyArray<GcSweep>): { kept: Set<number>; forSweeps: number; pinned: number } => {
+const keptRuns = (
+  store: StoreApi,
+  o: GcOptions,
+  dropped: ReadonlyArray<GcSweep>
+): { kept: Set<number>; forSweeps: number; pinned: number; forExperiments: number } => {
   const db = store.db
   const forSweeps = ids(
     db
@@ -93,9 +99,20 @@ const keptRuns = (store: StoreApi, o: GcOptions, dropped: ReadonlyArray<GcSweep>
       .all(JSON.stringify(dropped.map((d) => d.id)))
   )
   const pinned = ids(db.prepare<[], { id: number }>("SELECT DISTINCT run_id AS id FROM pins").all())
+  // Named and tagged experiments keep their runs, unless they are older than the age given (their records stay).
+  const forExperiments = ids(
+    db
+      .prepare<[number], { id: number }>(
+        `SELECT DISTINCT x.run_id AS id FROM experiment_runs x JOIN experiments e ON e.id = x.experiment
+         WHERE e.sweep_id IS NULL AND e.created_at >= ?
+           AND (e.name IS NOT NULL OR EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment = e.id))`
+      )
+      .all(o.sweepsBefore ?? 0)
+  )
   const kept = new Set<number>([
     ...forSweeps,
     ...pinned,
+    ...forExperiments,
     ...ids(db.prepare<[], { id: number }>("SELECT id FROM runs WHERE status = 'running'").all()),
     ...ids(db.prepare<[], { id: number }>("SELECT run_id AS id FROM heads").all()),
     ...ids(
@@ -128,7 +145,7 @@ const keptRuns = (store: StoreApi, o: GcOptions, dropped: ReadonlyArray<GcSweep>
       }
     }
   }
-  return { kept, forSweeps: forSweeps.length, pinned: pinned.length }
+  return { kept, forSweeps: forSweeps.length, pinned: pinned.length, forExperiments: forExperiments.length }
 }
 
 const liveRuns = (store: StoreApi): number =>
@@ -180,6 +197,7 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
     sweeps: [],
     keptForSweeps: 0,
     keptPinned: 0,
+    keptForExperiments: 0,
     logs: [],
     series: []
   }
@@ -188,7 +206,7 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
   const records = db.transaction(() => {
     db.exec("DELETE FROM gc_keep; DELETE FROM gc_keep_artifacts")
     const dropped = droppedSweeps(store, o)
-    const { kept, forSweeps, pinned } = keptRuns(store, o, dropped)
+    const { kept, forSweeps, pinned, forExperiments } = keptRuns(store, o, dropped)
     const keep = db.prepare("INSERT OR IGNORE INTO gc_keep (id) VALUES (?)")
     for (const id of kept) keep.run(id)
     db.exec(`INSERT OR IGNORE INTO gc_keep_artifacts (hash)
@@ -218,6 +236,7 @@ export const gc = (store: StoreApi, o: GcOptions): GcReport => {
       sweeps: dropped,
       keptForSweeps: forSweeps,
       keptPinned: pinned,
+      keptForExperiments: forExperiments,
       // A run's log is logs/<id>.log in this store; the recorded path may name another place (a store that
       // was copied or moved, or a hand-edited database), which gc must never touch.
       logs: doomed.map((d) => logFile(store.root, d.id)).filter((p) => existsSync(p)),

@@ -22,7 +22,7 @@ export const value = (v: unknown): string =>
     : typeof v === "number"
       ? Number.isInteger(v)
         ? String(v)
-        : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5
+        : Math.abs(v) >= 1e-6 && Math.abs(v) < 1e5
           ? String(Number(v.toPrecision(4)))
           : v.toExponential(3)
       : canonicalJson(v as never)

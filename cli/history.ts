@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { blobPath } from "../artifacts/blobs.js"
 import { changedEntries } from "../cache/fingerprint.js"
 import { pinsOf, type Pin } from "../cache/pins.js"
+import { diffExperiments, expLabel, resolveExperiment, type ExperimentDiff, type ExperimentInfo } from "../cache/experiments.js"
 import { parseCondition, Queries, RefError, type RunInfo } from "../cache/queries.js"
 import { seriesFile } from "../cache/records.js"
 import { UsageError } from "../pipelines/errors.js"
@@ -118,7 +119,7 @@ export const runsCommand = Command.make(
   { file: O.file, store: O.store, json: O.json, stage: stageOpt, sweep: sweepOpt, status: statusOpt, where: whereOpt, sort: sortOpt, limit: limitOpt, pipeline: pipelineOpt },
   (a) =>
     Effect.gen(function* () {
-      const where = yield* asUsage(() => a.where.map(parseCondition))
+      const where = yield* asUsage(() => a.where.map((w) => parseCondition(w)))
       yield* O.withQueries(a.file, a.store, ({ q, store }) =>
         Effect.gen(function* () {
           const sweep = Option.getOrUndefined(a.sweep)
@@ -305,6 +306,27 @@ export const diffText = (d: RunDiff): Array<string> => {
   return lines
 }
 
+export const expDiffText = (d: ExperimentDiff, a: ExperimentInfo, b: ExperimentInfo): Array<string> => {
+  const label = (e: ExperimentInfo) => `${expLabel(e.id)}${e.name ? ` (${e.name})` : ""}`
+  const [ha, hb] = [expLabel(d.a), expLabel(d.b)]
+  const lines = [`experiment ${label(a)} -> ${label(b)}`]
+  if (d.params.length === 0 && d.metrics.length === 0 && d.runs.length === 0) return [...lines, "no differences: the same runs of every stage"]
+  lines.push(d.params.length ? "params:" : "params: the same")
+  if (d.params.length) lines.push(...table(["  param", ha, hb], d.params.map((p) => [`  ${p.key}`, p.a === null ? "-" : value(p.a), p.b === null ? "-" : value(p.b)])))
+  if (d.metrics.length) {
+    lines.push(
+      "metrics:",
+      ...table(
+        ["  metric", ha, hb, "change"],
+        d.metrics.map((m) => [`  ${m.key}`, m.a === null ? "-" : value(m.a), m.b === null ? "-" : value(m.b), m.delta === null ? "" : `${m.delta >= 0 ? "+" : ""}${value(m.delta)}`])
+      )
+    )
+  } else lines.push("metrics: the same")
+  if (d.runs.length) lines.push("runs that differ:", ...table(["  stage", ha, hb], d.runs.map((r) => [`  ${r.stage}`, r.a === null ? "-" : `#${r.a}`, r.b === null ? "-" : `#${r.b}`])))
+  if (d.shared.length) lines.push(`shared (the same run): ${d.shared.join(", ")}`)
+  return lines
+}
+
 /** The diff for scripts: field values as the JSON values they are, not as their canonical text. */
 const diffJson = (d: RunDiff) => ({
   ...d,
@@ -317,16 +339,35 @@ export const diffCommand = Command.make(
     file: O.file,
     store: O.store,
     json: O.json,
-    a: Args.text({ name: "run-a" }).pipe(Args.withDescription("A run number, stage id, run key or artifact hash")),
-    b: Args.text({ name: "run-b" }).pipe(Args.withDescription("The run to compare it with"))
+    a: Args.text({ name: "a" }).pipe(Args.withDescription("An experiment (e12, a name or tag) or a run (number, stage id, run key or artifact hash)")),
+    b: Args.text({ name: "b" }).pipe(Args.withDescription("The experiment or run to compare it with"))
   },
   (a) =>
     Effect.gen(function* () {
-      yield* O.withQueries(a.file, a.store, ({ q, pipeline }) =>
+      yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
         Effect.gen(function* () {
+          // e12, or a name or tag that names no run: an experiment.
+          const asExp = (text: string) =>
+            Effect.gen(function* () {
+              if (/^e\d+$/.test(text)) return resolveExperiment(store.db, text) ?? (yield* new UsageError({ message: `there is no experiment ${text} in this store (pipe exps lists them)` }))
+              const run = yield* Effect.either(runOf(q, text, pipeline))
+              if (run._tag === "Right") return undefined
+              return resolveExperiment(store.db, text, pipeline) ?? resolveExperiment(store.db, text) ?? (yield* run.left)
+            })
+          const [ea, eb] = [yield* asExp(a.a), yield* asExp(a.b)]
+          if (ea && eb) {
+            const d = diffExperiments(ea, eb)
+            return out(a.json ? [JSON.stringify({ event: "experiment_diff", ...d })] : expDiffText(d, ea, eb))
+          }
+          if (ea || eb) {
+            return yield* new UsageError({ message: `${ea ? a.a : a.b} is an experiment and ${ea ? a.b : a.a} a run: compare two experiments (e12 e14) or two runs (#12 #14)` })
+          }
           const d = diffRuns(yield* runOf(q, a.a, pipeline), yield* runOf(q, a.b, pipeline))
           out(a.json ? [JSON.stringify(diffJson(d))] : diffText(d))
         })
       )
     }).pipe(Effect.catchAll(renderError(a.json)))
-).pipe(Command.withDescription("Compare two runs: what differs in params, config, deps, inputs, engine and code, and how their metrics moved."))
+).pipe(Command.withDescription(
+    "Compare two experiments (pipe diff e12 e14: the stage-qualified params that differ, how every figure moved, which stages they share) " +
+      "or two runs (pipe diff #12 #14: params, config, deps, inputs, engine and code, and metrics)."
+  ))

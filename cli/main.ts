@@ -8,6 +8,7 @@ import { Cause, Effect, Either, Exit, HashSet, Option } from "effect"
 import { UsageError } from "../pipelines/errors.js"
 import { dagCommand } from "./dag.js"
 import { getCommand } from "./get.js"
+import { expsCommand, tagCommand } from "./exps.js"
 import { diffCommand, runsCommand, showCommand } from "./history.js"
 import { lineageCommand } from "./lineage.js"
 import { reportCommand } from "./report.js"
@@ -40,6 +41,8 @@ const commands = [
   dagCommand,
   schemaCommand,
   runsCommand,
+  expsCommand,
+  tagCommand,
   showCommand,
   diffCommand,
   lineageCommand,
@@ -119,7 +122,11 @@ const EXAMPLES: Record<string, string> = {
   "--where": "metrics.test_accuracy>=0.9",
   "--sort": "-metrics.test_accuracy",
   "--pipeline": "demo",
-  "--output": "report"
+  "--output": "report",
+  "--columns": "train-mlp.lr,evaluate-mlp.test_accuracy",
+  "--name": "baseline",
+  "--tag": "paper",
+  "--older-than": "30d"
 }
 
 const example = (given: string, o: OptionInfo): string => {

@@ -4,6 +4,7 @@ import { Effect, Either, Layer, Option } from "effect"
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { checkWord } from "../cache/experiments.js"
 import { Queries } from "../cache/queries.js"
 import { Store, storeLayer, type StoreApi } from "../cache/store.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
@@ -161,4 +162,24 @@ export const withQueries = <A, E>(
       const store = yield* Store
       return yield* body({ q: new Queries(store.db), store, pipeline: ctx.pipeline, loaded: ctx.loaded })
     }).pipe(Effect.provide(ctx.layer))
+  })
+
+export const expName = Options.text("name").pipe(
+  Options.withDescription("Name this experiment (pipe exps lists it; pipe diff takes names; gc keeps a named experiment's runs)"),
+  Options.optional
+)
+
+export const expTags = Options.text("tag").pipe(
+  Options.withDescription("Tag this experiment (repeatable): pipe exps --tag T finds it; gc keeps a tagged experiment's runs"),
+  Options.repeated
+)
+
+/** --name and --tag values checked before anything runs (a bad one is a usage error, exit 2). */
+export const checkExpWords = (name: Option.Option<string>, tags: ReadonlyArray<string>) =>
+  Effect.try({
+    try: () => {
+      if (Option.isSome(name)) checkWord("name", name.value)
+      for (const t of tags) checkWord("tag", t)
+    },
+    catch: (e) => new UsageError({ message: e instanceof Error ? e.message : String(e) })
   })

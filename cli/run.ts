@@ -1,7 +1,10 @@
 /** `pipe run`: load, plan, execute; print why each stage ran. `--dry-run` prints the plan only. */
 import { Command, Options } from "@effect/cli"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { expLabel, recordExperiment } from "../cache/experiments.js"
 import { Store } from "../cache/store.js"
+import type { StageEvent } from "../pipelines/events.js"
+import { commandLine, experimentOf } from "../pipelines/experiment.js"
 import { planRun, runPipeline } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
@@ -24,9 +27,11 @@ const err = (line: string) => process.stderr.write(`${line}\n`)
 
 export const runCommand = Command.make(
   "run",
-  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, check, verbose, stages: O.stages },
+  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, check, verbose, name: O.expName, tag: O.expTags, stages: O.stages },
   (a) =>
     Effect.gen(function* () {
+      const name = Option.getOrUndefined(a.name)
+      yield* O.checkExpWords(a.name, a.tag)
       const loaded = yield* O.load(a.file, a.set, a.stages)
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
@@ -40,11 +45,16 @@ export const runCommand = Command.make(
           }
           return
         }
-        const reporter = a.json ? jsonReporter(out, err) : textReporter(out, err)
+        const shown = a.json ? jsonReporter(out, err) : textReporter(out, err)
+        // The stage events also make the experiment this run is.
+        const events: Array<StageEvent> = []
+        const reporter = { ...shown, finished: (e: StageEvent) => (events.push(e), shown.finished(e)) }
         const echo = !a.verbose ? "none" : a.json ? "stderr" : "stdout"
         const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter, echo })
-        if (a.json) out(JSON.stringify({ event: "summary", ...summary }))
-        else out(summaryText(summary))
+        const store = yield* Store
+        const exp = recordExperiment(store.db, experimentOf(loaded, events, { name, tags: a.tag, command: commandLine() }))
+        if (a.json) out(JSON.stringify({ event: "summary", ...summary, experiment: exp.id }))
+        else out(`${summaryText(summary)} · experiment ${expLabel(exp.id)}${name !== undefined ? ` (${name})` : ""}`)
         if (summary.failed > 0) setExitCode(ExitCode.stageFailed)
       }).pipe(Effect.provide(a.dryRun || a.check ? O.planningStore(loaded, a.store) : O.withStore(loaded, a.store)))
     }).pipe(Effect.catchAll(renderError(a.json)))

@@ -3,7 +3,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
 import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
-import { planRun } from "../pipelines/runner.js"
+import { planRun, selection } from "../pipelines/runner.js"
 import type { Loaded } from "../pipelines/loader.js"
 import {
   axisOf,
@@ -17,6 +17,8 @@ import {
   type ResolvedAxis
 } from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
+import { commandLine } from "../pipelines/experiment.js"
+import { expLabel } from "../cache/experiments.js"
 import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
@@ -51,6 +53,10 @@ const metric = Options.text("metric").pipe(
 const goal = Options.choice("goal", ["max", "min"]).pipe(
   Options.withDescription("max: higher is better; min: lower is better (default: the declared metric's goal, else max)"),
   Options.optional
+)
+const only = Options.text("stage").pipe(
+  Options.withDescription("Run only this stage and what it needs at each point (repeatable; default: every stage), e.g. --stage evaluate-mlp"),
+  Options.repeated
 )
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
 
@@ -102,12 +108,14 @@ const chooseMetric = (
 
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, grid },
   (a) =>
     Effect.gen(function* () {
+      yield* O.checkExpWords(a.name, a.tag)
       const sets = yield* O.parseSets(a.set)
       const base = yield* O.loadWith(a.file, sets)
       const pipeline = base.pipeline
+      yield* O.checkTargets(base, a.stage)
       // A declared sweep by name, or KEY=VALUES arguments.
       let axes: Array<Axis>
       let sweepMetric: MetricDecl | undefined
@@ -148,6 +156,12 @@ export const sweepCommand = Command.make(
         if (Either.isLeft(r)) return yield* Effect.fail(r.left)
         resolved.push(r.right)
       }
+      const outside = a.stage.length > 0 ? resolved.filter((r) => !selection(base, a.stage).has(r.stage)) : []
+      if (outside.length > 0) {
+        return yield* new UsageError({
+          message: `--stage ${a.stage.join(" --stage ")} does not run ${outside.map((r) => r.stage).join(", ")}, so sweeping ${outside.map((r) => `${r.stage}.${r.param}`).join(", ")} would change nothing: add --stage ${outside[0]!.stage} or a stage downstream of it`
+        })
+      }
       const refused = checkGrid(resolved, cap)
       if (Either.isLeft(refused)) return yield* Effect.fail(refused.left)
       const pts = expand(resolved)
@@ -165,6 +179,11 @@ export const sweepCommand = Command.make(
       )
       if (Either.isLeft(chosen)) return yield* Effect.fail(chosen.left)
       const ranked = chosen.right
+      if (ranked && a.stage.length > 0 && !selection(base, a.stage).has(ranked.ref.stage)) {
+        return yield* new UsageError({
+          message: `the metric ${metricName(ranked.ref)} comes from ${ranked.ref.stage}, which --stage ${a.stage.join(" --stage ")} does not run: add --stage ${ranked.ref.stage}, or pass --metric`
+        })
+      }
       const byName = ranked ? metricName(ranked.ref) : undefined
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
@@ -173,7 +192,7 @@ export const sweepCommand = Command.make(
         const store = yield* Store
         if (a.dryRun) {
           for (const p of pts) {
-            const planned = yield* planRun(loaded.get(p.index)!, [], store)
+            const planned = yield* planRun(loaded.get(p.index)!, a.stage, store)
             const counts = { fresh: 0, stale: 0, pending: 0 }
             for (const s of planned) counts[planState(s).state]++
             if (a.json) out(JSON.stringify({ event: "point", point: p.index + 1, params: p.params, ...counts }))
@@ -187,11 +206,14 @@ export const sweepCommand = Command.make(
         const { summary, results } = yield* runSweep({
           load: (p) => Effect.succeed(loaded.get(p.index)!),
           points: pts,
-          targets: [],
+          targets: a.stage,
           jobs: a.jobs,
           kindLimits: { train: 1 },
           ...(ranked ? { metric: ranked.ref } : {}),
           sweepId,
+          command: commandLine(),
+          name: Option.getOrUndefined(a.name),
+          tags: a.tag,
           reporter: {
             stage: (e) => {
               if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
@@ -208,6 +230,7 @@ export const sweepCommand = Command.make(
                     status: r.status,
                     metric: r.metric,
                     ...(byName ? { metric_name: byName } : {}),
+                    experiment: r.experiment,
                     ms: r.ms
                   })
                 )
@@ -226,13 +249,14 @@ export const sweepCommand = Command.make(
           const sorted = ranked
             ? [...results].sort((x, y) => (x.metric === null ? 1 : 0) - (y.metric === null ? 1 : 0) || sign * ((x.metric ?? 0) - (y.metric ?? 0)))
             : results
-          const header = ["rank", ...names, ...(byName ? [byName] : []), "status", "time"]
+          const header = ["rank", ...names, ...(byName ? [byName] : []), "status", "time", "experiment"]
           const rows = sorted.map((r, i) => [
             ranked ? String(i + 1) : String(r.point.index + 1),
             ...names.map((n) => show(r.point.params[n])),
             ...(byName ? [fmtMetric(r.metric)] : []),
             r.status,
-            seconds(r.ms)
+            seconds(r.ms),
+            expLabel(r.experiment)
           ])
           if (!ranked) header[0] = "point"
           const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -243,6 +267,8 @@ export const sweepCommand = Command.make(
           )
           for (const row of [header, ...rows]) out(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd())
           out(`${summaryText(summary)} (each stage run counted once)`)
+          const compare = sorted.length > 1 ? `; pipe diff ${expLabel(sorted[0]!.experiment)} ${expLabel(sorted.at(-1)!.experiment)} compares two` : ""
+          out(`pipe exps --sweep ${sweepId} lists its points with every param and figure${compare}`)
         }
         if (results.some((r) => r.status === "failed")) setExitCode(ExitCode.stageFailed)
       }).pipe(Effect.provide(O.withStore(base, a.store)))

@@ -28,7 +28,10 @@ export const parseAge = (text: string): number | undefined => {
 }
 
 const olderThan = Options.text("older-than").pipe(
-  Options.withDescription("Drop the sweeps created more than this long ago, e.g. 30d, 12h, 2w (s, m, h, d, w); their runs go unless something else keeps them"),
+  Options.withDescription(
+    "Drop the sweeps created more than this long ago, and stop keeping the runs of experiments that old, e.g. 30d, 12h, 2w (s, m, h, d, w); " +
+      "their runs go unless something else keeps them"
+  ),
   Options.mapEffect((t) => {
     const ms = parseAge(t)
     return ms === undefined
@@ -62,7 +65,11 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
         out(`${r.dryRun ? "would drop" : "dropped"} ${plural(r.sweeps.length, "sweep")}:`)
         for (const l of table(["  sweep", "created", "command"], r.sweeps.map((x) => [`  ${x.id}`, when(x.createdAt), x.command]))) out(l)
       }
-      const why = [r.keptForSweeps > 0 ? `${r.keptForSweeps} used by sweeps` : "", r.keptPinned > 0 ? `${r.keptPinned} pinned` : ""].filter(Boolean)
+      const why = [
+        r.keptForSweeps > 0 ? `${r.keptForSweeps} used by sweeps` : "",
+        r.keptForExperiments > 0 ? `${r.keptForExperiments} used by named or tagged experiments` : "",
+        r.keptPinned > 0 ? `${r.keptPinned} pinned` : ""
+      ].filter(Boolean)
       out(
         `${verb} ${plural(r.removedRuns, "run")}, ${plural(r.removedArtifacts, "artifact")} (${bytes(r.artifactBytes)}), ` +
           `${plural(r.removedBlobs, "blob")} (${bytes(r.freedBytes)}); kept ${plural(r.keptRuns, "run")}` +
@@ -76,6 +83,7 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
   Command.withDescription(
     "Remove runs, artifacts and blobs that nothing needs. Kept: what the current pipeline reuses, each stage's latest run (--keep-last N), " +
       "runs in progress, pinned runs (pipe pin), every run a recorded sweep used (unless --drop-sweeps or --older-than AGE drops the sweep), " +
+      "the runs of named or tagged experiments (unless older than --older-than; their params and figures stay listed by pipe exps), " +
       "and everything that produced their inputs. --dry-run lists what would go. Blob files are left alone while a run is in progress."
   )
 )

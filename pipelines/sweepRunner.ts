@@ -5,9 +5,11 @@
  * per stage key; the summary counts each stage execution once. Each point is recorded with the sweep.
  */
 import { Effect } from "effect"
+import { recordExperiment } from "../cache/experiments.js"
 import { Store } from "../cache/store.js"
 import type { PipelineInvalid, UsageError } from "./errors.js"
 import type { StageEvent, Summary } from "./events.js"
+import { experimentOf } from "./experiment.js"
 import type { Loaded } from "./loader.js"
 import type { MetricRef } from "./metric.js"
 import { runPipeline } from "./runner.js"
@@ -18,6 +20,8 @@ export interface PointResult {
   readonly status: "ok" | "failed"
   readonly metric: number | null
   readonly ms: number
+  /** The experiment the point was recorded as. */
+  readonly experiment: number
 }
 
 export interface SweepReporter {
@@ -37,6 +41,10 @@ export interface SweepOptions {
   readonly metric?: MetricRef
   readonly sweepId: number
   readonly reporter: SweepReporter
+  /** The command line, and the name (each point's experiment is NAME-N) and tags of its experiments. */
+  readonly command: string
+  readonly name?: string | undefined
+  readonly tags?: ReadonlyArray<string>
 }
 
 /** The metric of a point: the figure of that point's run (ran or restored) of the metric's stage. */
@@ -93,12 +101,17 @@ export const runSweep = (
           }
         })
         const failed = events.some((e) => e.status === "failed" || e.status === "skipped")
-        const result: PointResult = {
-          point,
-          status: failed ? "failed" : "ok",
-          metric: pointMetric(events, opts.metric),
-          ms: Date.now() - started
-        }
+        const status = failed ? "failed" : "ok"
+        const experiment = recordExperiment(
+          store.db,
+          experimentOf(loaded, events, {
+            name: opts.name === undefined ? undefined : `${opts.name}-${point.index + 1}`,
+            tags: opts.tags ?? [],
+            command: opts.command,
+            sweep: { id: opts.sweepId, point: point.index + 1 }
+          })
+        ).id
+        const result: PointResult = { point, status, metric: pointMetric(events, opts.metric), ms: Date.now() - started, experiment }
         store.records.recordPoint(
           opts.sweepId,
           point.index,

@@ -1,4 +1,4 @@
-// Accuracy of the centroid model on test.csv, written as metrics.json.
+// Accuracy of the centroid model on test.csv, written as metrics.json (and to $PIPE_METRICS, where pipe keeps it with the run).
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
@@ -12,4 +12,6 @@ for (const r of rows) {
 }
 const metrics = { test_acc: correct / rows.length, n: rows.length }
 writeFileSync(join(process.env.PIPE_OUT, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`)
+// The same figures for pipe: shown by pipe runs, pipe exps and pipe sweep.
+if (process.env.PIPE_METRICS) writeFileSync(process.env.PIPE_METRICS, JSON.stringify(metrics))
 console.log(`test accuracy ${(metrics.test_acc * 100).toFixed(1)}%`)

@@ -47,7 +47,10 @@ describe("migrations", () => {
   it("bring a new store to the latest version, once", () => {
     expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length)
     const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-    expect(tables).toEqual(["artifact_files", "artifacts", "blobs", "dropped_sweeps", "edges", "heads", "locks", "pins", "runs", "stat_cache", "sweep_point_runs", "sweep_points", "sweeps"])
+    expect(tables).toEqual([
+      "artifact_files", "artifacts", "blobs", "dropped_sweeps", "edges", "experiment_runs", "experiment_tags", "experiments", "heads", "locks", "pins",
+      "runs", "stat_cache", "sweep_point_runs", "sweep_points", "sweeps"
+    ])
     store.db.close()
     store = openStore(join(dir, "store"))
     expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length)
