@@ -314,11 +314,13 @@ export const expDiffText = (d: ExperimentDiff, a: ExperimentInfo, b: ExperimentI
   lines.push(d.params.length ? "params:" : "params: the same")
   if (d.params.length) lines.push(...table(["  param", ha, hb], d.params.map((p) => [`  ${p.key}`, p.a === null ? "-" : value(p.a), p.b === null ? "-" : value(p.b)])))
   if (d.metrics.length) {
+    // Accuracies, then losses, then the rest (counts, timings).
+    const rank = (k: string) => (/accuracy/.test(k) ? 0 : /loss/.test(k) ? 1 : 2)
     lines.push(
       "metrics:",
       ...table(
         ["  metric", ha, hb, "change"],
-        d.metrics.map((m) => [`  ${m.key}`, m.a === null ? "-" : value(m.a), m.b === null ? "-" : value(m.b), m.delta === null ? "" : `${m.delta >= 0 ? "+" : ""}${value(m.delta)}`])
+        [...d.metrics].sort((x, y) => rank(x.key) - rank(y.key)).map((m) => [`  ${m.key}`, m.a === null ? "-" : value(m.a), m.b === null ? "-" : value(m.b), m.delta === null ? "" : `${m.delta >= 0 ? "+" : ""}${value(m.delta)}`])
       )
     )
   } else lines.push("metrics: the same")
