@@ -119,6 +119,8 @@ export const sweepCommand = Command.make(
       // A declared sweep by name, or KEY=VALUES arguments.
       let axes: Array<Axis>
       let sweepMetric: MetricDecl | undefined
+      // A declared sweep's goal applies to the metric it ranks by, its own or the pipeline's.
+      let sweepGoal: Goal | undefined
       let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
@@ -141,6 +143,7 @@ export const sweepCommand = Command.make(
           }
         }
         if (spec.metric !== undefined) sweepMetric = { name: spec.metric, ...(spec.goal ? { goal: spec.goal } : {}) }
+        sweepGoal = spec.goal
       } else {
         if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
         axes = []
@@ -170,7 +173,7 @@ export const sweepCommand = Command.make(
       for (const p of pts) loaded.set(p.index, yield* O.loadWith(a.file, [...sets, ...p.overrides]))
       // The figure to rank by, named before anything runs.
       const flag = Option.getOrUndefined(a.metric)
-      const goalFlag = Option.getOrUndefined(a.goal)
+      const goalFlag = Option.getOrUndefined(a.goal) ?? sweepGoal
       const chosen = chooseMetric(
         pipeline,
         { ...(flag !== undefined ? { flag } : {}), ...(sweepMetric ? { sweep: sweepMetric } : {}), ...(goalFlag ? { goal: goalFlag } : {}) },

@@ -34,11 +34,25 @@ export type StageOptions<K extends AnyKind> = {
 export interface PipelineDocument {
   readonly name: string
   readonly description?: string
+  readonly metric?: { readonly name: string; readonly goal?: "max" | "min" }
+  readonly sweeps?: Record<string, SweepDeclaration>
   readonly stages: Record<string, Record<string, unknown>>
+}
+
+/** A sweep declared in a composed pipeline: as under `sweeps:` in pipeline.yaml. */
+export interface SweepDeclaration {
+  /** STAGE.PARAM (or a PARAM only one stage has) to its values, or to a range text such as "log(1e-4,1e-1,4)". */
+  readonly grid: Readonly<Record<string, ReadonlyArray<unknown> | string>>
+  readonly metric?: string
+  readonly goal?: "max" | "min"
+  readonly description?: string
+  readonly max_points?: number
 }
 
 export class PipelineBuilder {
   private readonly stages: Record<string, Record<string, unknown>> = {}
+  private metricDecl: PipelineDocument["metric"]
+  private readonly sweeps: Record<string, SweepDeclaration> = {}
 
   constructor(
     readonly name: string,
@@ -56,10 +70,25 @@ export class PipelineBuilder {
     return { id, type: kind.output }
   }
 
+  /** The figure sweeps rank by unless told otherwise (`metric:` in pipeline.yaml): STAGE.FIGURE. */
+  metric(name: string, goal?: "max" | "min"): this {
+    this.metricDecl = { name, ...(goal ? { goal } : {}) }
+    return this
+  }
+
+  /** A named sweep, run by `pipe sweep NAME` (`sweeps:` in pipeline.yaml). */
+  sweep(name: string, declaration: SweepDeclaration): this {
+    if (name in this.sweeps) throw new Error(`sweep '${name}' is declared twice`)
+    this.sweeps[name] = declaration
+    return this
+  }
+
   toDocument(): PipelineDocument {
     return {
       name: this.name,
       ...(this.description !== undefined ? { description: this.description } : {}),
+      ...(this.metricDecl ? { metric: { ...this.metricDecl } } : {}),
+      ...(Object.keys(this.sweeps).length ? { sweeps: structuredClone(this.sweeps) } : {}),
       stages: structuredClone(this.stages)
     }
   }

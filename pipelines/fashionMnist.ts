@@ -52,4 +52,7 @@ p.stage("analyze", analyzeKind, {
   needs: [evaluateMlp, evaluateCnn, mlp, cnn, split, augment]
 })
 
+// The figure `pipe sweep` ranks by, as `metric:` in pipeline.yaml.
+p.metric("evaluate-mlp.test_accuracy", "max")
+
 export default p

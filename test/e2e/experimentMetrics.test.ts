@@ -225,6 +225,12 @@ describe("pipe sweep ranks by a stage-qualified metric", () => {
     expect(summary(named.events)).toMatchObject({ metric: "eval-a.accuracy", goal: "max" })
     const flag = await ws.json(["sweep", "rates", "--metric", "eval-a.accuracy", "--goal", "min"])
     expect(summary(flag.events)).toMatchObject({ metric: "eval-a.accuracy", goal: "min" })
+    // a declared sweep's goal without its own metric applies to the pipeline's metric
+    ws.write("pipeline.yaml", declared.replace("    metric: eval-a.accuracy\n", "    goal: max\n"))
+    const goalOnly = await ws.json(["sweep", "rates"])
+    expect(goalOnly.code, goalOnly.stderr).toBe(0)
+    expect(summary(goalOnly.events)).toMatchObject({ metric: "eval-a.loss", goal: "max" })
+    ws.write("pipeline.yaml", declared)
 
     // a declared metric that names nothing is a located error when the file loads (a command stage's figures
     // cannot be known in advance, so any figure of one is accepted)

@@ -60,6 +60,21 @@ describe("composition in TypeScript", () => {
         return [id, node.needs, cacheKey(keyRecord(node, { deps: {}, engine: null }, Object.fromEntries(node.needs.map((n) => [n, n]))))]
       })
     expect(keys(fromTs)).toEqual(keys(fromYaml))
+    expect(fromTs.pipeline.metric).toEqual(fromYaml.pipeline.metric)
+  })
+
+  it("declares the metric and sweeps as pipeline.yaml does, checked the same way", async () => {
+    const p = pipeline("t")
+    const data = p.stage("data", makeData, { params: { limit: 5 } })
+    p.stage("split", splitData, { needs: [data] })
+    p.metric("split.count", "min").sweep("sizes", { grid: { "data.limit": [5, 10] }, goal: "min" })
+    expect(p.toDocument()).toMatchObject({ metric: { name: "split.count", goal: "min" }, sweeps: { sizes: { grid: { "data.limit": [5, 10] }, goal: "min" } } })
+    expect(() => p.sweep("sizes", { grid: {} })).toThrow("sweep 'sizes' is declared twice")
+    const bad = pipeline("t")
+    bad.stage("data", makeData, {})
+    bad.sweep("s", { grid: { "nope.limit": [1] } })
+    const r = validate(bad.toDocument(), testRegistry)
+    expect(Either.isLeft(r) && r.left.map((d) => d.message).join("\n")).toMatch(/nope/)
   })
 
   it("returns typed handles and a plain document", () => {
