@@ -117,6 +117,9 @@ export class Records {
          WHERE f.artifact = ?`
       ),
       artifactType: db.prepare<[string], { type: string }>("SELECT type FROM artifacts WHERE hash = ?"),
+      stamp: db.prepare<[number], { id: number; pipe_version: string | null; git_commit: string | null }>(
+        "SELECT id, pipe_version, git_commit FROM runs WHERE id = ?"
+      ),
       damage: db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?"),
       running: db.prepare<
         [],
@@ -197,6 +200,12 @@ export class Records {
 
   artifactType(hash: string): string | undefined {
     return this.s.artifactType.get(hash)?.type
+  }
+
+  /** A run's number with the pipe version and workspace commit it ran with: provenance a stage may show. */
+  stamp(runId: number): { id: number; pipeVersion: string | null; gitCommit: string | null } | undefined {
+    const r = this.s.stamp.get(runId)
+    return r && { id: r.id, pipeVersion: r.pipe_version, gitCommit: r.git_commit }
   }
 
   refreshBlobs(blobs: ReadonlyArray<BlobStat>): void {

@@ -1,26 +1,31 @@
 /**
  * `pipe report [RUN | --sweep ID] [-o DIR] [--open]`: the analyze stage's report for any past run or sweep,
- * built from the store. The evaluated models are found from the record: an analyze run's inputs, an evaluate
- * run, the evaluations of a train run's model, a sweep's evaluate runs, or (with neither) the evaluate stages
- * the workspace's pipeline last ran. Their artifacts are materialised read-only in a temporary directory.
+ * from the store. An analyze run's report is copied out as it was stored (storedReport.ts). Otherwise it is
+ * built: the evaluated models are found from the record (an evaluate run, the evaluations of a train run's
+ * model, a sweep's evaluate runs, or, with neither, the evaluate stages the workspace's pipeline last ran) and
+ * their artifacts materialised read-only in a temporary directory. Models are labelled as reportLabels.ts
+ * says: an evaluation a sweep point made carries that point's params, and a note points to the sweep's report.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
-import { materialize, removeTree } from "../artifacts/blobs.js"
+import { blobPath, materialize, removeTree } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
-import type { Queries, RunInfo } from "../cache/queries.js"
+import { lineage, type Queries, type RunInfo } from "../cache/queries.js"
 import type { StoreApi } from "../cache/store.js"
-import { droppedSweep, missingRuns, sweepPoints } from "../cache/sweeps.js"
+import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/sweeps.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
+import type { RunStamp } from "../stages/ml/report/provenance.js"
 import { when } from "./format.js"
 import { resolveRef } from "./lineage.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
+import { distinctLabels, sweepLabel, sweptLabel, type PointParams } from "./reportLabels.js"
+import { copyStoredReport, storedReportOf } from "./storedReport.js"
 
 const runArg = Args.text({ name: "run" }).pipe(
   Args.withDescription("An analyze, evaluate or train run (number, stage id, key or artifact hash); default: the pipeline's latest evaluations"),
@@ -37,6 +42,44 @@ const openOpt = Options.boolean("open").pipe(Options.withDescription("Open repor
 interface Evaluated {
   readonly evaluate: RunInfo
   readonly label: string
+  /** The sweep and its points that made this evaluation, when its label names them. */
+  readonly sweep?: { readonly id: number; readonly points: ReadonlyArray<number> }
+}
+
+/** The train stage that made an evaluation's model: models are named by it, as the analyze stage names them. */
+const trainStage = (q: Queries, e: RunInfo): string => {
+  const model = Object.values(e.record.inputs).find((h) => q.artifact(h)?.type === "model")
+  return (model && q.producers(model)[0]?.stage) ?? e.stage
+}
+
+/** The stages upstream of a run (and its own): a swept `STAGE.PARAM` reaches the run only through them. */
+const upstreamStages = (q: Queries, run: RunInfo): ReadonlySet<string> =>
+  new Set(lineage(q, { _tag: "run", id: run.id, via: `run #${run.id}` }, "up").nodes.flatMap((n) => (n.run ? [n.run.stage] : [])))
+
+/** The points of a sweep that used a run, with their params. */
+const pointsOf = (q: Queries, run: RunInfo, sweep: number, all: ReadonlyArray<PointParams>): Array<PointParams> => {
+  const byPoint = new Map(all.map((p) => [p.point, p]))
+  return q.sweepPoints(run.id).flatMap((s) => (s.sweep === sweep && byPoint.has(s.point) ? [byPoint.get(s.point)!] : []))
+}
+
+/**
+ * An evaluation outside a sweep's report that a sweep point made (the latest sweep that used it): labelled
+ * with that point's params, with a note pointing to the sweep's own report. Plain when no swept param reaches it.
+ */
+const fromSweep = (q: Queries, e: RunInfo): { evaluated: Evaluated; note: string } | undefined => {
+  const at = q.sweepPoints(e.id)
+  if (at.length === 0) return undefined
+  const sweep = Math.max(...at.map((s) => s.sweep))
+  const all = q.sweepPointParams(sweep)
+  const own = pointsOf(q, e, sweep, all)
+  const base = trainStage(q, e)
+  const label = sweptLabel(base, sweep, own, all, upstreamStages(q, e))
+  if (!label) return undefined
+  const points = own.map((p) => p.point)
+  return {
+    evaluated: { evaluate: e, label, sweep: { id: sweep, points } },
+    note: `${base}: evaluation run #${e.id} was made by sweep ${sweep} (${points.length === 1 ? "point" : "points"} ${points.join(", ")}); pipe report --sweep ${sweep} compares all its points`
+  }
 }
 
 /** The evaluate runs a reference stands for. */
@@ -96,16 +139,27 @@ const removedRun = (q: Queries, text: string): StoreError | undefined => {
   })
 }
 
+/** The run a RUN argument names (an artifact stands for its newest producer). */
+const resolveRun = (q: Queries, text: string, pipeline: string | undefined) =>
+  Effect.gen(function* () {
+    const removed = removedRun(q, text)
+    if (removed) return yield* removed
+    const t = yield* resolveRef(q, text, pipeline)
+    const run = t._tag === "run" ? q.run(t.id) : q.producers(t.hashes[0]!)[0]
+    if (!run) return yield* new UsageError({ message: `no recorded run produced ${text}` })
+    return run
+  })
+
+/** The evaluations to report on, labelled, and the notes to print about them. */
 const gather = (
   store: StoreApi,
   q: Queries,
-  a: { run: Option.Option<string>; sweep: Option.Option<number> },
+  a: { run: RunInfo | undefined; sweep: Option.Option<number> },
   pipeline: string | undefined,
   stageIds: ReadonlyArray<string>,
   kindOf: (stage: string) => string | undefined
 ) =>
   Effect.gen(function* () {
-    if (Option.isSome(a.run) && Option.isSome(a.sweep)) return yield* new UsageError({ message: "give a run or --sweep, not both" })
     if (Option.isSome(a.sweep)) {
       const id = a.sweep.value
       const gone = sweepGone(store, q, id, kindOf)
@@ -114,21 +168,16 @@ const gather = (
       if (evaluations.length === 0) {
         return yield* new UsageError({ message: `sweep ${id} has no successful evaluate run to report on (pipe runs --sweep ${id} lists its runs)` })
       }
-      const points = new Map(q.sweepPointParams(id).map((p) => [p.point, p.params]))
-      return evaluations.map((e): Evaluated => {
-        const at = q.sweepPoints(e.id).filter((s) => s.sweep === id)
-        const params = at.length === 1 ? points.get(at[0]!.point) : undefined
-        const label = params ? Object.entries(params).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : `${e.stage} #${e.id}`
-        return { evaluate: e, label: at.length > 1 ? `${e.stage} (shared by ${at.length} points)` : label }
+      const all = q.sweepPointParams(id)
+      const evaluated = evaluations.map((e): Evaluated => {
+        const own = pointsOf(q, e, id, all)
+        return { evaluate: e, label: sweepLabel(trainStage(q, e), own, all, upstreamStages(q, e)), sweep: { id, points: own.map((p) => p.point) } }
       })
+      return { evaluated: distinct(evaluated), notes: [] as Array<string> }
     }
     let runs: Array<RunInfo>
-    if (Option.isSome(a.run)) {
-      const removed = removedRun(q, a.run.value)
-      if (removed) return yield* removed
-      const t = yield* resolveRef(q, a.run.value, pipeline)
-      const run = t._tag === "run" ? q.run(t.id) : q.producers(t.hashes[0]!)[0]
-      if (!run) return yield* new UsageError({ message: `no recorded run produced ${a.run.value}` })
+    if (a.run) {
+      const run = a.run
       runs = evaluationsOf(q, run)
       if (runs.length === 0) return yield* new UsageError({ message: `run #${run.id} (${run.stage}) has no evaluation to report on` })
     } else {
@@ -136,13 +185,20 @@ const gather = (
       runs = stageIds.flatMap((s) => q.runs({ pipeline, stages: [s], status: ["ok"], limit: 1 }))
       if (runs.length === 0) return yield* new UsageError({ message: "the pipeline has no successful evaluate run yet: pipe run first, or name a run" })
     }
-    // Named like the analyze stage names them: by the train stage that made the model.
-    const trainStage = (e: RunInfo) => {
-      const model = Object.values(e.record.inputs).find((h) => q.artifact(h)?.type === "model")
-      return (model && q.producers(model)[0]?.stage) ?? e.stage
-    }
-    return runs.map((e): Evaluated => ({ evaluate: e, label: trainStage(e) }))
+    // Named like the analyze stage names them, by the train stage that made the model, unless a sweep point made it.
+    const notes: Array<string> = []
+    const evaluated = runs.map((e): Evaluated => {
+      const swept = fromSweep(q, e)
+      if (swept) notes.push(swept.note)
+      return swept?.evaluated ?? { evaluate: e, label: trainStage(q, e) }
+    })
+    return { evaluated: distinct(evaluated), notes }
   })
+
+const distinct = (evaluated: ReadonlyArray<Evaluated>): Array<Evaluated> => {
+  const labels = distinctLabels(evaluated.map((e) => ({ label: e.label, run: e.evaluate.id })))
+  return evaluated.map((e, i) => ({ ...e, label: labels[i]! }))
+}
 
 /** Materialises what the report reads for each evaluation: its metrics, its model, the split and a policy. */
 const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Evaluated>, dir: string) => {
@@ -156,22 +212,34 @@ const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Eval
   const splitHash = Object.values(evaluated[0]!.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "split")
   const again = "run its pipeline again (pipe run, or the sweep that made it) to rebuild it"
   if (!splitHash) throw new StoreError({ message: `run #${evaluated[0]!.evaluate.id} (${evaluated[0]!.evaluate.stage}): its split is no longer in the store; ${again}` })
-  const labels = new Map<string, number>()
   const runs = evaluated.map((e) => {
     const modelHash = Object.values(e.evaluate.record.inputs).find((h) => q.artifact(h)?.type === "model")
     if (!modelHash || !e.evaluate.output || !q.artifact(e.evaluate.output)) {
       throw new StoreError({ message: `run #${e.evaluate.id} (${e.evaluate.stage}): its ${modelHash ? "metrics are" : "model is"} no longer in the store; ${again}` })
     }
-    const seen = labels.get(e.label) ?? 0
-    labels.set(e.label, seen + 1)
     // Timings are in the runs' records, not in the artifacts: the evaluation's own, and the latest training of the model.
-    const timings = { train: q.producers(modelHash).find((r) => r.status === "ok")?.metrics ?? null, evaluate: e.evaluate.metrics }
-    return { label: seen ? `${e.label} #${e.evaluate.id}` : e.label, model: put(modelHash), metrics: put(e.evaluate.output), modelHash, timings }
+    const train = q.producers(modelHash).find((r) => r.status === "ok")
+    const timings = { train: train?.metrics ?? null, evaluate: e.evaluate.metrics }
+    return { label: e.label, model: put(modelHash), metrics: put(e.evaluate.output), modelHash, timings, train }
   })
-  const trainRun = q.producers(runs[0]!.modelHash)[0]
-  const policy = trainRun && Object.values(trainRun.record.inputs).find((h) => q.artifact(h)?.type === "augmentation-policy")
+  // Fig. 1 and 4 come from a policy the models trained with: the one with the most steps in play (pad, flip,
+  // rotation, brightness), as the analyze stage shows the training augmentation rather than a plain scaling.
+  const policies = [
+    ...new Set(runs.flatMap((r) => Object.values(r.train?.record.inputs ?? {}).filter((h) => q.artifact(h)?.type === "augmentation-policy")))
+  ]
+  const steps = (hash: string) => {
+    const file = store.records.files(hash).find((f) => f.path === "policy.json")
+    const p = file ? (JSON.parse(readFileSync(blobPath(store.root, file.hash), "utf8")) as Record<string, unknown>) : {}
+    return ["pad", "flip", "rotate", "brightness"].filter((k) => typeof p[k] === "number" && (p[k] as number) > 0).length
+  }
+  const policy = policies.map((h) => ({ h, n: steps(h) })).sort((x, y) => y.n - x.n)[0]?.h
   return { split: put(splitHash), runs, policy: policy ? put(policy) : undefined }
 }
+
+/** Text and --json output of a report written to `page`. */
+const say = (json: boolean, event: Record<string, unknown>, text: string) => process.stdout.write(json ? `${JSON.stringify({ event: "report", ...event })}\n` : `${text}\n`)
+
+const stamp = (r: RunInfo): RunStamp => ({ id: r.id, pipeVersion: r.pipeVersion, gitCommit: r.gitCommit })
 
 export const reportCommand = Command.make(
   "report",
@@ -182,41 +250,88 @@ export const reportCommand = Command.make(
       a.store,
       ({ q, store, pipeline, loaded }) =>
         Effect.gen(function* () {
-          const evaluateStages = loaded ? loaded.pipeline.order.filter((id) => loaded.pipeline.stages.get(id)!.kind.kind === "evaluate") : []
-          // A stage's kind: from the pipeline, else from a run of it in the store.
-          const kindOf = (stage: string) =>
-            loaded?.pipeline.stages.get(stage)?.kind.kind ?? q.runs({ stages: [stage], limit: 1 })[0]?.kind
-          const evaluated = yield* gather(store, q, a, pipeline, evaluateStages, kindOf)
-          // The analysis params: the pipeline's analyze stage's (with --set), else the kind's defaults.
-          const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
-          const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
+          if (Option.isSome(a.run) && Option.isSome(a.sweep)) return yield* new UsageError({ message: "give a run or --sweep, not both" })
+          const run = Option.isSome(a.run) ? yield* resolveRun(q, a.run.value, pipeline) : undefined
           const out = resolve(a.output)
           yield* Effect.try({
             try: () => ensureDir(out),
             catch: (e) => new UsageError({ message: `cannot write the report to ${out}: ${(e as Error).message}; give -o DIR` })
           })
+          const page = join(out, "report.html")
+          const shown = relative(process.cwd(), page) || page
           const work = mkdtempSync(join(tmpdir(), "pipe-report-"))
+          const cleanup = Effect.sync(() => removeTree(work))
+
+          // An analyze run's report is in the store already: copied out, not computed again.
+          const stored = run && storedReportOf(q, run)
+          if (run && stored) {
+            const copied = yield* Effect.try({
+              try: () =>
+                copyStoredReport(store, stored, out, work, (problems) =>
+                  process.stderr.write(`pipe: the stored report of run #${run.id} is damaged (${problems}); building it again from its inputs\n`)
+                ),
+              catch: (e) => new StoreError({ message: `cannot copy the stored report of run #${run.id} to ${out}: ${(e as Error).message}` })
+            }).pipe(Effect.ensuring(cleanup))
+            if (copied) {
+              const runs = evaluationsOf(q, run).map((e) => ({ run: e.id, label: trainStage(q, e) }))
+              say(
+                a.json,
+                { path: page, copied: { run: run.id, artifact: stored }, runs, figures: copied.figures, table: copied.table, provenance: copied.provenance },
+                `${readFileSync(join(out, "summary.md"), "utf8").trimEnd()}\n\n` +
+                  `copied the stored report of run #${run.id} (${run.stage}): ${copied.figures.length} figures; report: ${shown}`
+              )
+              if (a.open) openPage(page)
+              return
+            }
+          }
+
+          const evaluateStages = loaded ? loaded.pipeline.order.filter((id) => loaded.pipeline.stages.get(id)!.kind.kind === "evaluate") : []
+          // A stage's kind: from the pipeline, else from a run of it in the store.
+          const kindOf = (stage: string) =>
+            loaded?.pipeline.stages.get(stage)?.kind.kind ?? q.runs({ stages: [stage], limit: 1 })[0]?.kind
+          const { evaluated, notes } = yield* gather(store, q, { run, sweep: a.sweep }, pipeline, evaluateStages, kindOf)
+          // The analysis params: the pipeline's analyze stage's (with --set), else the kind's defaults.
+          const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
+          const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
+          // A sweep's report also charts the sweep: its points with the metric each reached.
+          const sweep = Option.isSome(a.sweep)
+            ? {
+                id: a.sweep.value,
+                metric: sweepSummary(store.db, a.sweep.value)?.metric ?? "metric",
+                points: sweepPoints(store.db, a.sweep.value).flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric }]))
+              }
+            : undefined
           const report = yield* Effect.tryPromise({
             try: async () => {
-              const [{ buildReport }, { runData, reportOptions }, { readImageSet }] = await Promise.all([
+              const [{ buildReport }, { readPreviews, runData, reportOptions }, { readImageSet }, { dataSubset }] = await Promise.all([
                 import("../stages/ml/report/report.js"),
                 import("../stages/analyze.run.js"),
-                import("../stages/ml/imageSet.js")
+                import("../stages/ml/imageSet.js"),
+                import("../stages/ml/report/provenance.js")
               ])
               const m = materialized(store, q, evaluated, work)
               const data = readImageSet(m.split)
               const test = data.splits["test"]!
-              const preview = (name: string) => (m.policy && existsSync(join(m.policy, name)) ? readFileSync(join(m.policy, name)) : undefined)
-              const samples = preview("samples-per-class.png")
-              const steps = preview("augmentation-steps.png")
-              const title = Option.isSome(a.sweep) ? `${params.title}: sweep ${a.sweep.value}` : params.title
+              const title = sweep ? `${params.title}: sweep ${sweep.id}` : params.title
+              const points = [...new Set(evaluated.flatMap((e) => e.sweep?.points ?? []))].sort((x, y) => x - y)
               return await buildReport(
                 {
                   title,
                   classes: data.manifest.classes,
                   test,
                   runs: m.runs.map((r) => runData(r.label, r.model, r.metrics, r.timings)),
-                  previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
+                  previews: readPreviews(m.policy),
+                  provenance: {
+                    runs: evaluated.map((e, i) => {
+                      const train = m.runs[i]!.train
+                      return { label: e.label, evaluate: stamp(e.evaluate), ...(train ? { train: stamp(train) } : {}), ...(e.sweep ? { sweep: e.sweep } : {}) }
+                    }),
+                    data: dataSubset(data.manifest.meta),
+                    ...(sweep ? { sweep: { id: sweep.id, points } } : {}),
+                    // No store records experiments yet; a caller that knows them names them here.
+                    experiments: []
+                  },
+                  ...(sweep ? { sweep } : {})
                 },
                 reportOptions(params),
                 out,
@@ -224,22 +339,29 @@ export const reportCommand = Command.make(
               )
             },
             catch: (e) => (e instanceof StoreError ? e : new StoreError({ message: `cannot build the report: ${(e as Error).message}` }))
-          }).pipe(Effect.ensuring(Effect.sync(() => removeTree(work))))
-          const page = join(out, "report.html")
-          if (a.json) {
-            process.stdout.write(
-              `${JSON.stringify({ event: "report", path: page, runs: evaluated.map((e) => ({ run: e.evaluate.id, label: e.label })), figures: report.figures.map((f) => f.id), table: report.table })}\n`
-            )
-          } else {
-            process.stdout.write(`${report.markdown}\n\n${report.figures.length} figures; report: ${relative(process.cwd(), page) || page}\n`)
-          }
-          if (a.open) spawn("xdg-open", [page], { detached: true, stdio: "ignore" }).on("error", () => process.stderr.write(`pipe: cannot open a browser here; open ${page}\n`)).unref()
+          }).pipe(Effect.ensuring(cleanup))
+          say(
+            a.json,
+            {
+              path: page,
+              runs: evaluated.map((e) => ({ run: e.evaluate.id, label: e.label, ...(e.sweep ? { sweep: e.sweep } : {}) })),
+              figures: report.figures.map((f) => f.id),
+              table: report.table,
+              provenance: report.provenance,
+              notes
+            },
+            `${report.markdown}\n\n${report.figures.length} figures; report: ${shown}${notes.map((n) => `\nnote: ${n}`).join("")}`
+          )
+          if (a.open) openPage(page)
         }),
       a.set
     ).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(
     "Build the analysis report (report.html, summary.md, figures/) for a past run or a sweep from the store, comparing its models side by side; " +
-      "with neither, for the pipeline's latest evaluations."
+      "an analyze run's stored report is copied out as it is; with neither, for the pipeline's latest evaluations."
   )
 )
+
+const openPage = (page: string) =>
+  spawn("xdg-open", [page], { detached: true, stdio: "ignore" }).on("error", () => process.stderr.write(`pipe: cannot open a browser here; open ${page}\n`)).unref()

@@ -96,7 +96,9 @@ export const executeStage = (
   outputs: ReadonlyMap<string, string>,
   echo: StageContext<unknown, unknown>["echo"] = "none",
   /** The headline figures of the runs that produced the inputs, by stage: handed to the stage with each input. */
-  upstreamMetrics: ReadonlyMap<string, StageMetrics> = new Map()
+  upstreamMetrics: ReadonlyMap<string, StageMetrics> = new Map(),
+  /** The run that produced each input, by stage: its number, version and commit go with the input as `producer`. */
+  upstreamRuns: ReadonlyMap<string, number> = new Map()
 ): Effect.Effect<Executed, StageFailure, Store> =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -126,7 +128,18 @@ export const executeStage = (
         yield* checkInput(store, need, hash)
         copies.push({ stage: need, copy })
         const metrics = upstreamMetrics.get(need)
-        inputs.push({ stage: need, slot: node.slots[need]!, type: store.records.artifactType(hash) ?? "any", hash, dir, ...(metrics ? { metrics } : {}) })
+        const upstream = upstreamRuns.get(need)
+        const stamp = upstream === undefined ? undefined : store.records.stamp(upstream)
+        const producer = stamp && { run: stamp.id, pipeVersion: stamp.pipeVersion, gitCommit: stamp.gitCommit }
+        inputs.push({
+          stage: need,
+          slot: node.slots[need]!,
+          type: store.records.artifactType(hash) ?? "any",
+          hash,
+          dir,
+          ...(metrics ? { metrics } : {}),
+          ...(producer ? { producer } : {})
+        })
       }
       // The real path, so that a stage that replaces its temp directory or $PIPE_OUT by a link is caught.
       const outDir = join(realpathSync(tmp), "out")

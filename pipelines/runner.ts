@@ -59,6 +59,8 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
     const outputs = new Map<string, string>()
     // The figures (timings among them) of the run each stage's output came from, ran or restored, for the stages that read it.
     const upstreamMetrics = new Map<string, StageMetrics>()
+    // The run each stage's output came from (ran or restored), for the provenance a stage may show.
+    const upstreamRuns = new Map<string, number>()
     const status = new Map<string, StageStatus>()
     const counts = { ran: 0, cached: 0, failed: 0, skipped: 0 }
 
@@ -67,6 +69,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
       counts[e.status]++
       if (e.output) outputs.set(e.stage, e.output)
       if (e.metrics) upstreamMetrics.set(e.stage, e.metrics as StageMetrics)
+      if (e.run !== undefined && e.output) upstreamRuns.set(e.stage, e.run)
       reporter.finished(e)
     }
 
@@ -125,7 +128,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           }
           reporter.started(id, d.reason)
           const started = Date.now()
-          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo, upstreamMetrics)
+          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo, upstreamMetrics, upstreamRuns)
           const result = yield* (opts.gate ? opts.gate(node.kind.kind)(exec) : exec).pipe(Effect.either)
           const ms = Date.now() - started
           return {

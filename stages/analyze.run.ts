@@ -1,11 +1,15 @@
-/** Running `analyze`: gather the evaluated models from the inputs, then build the report. */
+/**
+ * Running `analyze`: gather the evaluated models from the inputs, then build the report. Its provenance comes
+ * from the inputs too: the runs that produced them (as the runner hands them over) and the split's manifest.
+ */
 import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AnalyzeParams } from "./analyze.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "./kind.js"
 import { readImageSet } from "./ml/imageSet.js"
-import { buildReport, type Evaluation, type ReportOptions, type RunData } from "./ml/report/report.js"
+import { dataSubset, type ReportedRun, type RunStamp } from "./ml/report/provenance.js"
+import { buildReport, type Evaluation, type ReportInput, type ReportOptions, type RunData, type StepsPreview } from "./ml/report/report.js"
 
 const json = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T
 
@@ -52,6 +56,26 @@ export const reportOptions = (p: AnalyzeParams): ReportOptions => ({
   galleryImages: p.gallery_images
 })
 
+/**
+ * The previews of an augmentation-policy artifact: Fig. 1's samples, and Fig. 4's steps with what its
+ * previews.json says of them (the column headings, each row's class and whether it was flipped).
+ */
+export const readPreviews = (dir: string | undefined): ReportInput["previews"] => {
+  const file = (name: string) => (dir && existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : undefined)
+  const samples = file("samples-per-class.png")
+  const png = file("augmentation-steps.png")
+  const about = file("previews.json")
+  const layout = about
+    ? (JSON.parse(about.toString("utf8")) as Record<string, { columns?: Array<string>; rows?: Array<{ class?: unknown; flipped?: unknown }> }>)["augmentation-steps.png"]
+    : undefined
+  const rows = layout?.rows?.map((r) => ({ class: String(r.class ?? "?"), flipped: r.flipped === true }))
+  const steps: StepsPreview | undefined = png && { png, ...(layout?.columns ? { columns: layout.columns } : {}), ...(rows ? { rows } : {}) }
+  return { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
+}
+
+const stampOf = (i: InputArtifact): RunStamp | undefined =>
+  i.producer && { id: i.producer.run, pipeVersion: i.producer.pipeVersion, gitCommit: i.producer.gitCommit }
+
 /** Each metrics artifact with the model it evaluated (evaluate records the model's hash). */
 const pairs = (inputs: ReadonlyArray<InputArtifact>): Array<{ metrics: InputArtifact; model: InputArtifact }> => {
   const models = inputs.filter((i) => i.slot === "model")
@@ -78,20 +102,23 @@ export const run = (ctx: StageContext<unknown, AnalyzeParams>) =>
       const test = data.splits["test"]
       if (!test) throw new StageError({ message: `${splitIn.stage}: the split has no test set` })
       // The timings in the table come from the producing runs' records: shown, not computed with, so not in the key.
-      const runs = pairs(ctx.inputs).map(({ metrics, model }) =>
+      const evaluated = pairs(ctx.inputs)
+      const runs = evaluated.map(({ metrics, model }) =>
         runData(model.stage, model.dir, metrics.dir, { ...(model.metrics ? { train: model.metrics } : {}), ...(metrics.metrics ? { evaluate: metrics.metrics } : {}) })
       )
-      const augment = ctx.inputs.find((i) => i.slot === "augment")
-      const preview = (name: string) => (augment && existsSync(join(augment.dir, name)) ? readFileSync(join(augment.dir, name)) : undefined)
-      const samples = preview("samples-per-class.png")
-      const steps = preview("augmentation-steps.png")
+      const reported = evaluated.map(({ metrics, model }): ReportedRun => {
+        const [train, evaluate] = [stampOf(model), stampOf(metrics)]
+        return { label: model.stage, ...(train ? { train } : {}), ...(evaluate ? { evaluate } : {}) }
+      })
       const report = await buildReport(
         {
           title: p.title,
           classes: data.manifest.classes,
           test,
           runs,
-          previews: { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
+          previews: readPreviews(ctx.inputs.find((i) => i.slot === "augment")?.dir),
+          // The stage knows no experiments: a caller that does (pipe report) can name them.
+          provenance: { runs: reported, data: dataSubset(data.manifest.meta), experiments: [] }
         },
         reportOptions(p),
         ctx.outDir,

@@ -2,7 +2,7 @@
  * The `analyze` kind: the seed's analysis and the experiment report from evaluated models. Takes one or more
  * `metrics` (evaluate) and `model` (train) artifacts, the `split` (test images for PCA, t-SNE and galleries)
  * and optionally augmentation policies (their Fig. 1 and Fig. 4 previews). Output (`report`): report.html
- * (self-contained), summary.md (the comparison table), report.json, and every figure under figures/.
+ * (self-contained), summary.md (provenance and the comparison table), report.json, and every figure under figures/.
  */
 import { Schema } from "effect"
 import { defineKind } from "./kind.js"
@@ -26,7 +26,8 @@ export type AnalyzeParams = Schema.Schema.Type<typeof AnalyzeParams>
 
 export const analyzeKind = defineKind({
   kind: "analyze",
-  version: 1,
+  // 2: provenance at the top, named rows and columns in Fig. 1 and 4, curves by epoch, cell colours by luminance.
+  version: 2,
   description: "The seed's analysis as a report: curves, error breakdown, confused-image galleries, PCA, t-SNE, comparison table",
   fields: {},
   params: AnalyzeParams,

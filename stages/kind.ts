@@ -39,6 +39,12 @@ export interface InputArtifact {
    * table), never for what is computed. Absent when the producing run recorded none.
    */
   readonly metrics?: StageMetrics
+  /**
+   * The run that produced this input (ran or restored from the cache): its number, and the pipe version and
+   * workspace commit it ran with. Like `metrics`, for what is shown (a report's provenance), never for what is
+   * computed, and not part of the key.
+   */
+  readonly producer?: { readonly run: number; readonly pipeVersion: string | null; readonly gitCommit: string | null }
 }
 
 export interface StageContext<C, P> {

@@ -28,13 +28,17 @@ const SCREENSHOTS = resolve(import.meta.dirname, "../../test-results")
 let ws: Workspace
 let report: Record<string, string>
 let figures: Array<{ id: string; title: string; files: Array<string> }>
+let runOf: Record<string, number>
+let analyzeOutput: string
 
 beforeAll(async () => {
   ws = workspace({ "pipeline.yaml": PIPELINE })
   const r = await ws.json(["run", ...SMALL])
   expect(r.code, r.stderr).toBe(0)
+  runOf = Object.fromEntries(r.events.filter((e) => e["event"] === "stage").map((e) => [e["stage"], e["run"]]))
   const analyze = r.events.find((e) => e["stage"] === "analyze")!
   expect(analyze["status"]).toBe("ran")
+  analyzeOutput = analyze["output"]
   report = ws.artifact(analyze["output"])
   figures = JSON.parse(readFileSync(report["report.json"]!, "utf8")).figures
 }, 180_000)
@@ -69,6 +73,29 @@ describe("the analyze stage", () => {
     expect((html.match(/<figure /g) ?? []).length).toBe(figures.length)
   })
 
+  it("states where its numbers come from at the top: pipe version, commit, data subset, runs", () => {
+    const md = readFileSync(report["summary.md"]!, "utf8").split("\n")
+    expect(md.slice(2, 6)).toEqual([
+      "- pipe version: 0.1.0",
+      "- git commit: none (not run in a git repository)",
+      "- data: subset: the first 500 images of each split (download limit=500)",
+      `- evaluations: train-mlp (evaluate #${runOf["evaluate-mlp"]}, train #${runOf["train-mlp"]}); ` +
+        `train-cnn (evaluate #${runOf["evaluate-cnn"]}, train #${runOf["train-cnn"]})`
+    ])
+    const html = readFileSync(report["report.html"]!, "utf8")
+    expect(html).toContain(`<dd data-field="data">subset: the first 500 images of each split (download limit=500)</dd>`)
+    expect(html.indexOf(`id="provenance"`)).toBeLessThan(html.indexOf(`id="comparison"`))
+  })
+
+  it("names the classes of Fig. 1's rows, and the steps and flips of Fig. 4", () => {
+    const fig1 = readFileSync(report["figures/fig1-samples-per-class.svg"]!, "utf8")
+    for (const c of ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]) expect(fig1).toContain(`>${c}</text>`)
+    const fig4 = readFileSync(report["figures/fig4-augmentation-steps.svg"]!, "utf8")
+    for (const c of ["original", "zero-padded by 4", "random crop", "flip", "normalised"]) expect(fig4).toContain(`>${c}</text>`)
+    // the seed's policy flips with probability 0.5: each row says whether its image was flipped
+    expect((fig4.match(/: (not )?flipped<\/text>/g) ?? []).length).toBe(6)
+  })
+
   it("is cached on a rerun, and changing only its params reruns only it", async () => {
     const again = await ws.json(["run", ...SMALL])
     expect(summary(again.events)).toMatchObject({ ran: 0 })
@@ -93,16 +120,50 @@ describe("pipe report", () => {
     expect(bad.stderr).toContain("has no evaluation to report on")
   })
 
-  it("compares a sweep's points side by side", async () => {
-    const s = await ws.json(["sweep", "train-mlp.lr=0.002,0.004", ...SMALL])
-    expect(s.code).toBe(0)
+  it("copies an analyze run's stored report out of the store instead of computing it again", async () => {
+    const out = join(ws.dir, "stored")
+    // No --set: computed again, the report would use the default t-SNE settings and differ from the stored one.
+    const r = await ws.pipe(["report", `#${runOf["analyze"]}`, "-o", out])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`copied the stored report of run #${runOf["analyze"]} (analyze): ${figures.length} figures; report: `)
+    expect(r.stderr).not.toContain("t-SNE")
+    for (const file of ["report.html", "summary.md", "report.json", ...figures.flatMap((f) => f.files)]) {
+      expect(readFileSync(join(out, file)).equals(readFileSync(report[file]!)), file).toBe(true)
+    }
+    // the copies are the user's: a second report replaces them (the run named by its output's hash this time)
+    const again = await ws.json(["report", analyzeOutput.slice(0, 12), "-o", out])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.events[0]).toMatchObject({ copied: { run: runOf["analyze"] }, figures: figures.map((f) => f.id) })
+    expect(again.events[0]!["runs"].map((x: any) => x.label).sort()).toEqual(["train-cnn", "train-mlp"])
+  })
+
+  it("compares a sweep's points side by side, each labelled by the swept params that tell it apart, with the sweep charted", async () => {
+    const s = await ws.json(["sweep", "train-mlp.lr=0.002,0.004", "train-cnn.lr=0.002,0.004", ...SMALL])
+    expect(s.code, s.stderr).toBe(0)
     const sweep = summary(s.events)!["sweep"]
     const r = await ws.json(["report", "--sweep", String(sweep), "-o", join(ws.dir, "sweep"), ...SMALL])
     expect(r.code, r.stderr).toBe(0)
+    // each model's evaluation is shared by the two points that differ only in the other model's rate
     const labels = r.events[0]!["runs"].map((x: any) => x.label)
-    expect(labels).toEqual(expect.arrayContaining(["train-mlp.lr=0.002", "train-mlp.lr=0.004"]))
+    expect([...labels].sort()).toEqual(["train-cnn.lr=0.002", "train-cnn.lr=0.004", "train-mlp.lr=0.002", "train-mlp.lr=0.004"])
     const md = readFileSync(join(ws.dir, "sweep", "summary.md"), "utf8")
     expect(md).toContain("| train-mlp.lr=0.002 |")
+    expect(md).toContain(`- sweep: ${sweep}, points 1, 2, 3, 4`)
+    expect(r.events[0]!["figures"]).toEqual(expect.arrayContaining(["fig9-train-mlp-lr", "fig9-train-cnn-lr", "fig10"]))
+    const chart = readFileSync(join(ws.dir, "sweep", "figures", "fig9-train-mlp-lr.svg"), "utf8")
+    expect(chart).toContain("evaluate-mlp.test_accuracy versus train-mlp.lr")
+
+    // The pipeline's latest evaluations now come from the sweep: each says which point made it.
+    const latest = await ws.json(["report", "-o", join(ws.dir, "latest"), ...SMALL])
+    expect(latest.code, latest.stderr).toBe(0)
+    const [mlp, cnn] = latest.events[0]!["runs"]
+    expect(mlp.label).toMatch(new RegExp(`^train-mlp \\(sweep ${sweep} points? [\\d, ]+: train-mlp\\.lr=0\\.00[24]\\)$`))
+    expect(cnn.label).toMatch(new RegExp(`^train-cnn \\(sweep ${sweep} points? [\\d, ]+: train-cnn\\.lr=0\\.00[24]\\)$`))
+    expect(mlp.sweep.id).toBe(sweep)
+    expect(latest.events[0]!["notes"]).toHaveLength(2)
+    expect(latest.events[0]!["notes"][0]).toContain(`pipe report --sweep ${sweep} compares all its points`)
+    const text = await ws.pipe(["report", "-o", join(ws.dir, "latest"), ...SMALL])
+    expect(text.stdout).toContain(`note: train-mlp: evaluation run #${mlp.run} was made by sweep ${sweep}`)
   })
 })
 

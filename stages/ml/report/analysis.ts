@@ -8,18 +8,21 @@ export type Confusion = ReadonlyArray<ReadonlyArray<number>>
 
 export interface ClassErrors {
   readonly trueClass: number
+  /** The class's name (Fashion-MNIST's: T-shirt/top, Trouser, ...), or its number when the names are unknown. */
+  readonly name: string
   readonly total: number
   readonly errors: number
   /** Errors by predicted class (the true class itself is 0). */
   readonly byPredicted: ReadonlyArray<number>
 }
 
-/** For each true class: how many of its test images were misclassified, and as what. */
-export const errorBreakdown = (confusion: Confusion): Array<ClassErrors> =>
+/** For each true class, by name: how many of its test images were misclassified, and as what. */
+export const errorBreakdown = (confusion: Confusion, classes: ReadonlyArray<string>): Array<ClassErrors> =>
   confusion.map((row, t) => {
     const byPredicted = row.map((n, p) => (p === t ? 0 : n))
     return {
       trueClass: t,
+      name: classes[t] ?? String(t),
       total: row.reduce((a, b) => a + b, 0),
       errors: byPredicted.reduce((a, b) => a + b, 0),
       byPredicted

@@ -1,7 +1,10 @@
 /**
  * The report's charts as Vega-Lite specs, rendered to SVG in Node by Vega (no browser, no canvas). Vega is
- * imported when the first chart is drawn, so nothing else pays for it.
+ * imported when the first chart is drawn, so nothing else pays for it. The specs are built from data by pure
+ * functions (curve ranges, cell colours, the sweep's axes), so what a chart shows can be tested without drawing it.
  */
+import { curveDomain } from "./curves.js"
+
 export type Spec = Record<string, unknown>
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
@@ -42,17 +45,21 @@ export const scatterSpec = (
   }
 })
 
-/** Fig. 5: training loss per step, one line per run. */
-export const lossSpec = (rows: ReadonlyArray<{ run: string; step: number; loss: number }>): Spec => ({
-  title: "Training loss per step",
+
+/** A y scale from curveDomain: the data's range without far-out values, which are clipped at the plot's edge. */
+const yScale = (domain: readonly [number, number] | undefined) => (domain ? { domain: [...domain], zero: false, nice: false } : { zero: false })
+
+/** Fig. 5: training loss by epoch (steps at their fractional epoch), one line per run. */
+export const lossSpec = (rows: ReadonlyArray<{ run: string; epoch: number; loss: number }>): Spec => ({
+  title: "Training loss by epoch",
   width: WIDTH,
   height: HEIGHT,
   data: { values: rows },
-  mark: { type: "line", strokeWidth: 1.5 },
+  mark: { type: "line", strokeWidth: 1.5, clip: true },
   encoding: {
-    x: { field: "step", type: "quantitative", title: "step" },
-    y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
-    color: { field: "run", type: "nominal", title: "run" }
+    x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 }, scale: { domainMin: 0 } },
+    y: { field: "loss", type: "quantitative", title: "training loss (batch)", scale: yScale(curveDomain(rows.map((r) => r.loss), "loss")) },
+    color: { field: "run", type: "nominal", title: "run", legend: { labelLimit: 320 } }
   }
 })
 
@@ -62,15 +69,21 @@ export const valAccuracySpec = (rows: ReadonlyArray<{ run: string; epoch: number
   width: WIDTH,
   height: HEIGHT,
   data: { values: rows },
-  mark: { type: "line", point: true },
+  mark: { type: "line", point: true, clip: true },
   encoding: {
     x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-    y: { field: "accuracy", type: "quantitative", title: "validation accuracy", axis: { format: ".1%" }, scale: { zero: false } },
-    color: { field: "run", type: "nominal", title: "run" }
+    y: {
+      field: "accuracy",
+      type: "quantitative",
+      title: "validation accuracy",
+      axis: { format: ".1%" },
+      scale: yScale(curveDomain(rows.map((r) => r.accuracy), "accuracy"))
+    },
+    color: { field: "run", type: "nominal", title: "run", legend: { labelLimit: 320 } }
   }
 })
 
-/** Fig. 7: for each true class, its errors stacked by predicted class. */
+/** Fig. 7: for each true class (a row, named), its errors stacked by predicted class. */
 export const errorsSpec = (
   run: string,
   rows: ReadonlyArray<{ trueClass: string; predicted: string; count: number }>,
@@ -82,34 +95,165 @@ export const errorsSpec = (
   data: { values: rows },
   mark: "bar",
   encoding: {
-    x: { field: "trueClass", type: "nominal", title: "true class", sort: [...classes], axis: { labelAngle: -40 } },
-    y: { field: "count", type: "quantitative", title: "misclassified test images", stack: "zero" },
+    y: { field: "trueClass", type: "nominal", title: "true class", sort: [...classes], scale: { domain: [...classes] } },
+    x: { field: "count", type: "quantitative", title: "misclassified test images", stack: "zero" },
     color: { field: "predicted", type: "nominal", title: "predicted as", scale: classScale(classes) }
   }
 })
 
-/** Fig. 7 (second part): the confusion matrix as a heat map, counts written in the cells. */
-export const confusionSpec = (
-  run: string,
-  rows: ReadonlyArray<{ trueClass: string; predicted: string; count: number }>,
+/** The 9-step "blues" scheme (ColorBrewer, as Vega has it), light to dark. */
+const BLUES = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+
+const rgb = (hex: string): [number, number, number] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number]
+const hex = (c: ReadonlyArray<number>) => `#${c.map((v) => Math.round(v).toString(16).padStart(2, "0")).join("")}`
+
+/** The blues colour at t in [0, 1], interpolated between the scheme's steps. */
+export const blues = (t: number): string => {
+  const at = Math.min(1, Math.max(0, t)) * (BLUES.length - 1)
+  const i = Math.min(BLUES.length - 2, Math.floor(at))
+  const [a, b] = [rgb(BLUES[i]!), rgb(BLUES[i + 1]!)]
+  return hex(a.map((v, k) => v + (b[k]! - v) * (at - i)))
+}
+
+/** WCAG relative luminance of an sRGB colour (#rrggbb), 0 (black) to 1 (white). */
+export const luminance = (color: string): number => {
+  const [r, g, b] = rgb(color).map((v) => {
+    const c = v / 255
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+  })
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+}
+
+/** The text colour with the higher contrast on a background: white on dark cells, black on light ones. */
+export const inkOn = (background: string): "white" | "black" => {
+  const l = luminance(background)
+  return (1.05 / (l + 0.05) > (l + 0.05) / 0.05 ? "white" : "black")
+}
+
+/**
+ * The confusion matrix's cells with their colours: the fill on a log scale of the count (so the few errors
+ * still show next to the diagonal), and the number's colour chosen by the fill's luminance.
+ */
+export const confusionCells = (
+  confusion: ReadonlyArray<ReadonlyArray<number>>,
   classes: ReadonlyArray<string>
-): Spec => ({
+): Array<{ trueClass: string; predicted: string; count: number; fill: string; ink: "white" | "black" }> => {
+  const max = Math.max(1, ...confusion.flat())
+  return confusion.flatMap((row, t) =>
+    row.map((count, p) => {
+      const fill = blues(Math.log1p(count) / Math.log1p(max))
+      return { trueClass: classes[t]!, predicted: classes[p]!, count, fill, ink: inkOn(fill) }
+    })
+  )
+}
+
+/** Fig. 7 (second part): the confusion matrix as a heat map, counts written in the cells. */
+export const confusionSpec = (run: string, cells: ReturnType<typeof confusionCells>, classes: ReadonlyArray<string>): Spec => ({
   title: `Confusion matrix (${run})`,
   width: WIDTH,
   height: WIDTH,
-  data: { values: rows },
+  data: { values: cells },
   encoding: {
     x: { field: "predicted", type: "nominal", title: "predicted class", sort: [...classes], axis: { labelAngle: -40 } },
     y: { field: "trueClass", type: "nominal", title: "true class", sort: [...classes] }
   },
   layer: [
-    { mark: "rect", encoding: { color: { field: "count", type: "quantitative", title: "images", scale: { type: "symlog", scheme: "blues" } } } },
-    {
-      mark: { type: "text", fontSize: 9 },
-      encoding: {
-        text: { field: "count", type: "quantitative" },
-        color: { condition: { test: "datum.count > 300", value: "white" }, value: "black" }
-      }
-    }
+    { mark: "rect", encoding: { color: { field: "fill", type: "nominal", scale: null } } },
+    { mark: { type: "text", fontSize: 9 }, encoding: { text: { field: "count", type: "quantitative" }, color: { field: "ink", type: "nominal", scale: null } } }
   ]
 })
+
+/** A sweep's recorded point: the values it set and the metric it reached. */
+export interface SweepPoint {
+  readonly point: number
+  readonly params: Readonly<Record<string, unknown>>
+  readonly metric: number
+}
+
+const distinctValues = (points: ReadonlyArray<SweepPoint>, param: string): Array<unknown> => {
+  const seen = new Map<string, unknown>()
+  for (const p of points) if (param in p.params) seen.set(JSON.stringify(p.params[param]), p.params[param])
+  return [...seen.values()]
+}
+
+/** The params the points set to more than one value, in the order the points name them. */
+export const sweptParams = (points: ReadonlyArray<SweepPoint>): Array<string> =>
+  [...new Set(points.flatMap((p) => Object.keys(p.params)))].filter((k) => distinctValues(points, k).length > 1)
+
+/** The swept params whose every value is a number: those a chart can put on a numeric axis. */
+export const numericParams = (points: ReadonlyArray<SweepPoint>): Array<string> =>
+  sweptParams(points).filter((k) => distinctValues(points, k).every((v) => typeof v === "number" && Number.isFinite(v)))
+
+/** Positive values spanning two decades or more: an axis for them is logarithmic. */
+export const spansDecades = (values: ReadonlyArray<number>): boolean => {
+  const min = Math.min(...values)
+  return min > 0 && Math.max(...values) / min >= 100
+}
+
+/** Fig. 9: the sweep's metric against one swept numeric param; each point a dot, the mean per value a line. */
+export const metricVsParamSpec = (metric: string, param: string, points: ReadonlyArray<SweepPoint>): Spec => {
+  const rows = points.filter((p) => typeof p.params[param] === "number").map((p) => ({ point: p.point, x: p.params[param] as number, metric: p.metric }))
+  const log = spansDecades(rows.map((r) => r.x))
+  const x = { field: "x", type: "quantitative", title: param, scale: log ? { type: "log" } : { zero: false } }
+  const y = { field: "metric", type: "quantitative", title: metric, scale: { zero: false } }
+  return {
+    title: `${metric} versus ${param}${log ? " (log scale)" : ""}`,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: rows },
+    layer: [
+      { mark: { type: "line", color: "#999" }, encoding: { x, y: { ...y, aggregate: "mean" } } },
+      { mark: { type: "circle", size: 60 }, encoding: { x, y, tooltip: [{ field: "point" }, { field: "x", title: param }, { field: "metric", title: metric }] } }
+    ]
+  }
+}
+
+const show = (v: unknown): string => (typeof v === "number" ? String(Number(v.toPrecision(4))) : typeof v === "string" ? v : JSON.stringify(v))
+
+/**
+ * The parallel-coordinates layout: one vertical axis per swept param and one for the metric, each point a
+ * polyline across them. Each axis is scaled to [0, 1] on its own: numbers by value (by log value when they span
+ * two decades), other values by their rank; `ticks` are the labels to write along each axis.
+ */
+export const parallelLayout = (metric: string, points: ReadonlyArray<SweepPoint>) => {
+  const axes = [...sweptParams(points), metric]
+  const scaleOf = (values: ReadonlyArray<unknown>): ((v: unknown) => number) => {
+    if (values.every((v) => typeof v === "number")) {
+      const nums = values as ReadonlyArray<number>
+      const f = spansDecades(nums) ? Math.log10 : (v: number) => v
+      const [lo, hi] = [Math.min(...nums.map(f)), Math.max(...nums.map(f))]
+      return (v) => (hi > lo ? (f(v as number) - lo) / (hi - lo) : 0.5)
+    }
+    const order = values.map((v) => JSON.stringify(v)).sort()
+    return (v) => (order.length > 1 ? order.indexOf(JSON.stringify(v)) / (order.length - 1) : 0.5)
+  }
+  const valueOf = (p: SweepPoint, axis: string): unknown => (axis === metric ? p.metric : p.params[axis])
+  const scales = new Map(axes.map((a) => [a, scaleOf(a === metric ? points.map((p) => p.metric) : distinctValues(points, a))]))
+  const lines = points.flatMap((p) => axes.map((axis) => ({ point: p.point, axis, y: scales.get(axis)!(valueOf(p, axis)), metric: p.metric })))
+  const ticks = axes.flatMap((axis) => {
+    const values = axis === metric ? [Math.min(...points.map((p) => p.metric)), Math.max(...points.map((p) => p.metric))] : distinctValues(points, axis)
+    return [...new Map(values.map((v) => [show(v), v])).values()].map((v) => ({ axis, y: scales.get(axis)!(v), text: show(v) }))
+  })
+  return { axes, lines, ticks }
+}
+
+/** Fig. 10: the sweep as parallel coordinates, each point a line coloured by its metric. */
+export const parallelSpec = (metric: string, points: ReadonlyArray<SweepPoint>): Spec => {
+  const { axes, lines, ticks } = parallelLayout(metric, points)
+  const x = { field: "axis", type: "nominal", sort: axes, title: "", scale: { domain: axes }, axis: { orient: "bottom", labelAngle: 0, labelPadding: 8, domain: false, ticks: false, labelLimit: 320 } }
+  const y = { field: "y", type: "quantitative", axis: null, scale: { domain: [0, 1] } }
+  return {
+    title: `Sweep points across the swept params and ${metric}`,
+    width: Math.max(WIDTH, axes.length * 140),
+    height: HEIGHT,
+    layer: [
+      { data: { values: axes.map((axis) => ({ axis, y: 0, y2: 1 })) }, mark: { type: "rule", color: "#bbb" }, encoding: { x, y, y2: { field: "y2" } } },
+      {
+        data: { values: lines },
+        mark: { type: "line", strokeWidth: 2, opacity: 0.8 },
+        encoding: { x, y, detail: { field: "point", type: "nominal" }, color: { field: "metric", type: "quantitative", title: metric, scale: { scheme: "viridis" }, legend: { titleLimit: 300 } } }
+      },
+      { data: { values: ticks }, mark: { type: "text", align: "left", dx: 4, fontSize: 10 }, encoding: { x, y, text: { field: "text" } } }
+    ]
+  }
+}

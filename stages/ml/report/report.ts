@@ -1,16 +1,34 @@
 /**
  * The experiment report: every figure of the seed's analysis, from the artifacts of one or more runs, written
  * as separate files (SVG charts, PNG images) and as one self-contained report.html (everything embedded, no
- * network needed), with summary.md holding the model comparison table. Used by the `analyze` stage and by
- * `pipe report`, which gather the same inputs from the store.
+ * network needed), with summary.md holding the model comparison table. Both open with the report's provenance
+ * (versions, commits, data, runs). A sweep's report adds its metric against each swept param and a
+ * parallel-coordinates view of its points. Used by the `analyze` stage and by `pipe report`, which gather the
+ * same inputs from the store.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gridPng } from "../png.js"
 import { comparisonMarkdown, errorBreakdown, galleryPairs, type ComparisonRow } from "./analysis.js"
-import { confusionSpec, errorsSpec, lossSpec, scatterSpec, toSvg, valAccuracySpec } from "./charts.js"
+import {
+  confusionCells,
+  confusionSpec,
+  errorsSpec,
+  lossSpec,
+  metricVsParamSpec,
+  numericParams,
+  parallelSpec,
+  scatterSpec,
+  sweptParams,
+  toSvg,
+  valAccuracySpec,
+  type SweepPoint
+} from "./charts.js"
+import { lossByEpoch } from "./curves.js"
 import { pca2d, rows, tsne2d } from "./embed.js"
 import { gallery } from "./gallery.js"
+import { labelledGrid } from "./labelledGrid.js"
+import { provenanceHtml, provenanceMarkdown, type Provenance } from "./provenance.js"
 
 /** What evaluate writes in metrics.json (the fields the report reads). */
 export interface Evaluation {
@@ -43,13 +61,27 @@ export interface RunData {
   readonly evaluation: Evaluation
 }
 
+/** The augment stage's step-by-step preview (Fig. 4): its PNG and, from its previews.json, what is in it. */
+export interface StepsPreview {
+  readonly png: Buffer
+  /** The heading of each column: original, zero-padded, random crop, flip, normalised. */
+  readonly columns?: ReadonlyArray<string>
+  /** Each row's image: its class and whether the flip step flipped it. */
+  readonly rows?: ReadonlyArray<{ readonly class: string; readonly flipped: boolean }>
+}
+
 export interface ReportInput {
   readonly title: string
   readonly classes: ReadonlyArray<string>
   readonly test: { readonly images: Uint8Array; readonly labels: Uint8Array; readonly count: number }
+  /** Each with a label of its own: legends, tables and figure names tell the runs apart by it. */
   readonly runs: ReadonlyArray<RunData>
-  /** The augment stage's Fig. 1 and Fig. 4 PNGs, when an augment artifact is part of the report. */
-  readonly previews: { readonly samples?: Buffer; readonly steps?: Buffer }
+  /** The augment stage's Fig. 1 and Fig. 4 previews, when an augment artifact is part of the report. */
+  readonly previews: { readonly samples?: Buffer; readonly steps?: StepsPreview }
+  /** What the report states at its top: versions, commits, data, runs (and experiment ids when known). */
+  readonly provenance: Provenance
+  /** A sweep's report: the points with the metric they reached (those with none are left out), for Fig. 9 and 10. */
+  readonly sweep?: { readonly id: number; readonly metric: string; readonly points: ReadonlyArray<SweepPoint> }
 }
 
 export interface ReportOptions {
@@ -74,6 +106,7 @@ export interface Figure {
 }
 
 export interface Report {
+  readonly provenance: Provenance
   readonly figures: ReadonlyArray<Figure>
   readonly table: ReadonlyArray<ComparisonRow>
   readonly markdown: string
@@ -107,6 +140,8 @@ export const buildReport = async (
   log: (line: string) => void = () => {}
 ): Promise<Report> => {
   if (input.runs.length === 0) throw new Error("a report needs at least one evaluated model")
+  const twice = input.runs.map((r) => r.label).find((l, i, all) => all.indexOf(l) !== i)
+  if (twice !== undefined) throw new Error(`two reported models are both labelled '${twice}': legends would not tell them apart`)
   const dir = join(outDir, "figures")
   mkdirSync(dir, { recursive: true })
   const figures: Array<Figure> = []
@@ -120,14 +155,15 @@ export const buildReport = async (
   }
   const { classes, test } = input
 
-  // Fig. 1: samples per class.
+  // Fig. 1: samples per class, a row per class, named.
   const samples = input.previews.samples ?? samplesFromTest(input)
+  const samplesSvg = labelledGrid(samples, { title: "Sample images per class", rows: classes })
   figures.push({
     id: "fig1",
     title: "Fig. 1: Sample images per class",
-    caption: input.previews.samples ? "From the augment stage's previews." : "The first eight test images of each class.",
-    files: [write("fig1-samples-per-class.png", samples)],
-    html: pngHtml(samples, "sample images per class")
+    caption: input.previews.samples ? "From the augment stage's previews: a row per class." : "The first eight test images of each class, a row per class.",
+    files: [write("fig1-samples-per-class.png", samples), write("fig1-samples-per-class.svg", samplesSvg)],
+    html: samplesSvg
   })
 
   // Fig. 2 and 3: PCA and t-SNE of the test images.
@@ -155,39 +191,54 @@ export const buildReport = async (
     scatterSpec("t-SNE of the test images", tsne, test.labels, classes, ["t-SNE 1", "t-SNE 2"])
   )
 
-  // Fig. 4: augmentation steps.
-  if (input.previews.steps) {
+  // Fig. 4: augmentation steps, a column per step and a row per image, with whether its flip happened.
+  const steps = input.previews.steps
+  if (steps) {
+    const svg = steps.columns
+      ? labelledGrid(steps.png, {
+          title: "Augmentation steps",
+          columns: steps.columns,
+          ...(steps.rows ? { rows: steps.rows.map((r) => `${r.class}: ${r.flipped ? "flipped" : "not flipped"}`) } : {})
+        })
+      : undefined
+    const flips = steps.rows?.filter((r) => r.flipped).length
     figures.push({
       id: "fig4",
       title: "Fig. 4: Augmentation steps",
-      caption: "Original, padded and cropped, flipped, normalised: the training policy applied step by step.",
-      files: [write("fig4-augmentation-steps.png", input.previews.steps)],
-      html: pngHtml(input.previews.steps, "augmentation steps")
+      caption:
+        "Original, padded, randomly cropped, flipped (when the policy's coin says so), normalised: the training policy applied step by step" +
+        (steps.rows ? `; ${flips} of the ${steps.rows.length} images were flipped.` : "."),
+      files: [write("fig4-augmentation-steps.png", steps.png), ...(svg ? [write("fig4-augmentation-steps.svg", svg)] : [])],
+      html: svg ?? pngHtml(steps.png, "augmentation steps")
     })
   }
 
-  // Fig. 5 and 6: curves, one line per run.
-  const steps = input.runs.flatMap((r) =>
-    r.history.filter((h) => h["type"] === "step").map((h) => ({ run: r.label, step: h["step"] as number, loss: h["loss"] as number }))
-  )
+  // Fig. 5 and 6: curves by epoch, one line per run (steps at their fractional epoch, so batch sizes line up).
+  const losses = input.runs.flatMap((r) => lossByEpoch(r.history).map((p) => ({ run: r.label, ...p })))
   const epochs = input.runs.flatMap((r) =>
     r.history.filter((h) => h["type"] === "epoch").map((h) => ({ run: r.label, epoch: h["epoch"] as number, accuracy: h["val_acc"] as number }))
   )
-  await svgFigure("fig5", "Fig. 5: Training loss", "Loss of the training batches, sampled about ten times an epoch.", "fig5-training-loss.svg", lossSpec(steps))
+  await svgFigure(
+    "fig5",
+    "Fig. 5: Training loss",
+    "Loss of the training batches, sampled about ten times an epoch, by epoch (so that models with different batch sizes line up); " +
+      "the y-range leaves out far-out early values, which are clipped at the top.",
+    "fig5-training-loss.svg",
+    lossSpec(losses)
+  )
   await svgFigure("fig6", "Fig. 6: Validation accuracy", "Accuracy on the validation split after every epoch.", "fig6-validation-accuracy.svg", valAccuracySpec(epochs))
 
   // Fig. 7: error breakdown and confusion matrix, per run.
   for (const r of input.runs) {
-    const breakdown = errorBreakdown(r.evaluation.confusion)
+    const breakdown = errorBreakdown(r.evaluation.confusion, classes)
     const bars = breakdown.flatMap((b) =>
-      b.byPredicted.flatMap((count, p) => (count > 0 ? [{ trueClass: classes[b.trueClass]!, predicted: classes[p]!, count }] : []))
+      b.byPredicted.flatMap((count, p) => (count > 0 ? [{ trueClass: b.name, predicted: classes[p] ?? String(p), count }] : []))
     )
-    const cells = r.evaluation.confusion.flatMap((row, t) => row.map((count, p) => ({ trueClass: classes[t]!, predicted: classes[p]!, count })))
     const worst = [...breakdown].sort((a, b) => b.errors - a.errors)[0]!
     await svgFigure(
       `fig7-errors-${slug(r.label)}`,
       `Fig. 7: Errors per class (${r.label})`,
-      `How each class's misclassified test images spread over the predicted classes; ${classes[worst.trueClass]} has the most errors (${worst.errors} of ${worst.total}).`,
+      `How each class's misclassified test images (a row per true class) spread over the predicted classes; ${worst.name} has the most errors (${worst.errors} of ${worst.total}).`,
       `fig7-errors-${slug(r.label)}.svg`,
       errorsSpec(r.label, bars, classes)
     )
@@ -196,7 +247,7 @@ export const buildReport = async (
       `Fig. 7: Confusion matrix (${r.label})`,
       `Test images by true class (rows) and predicted class (columns); test accuracy ${(r.evaluation.test_accuracy * 100).toFixed(2)}%.`,
       `fig7-confusion-${slug(r.label)}.svg`,
-      confusionSpec(r.label, cells, classes)
+      confusionSpec(r.label, confusionCells(r.evaluation.confusion, classes), classes)
     )
   }
 
@@ -217,6 +268,29 @@ export const buildReport = async (
     })
   }
 
+  // Fig. 9 and 10: a sweep's metric against each swept numeric param, and all its points in parallel coordinates.
+  const sweep = input.sweep
+  if (sweep && sweep.points.length > 1) {
+    for (const param of numericParams(sweep.points)) {
+      await svgFigure(
+        `fig9-${slug(param)}`,
+        `Fig. 9: ${sweep.metric} versus ${param} (sweep ${sweep.id})`,
+        `Each of the ${sweep.points.length} points of sweep ${sweep.id} at its value of ${param}; the line joins the mean ${sweep.metric} at each value.`,
+        `fig9-${slug(param)}.svg`,
+        metricVsParamSpec(sweep.metric, param, sweep.points)
+      )
+    }
+    if (sweptParams(sweep.points).length > 0) {
+      await svgFigure(
+        "fig10",
+        `Fig. 10: The points of sweep ${sweep.id} in parallel coordinates`,
+        `Each point of sweep ${sweep.id} as a line through its value of each swept param and its ${sweep.metric}, coloured by ${sweep.metric}.`,
+        "fig10-parallel-coordinates.svg",
+        parallelSpec(sweep.metric, sweep.points)
+      )
+    }
+  }
+
   // The comparison table.
   const table: Array<ComparisonRow> = input.runs.map((r) => ({
     label: r.label,
@@ -228,16 +302,17 @@ export const buildReport = async (
     engine: [r.config.engine?.["engine"], r.summary.backend ?? r.evaluation.backend].filter(Boolean).join(" / ")
   }))
   const markdown = comparisonMarkdown(table)
+  const { provenance } = input
   writeFileSync(
     join(outDir, "summary.md"),
-    `# ${input.title}\n\n${markdown}\n\nBest: ${best.label} at ${(best.evaluation.test_accuracy * 100).toFixed(2)}% test accuracy.\n`
+    `# ${input.title}\n\n${provenanceMarkdown(provenance)}\n\n${markdown}\n\nBest: ${best.label} at ${(best.evaluation.test_accuracy * 100).toFixed(2)}% test accuracy.\n`
   )
-  writeFileSync(join(outDir, "report.html"), html(input.title, figures, table))
+  writeFileSync(join(outDir, "report.html"), html(input.title, provenance, figures, table))
   writeFileSync(
     join(outDir, "report.json"),
-    `${JSON.stringify({ title: input.title, figures: figures.map(({ html: _h, ...f }) => f), table }, null, 2)}\n`
+    `${JSON.stringify({ title: input.title, provenance, figures: figures.map(({ html: _h, ...f }) => f), table }, null, 2)}\n`
   )
-  return { figures, table, markdown }
+  return { provenance, figures, table, markdown }
 }
 
 const tableHtml = (rows: ReadonlyArray<ComparisonRow>): string => {
@@ -261,7 +336,7 @@ const tableHtml = (rows: ReadonlyArray<ComparisonRow>): string => {
   ].join("\n")
 }
 
-const html = (title: string, figures: ReadonlyArray<Figure>, table: ReadonlyArray<ComparisonRow>): string => `<!doctype html>
+const html = (title: string, provenance: Provenance, figures: ReadonlyArray<Figure>, table: ReadonlyArray<ComparisonRow>): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -277,10 +352,14 @@ figcaption { color: #555; margin-top: 0.5em; }
 table { border-collapse: collapse; }
 td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 td:first-child, th:first-child, td:nth-child(2), td:last-child { text-align: left; }
+#provenance { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; color: #444; }
+#provenance dt { font-weight: bold; }
+#provenance dd { margin: 0; }
 </style>
 </head>
 <body>
 <h1>${escape(title)}</h1>
+${provenanceHtml(provenance)}
 <h2>Model comparison</h2>
 ${tableHtml(table)}
 <h2>Figures</h2>
