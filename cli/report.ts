@@ -20,6 +20,7 @@ import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/s
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
 import type { RunStamp } from "../stages/ml/report/provenance.js"
+import { experimentsOfRun, expLabel, listExperiments } from "../cache/experiments.js"
 import { when } from "./format.js"
 import { resolveRef } from "./lineage.js"
 import * as O from "./options.js"
@@ -328,8 +329,10 @@ export const reportCommand = Command.make(
                     }),
                     data: dataSubset(data.manifest.meta),
                     ...(sweep ? { sweep: { id: sweep.id, points } } : {}),
-                    // No store records experiments yet; a caller that knows them names them here.
-                    experiments: []
+                    // A sweep's points; else, for each evaluation, the newest experiment that used it.
+                    experiments: sweep
+                      ? listExperiments(store.db, { sweep: sweep.id, sort: "point" }).map((x) => expLabel(x.id))
+                      : [...new Set(evaluated.flatMap((e) => experimentsOfRun(store.db, e.evaluate.id).slice(-1)))].map(expLabel)
                   },
                   ...(sweep ? { sweep } : {})
                 },

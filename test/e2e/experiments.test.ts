@@ -154,6 +154,8 @@ describe("a sweep over the MLP's lr in the shipped pipeline", () => {
     expect(report.code, report.stderr).toBe(0)
     const md = readFileSync(join(ws.dir, "rep", "summary.md"), "utf8")
     for (const p of points) expect(md).toContain(`${(p["metric"] * 100).toFixed(2)}`)
+    // Its provenance names the sweep's experiments.
+    expect(md).toMatch(new RegExp(`experiments.*${points.map((p) => `e${p["experiment"]}`).join(", ")}`))
     expect(existsSync(join(ws.dir, "rep", "report.html"))).toBe(true)
 
     // The plain run's experiment: its runs are gone, its params and figures are not.
