@@ -139,6 +139,8 @@ export interface RunFilter {
   readonly stages?: ReadonlyArray<string>
   readonly status?: ReadonlyArray<string>
   readonly sweep?: number
+  /** Only pinned runs (with this tag, when a string). */
+  readonly pinned?: boolean | string
   readonly where?: ReadonlyArray<Condition>
   /** A field; descending when it starts with "-". Default: newest first. */
   readonly sort?: string
@@ -296,8 +298,13 @@ export class Queries {
       if (artifacts.length === 1) return { _tag: "artifacts", hashes: artifacts, via: `artifact ${artifacts[0]!.slice(0, 12)}` }
       if (keys.length === 1) return { _tag: "run", id: this.s.latestOfKey.get(keys[0]!)!.id, via: `run key ${keys[0]!.slice(0, 12)}` }
     }
+    // A pin's tag names its run (the newest so tagged).
+    const tagged = this.db
+      .prepare<[string], { id: number }>("SELECT run_id AS id FROM pins WHERE tag = ? AND tag != '' ORDER BY run_id DESC LIMIT 1")
+      .get(ref)
+    if (tagged) return { _tag: "run", id: tagged.id, via: `tag ${ref}` }
     throw new RefError(
-      `nothing in this store matches '${ref}': give a run number (#12), a stage of the pipeline, an artifact hash or run key ` +
+      `nothing in this store matches '${ref}': give a run number (#12), a stage of the pipeline, a pin's tag, an artifact hash or run key ` +
         `(or a prefix of at least 4 hex digits), or the path of a file from an artifact`
     )
   }
@@ -335,6 +342,10 @@ export class Queries {
     if (f.sweep !== undefined) {
       where.push("r.id IN (SELECT run_id FROM sweep_point_runs WHERE sweep_id = ?)")
       args.push(f.sweep)
+    }
+    if (f.pinned !== undefined && f.pinned !== false) {
+      where.push(typeof f.pinned === "string" ? "r.id IN (SELECT run_id FROM pins WHERE tag = ?)" : "r.id IN (SELECT run_id FROM pins)")
+      if (typeof f.pinned === "string") args.push(f.pinned)
     }
     for (const c of f.where ?? []) {
       const { sql, args: a } = fieldSql(c.field)

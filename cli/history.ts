@@ -60,6 +60,8 @@ const sortOpt = Options.text("sort").pipe(
   Options.optional
 )
 const limitOpt = O.integerAtLeast("limit", 0, "Show at most N runs; 0 for all").pipe(Options.withDefault(50))
+const pinnedOpt = Options.boolean("pinned").pipe(Options.withDescription("Only pinned runs (pipe pin); with --tag, only those with that tag"))
+const pinTagOpt = Options.text("tag").pipe(Options.withDescription("Only runs pinned with this tag"), Options.optional)
 const pipelineOpt = Options.text("pipeline").pipe(Options.withDescription("Only runs of this pipeline name (default: all in the store)"), Options.optional)
 
 const MAX_COLUMNS = 8
@@ -116,7 +118,7 @@ export const runsTable = (runs: ReadonlyArray<RunInfo>, pins: ReadonlyMap<number
 
 export const runsCommand = Command.make(
   "runs",
-  { file: O.file, store: O.store, json: O.json, stage: stageOpt, sweep: sweepOpt, status: statusOpt, where: whereOpt, sort: sortOpt, limit: limitOpt, pipeline: pipelineOpt },
+  { file: O.file, store: O.store, json: O.json, stage: stageOpt, sweep: sweepOpt, status: statusOpt, where: whereOpt, sort: sortOpt, limit: limitOpt, pipeline: pipelineOpt, pinned: pinnedOpt, tag: pinTagOpt },
   (a) =>
     Effect.gen(function* () {
       const where = yield* asUsage(() => a.where.map((w) => parseCondition(w)))
@@ -130,6 +132,7 @@ export const runsCommand = Command.make(
               stages: a.stage,
               status: a.status,
               ...(sweep !== undefined ? { sweep } : {}),
+              ...(Option.isSome(a.tag) ? { pinned: a.tag.value } : a.pinned ? { pinned: true } : {}),
               where,
               ...(Option.isSome(a.sort) ? { sort: a.sort.value } : {}),
               limit: a.limit

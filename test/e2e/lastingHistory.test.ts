@@ -155,6 +155,10 @@ describe("gc and sweeps", () => {
     expect(table).toMatch(/^run\s+stage\s+status\s+pin\s+started/m)
     expect(table).toMatch(/^#4\s+train\s+ok\s+good-lr\s/m)
     expect(table).toMatch(/^#6\s+train\s+ok\s{3,}\d{4}-/m)
+    // Only the pinned runs, or those with one tag; a tag names its run wherever a run is asked for.
+    expect((await ws.json(["runs", "--pinned"])).events.map((e) => e["id"])).toEqual([4, 3])
+    expect((await ws.json(["runs", "--tag", "good-lr"])).events.map((e) => e["id"])).toEqual([4])
+    expect((await ws.json(["show", "good-lr"])).events[0]).toMatchObject({ id: 4, stage: "train" })
 
     const gc = await ws.json(["gc", "--drop-sweeps"])
     expect(gc.events[0]).toMatchObject({ removedRuns: 1, keptPinned: 2 })
