@@ -173,11 +173,25 @@ const isGone = (pid: number): boolean => {
   }
 }
 
-/** The processes still alive after up to 5 s (the watchdog of a dead pipe takes a moment to notice). */
-const allGone = async (pids: ReadonlyArray<number>): Promise<Array<number>> => {
-  const end = Date.now() + 5000
+/** What a process is, for a failure message: its state and command line. */
+const describe_ = (pid: number): string => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()
+    return `${pid} (${stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(0, 4).join(" ")}) ${cmd}`
+  } catch {
+    return `${pid} (gone)`
+  }
+}
+
+/**
+ * The processes still alive after up to 15 s (the watchdog of a dead pipe takes a moment to notice; CI runs
+ * test files in parallel on a loaded machine), each with its state and command line.
+ */
+const allGone = async (pids: ReadonlyArray<number>): Promise<Array<string>> => {
+  const end = Date.now() + 15_000
   while (pids.some((p) => !isGone(p)) && Date.now() < end) await sleep(50)
-  return pids.filter((p) => !isGone(p))
+  return pids.filter((p) => !isGone(p)).map(describe_)
 }
 
 /** Descendants of a process, from /proc (children first found breadth-first). */
