@@ -3,7 +3,7 @@
  * content hash, size and executable bit, sorted by path. Two directories with the same files have the same hash
  * wherever and whenever they were produced.
  */
-import { canonicalJson, sha256 } from "../cache/canonical.js"
+import { canonicalJson, sha256 } from "./canonical.js"
 
 export interface FileEntry {
   /** Relative, '/'-separated. */

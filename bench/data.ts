@@ -9,8 +9,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { materialize } from "../artifacts/blobs.js"
 import { openStore } from "../cache/store.js"
-import { augmentBatch, epochRng, normalizeBatch, type AugmentPolicy } from "../stages/ml/augment.js"
-import { readImageSet } from "../stages/ml/imageSet.js"
+import { augmentBatch, epochRng, normalizeBatch, type AugmentPolicy } from "../ml/augment.js"
+import { readImageSet } from "../ml/imageSet.js"
 
 const [cli, pipelineFile, runsArg] = process.argv.slice(2) as [string, string, string]
 const runs = Number(runsArg)

@@ -2,8 +2,8 @@
  * Training throughput (bench/run.mjs bundles and runs this file): images/s of training steps per model and
  * backend, on random inputs (speed does not depend on the data). Prints one JSON line.
  */
-import { loadBackend, type Backend } from "../stages/ml/tfjs/engine.js"
-import { buildModel, type ModelName } from "../stages/ml/tfjs/models.js"
+import { loadBackend, type Backend } from "../engines/tfjs/engine.js"
+import { buildModel, type ModelName } from "../engines/tfjs/models.js"
 
 const cases: Array<{ model: ModelName; backend: Backend; batch: number; steps: number }> = [
   { model: "mlp", backend: "wasm", batch: 128, steps: 60 },

@@ -6,7 +6,7 @@
  * order fields are written in does not matter; the order below is the order they are documented in.
  */
 import type { Brand } from "effect"
-import { canonicalJson, sha256, type Json } from "./canonical.js"
+import { canonicalJson, sha256, type Json } from "../artifacts/canonical.js"
 
 /** Bump when the record's shape or meaning changes: old keys then never match new ones. */
 export const KEY_VERSION = 1

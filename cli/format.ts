@@ -1,5 +1,5 @@
 /** Small text formatters shared by the query commands: sizes, times, params, aligned tables. */
-import { canonicalJson } from "../cache/canonical.js"
+import { canonicalJson } from "../artifacts/canonical.js"
 
 export const bytes = (n: number): string =>
   n < 1000 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(2)} GB`

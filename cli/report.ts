@@ -19,7 +19,7 @@ import type { StoreApi } from "../cache/store.js"
 import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/sweeps.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
-import type { RunStamp } from "../stages/ml/report/provenance.js"
+import type { RunStamp } from "../ml/report/provenance.js"
 import { experimentsOfRun, expLabel, listExperiments } from "../cache/experiments.js"
 import { when } from "./format.js"
 import { resolveRef } from "./lineage.js"
@@ -305,10 +305,10 @@ export const reportCommand = Command.make(
           const report = yield* Effect.tryPromise({
             try: async () => {
               const [{ buildReport }, { readPreviews, runData, reportOptions }, { readImageSet }, { dataSubset }] = await Promise.all([
-                import("../stages/ml/report/report.js"),
+                import("../ml/report/report.js"),
                 import("../stages/analyze.run.js"),
-                import("../stages/ml/imageSet.js"),
-                import("../stages/ml/report/provenance.js")
+                import("../ml/imageSet.js"),
+                import("../ml/report/provenance.js")
               ])
               const m = materialized(store, q, evaluated, work)
               const data = readImageSet(m.split)

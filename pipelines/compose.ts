@@ -10,7 +10,7 @@
  *   export default p
  */
 import type { Schema } from "effect"
-import type { InputSlot, StageKind } from "../stages/kind.js"
+import type { InputSlot, StageKind } from "./kind.js"
 
 /** A stage's output, typed by its artifact type. */
 export interface Handle<T extends string> {

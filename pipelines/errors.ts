@@ -21,5 +21,4 @@ export class PipelineInvalid extends Data.TaggedError("PipelineInvalid")<{
 /** The command line asks for something impossible (unknown stage, malformed --set). Exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
-/** The store cannot be opened or is damaged beyond what a rerun repairs. Exit code 3. */
-export class StoreError extends Data.TaggedError("StoreError")<{ readonly message: string }> {}
+export { StoreError } from "../cache/errors.js"

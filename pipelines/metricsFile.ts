@@ -4,7 +4,7 @@
  * Values are finite numbers, strings, booleans or null. Pure: text in, figures or a message naming the line out.
  */
 import { Either } from "effect"
-import type { StageMetrics } from "../stages/kind.js"
+import type { StageMetrics } from "./kind.js"
 
 export interface StageFigures {
   /** The headline figures: the object, or the last line's. */

@@ -1,6 +1,6 @@
 /** The checked pipeline: what validation produces and planning consumes. */
-import type { Json } from "../cache/canonical.js"
-import type { AnyStageKind } from "../stages/kind.js"
+import type { Json } from "../artifacts/canonical.js"
+import type { AnyStageKind } from "./kind.js"
 import type { MetricDecl } from "./metric.js"
 import type { SweepSpec } from "./spec.js"
 

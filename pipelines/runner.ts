@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { repairCheck, Store, type StoreApi } from "../cache/store.js"
-import { cacheView } from "../cache/view.js"
+import { cacheView } from "./view.js"
 import { upstreamClosure } from "./dag.js"
 import type { PipelineInvalid } from "./errors.js"
 import type { Reporter, StageEvent, StageStatus, Summary } from "./events.js"
@@ -13,7 +13,7 @@ import { executeStage } from "./execute.js"
 import { gatherFacts } from "./facts.js"
 import type { Loaded } from "./loader.js"
 import { decide, plan, type Decision } from "./plan.js"
-import type { StageMetrics } from "../stages/kind.js"
+import type { StageMetrics } from "./kind.js"
 
 export interface RunOptions {
   readonly loaded: Loaded

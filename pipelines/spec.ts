@@ -4,8 +4,8 @@
  * pipelines composed in TypeScript, and produce the JSON Schema that `pipe schema` prints.
  */
 import { JSONSchema, Schema } from "effect"
-import type { AnyStageKind } from "../stages/kind.js"
-import type { Registry } from "../stages/registry.js"
+import type { AnyStageKind } from "./kind.js"
+import type { Registry } from "./kind.js"
 
 export const STAGE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/
 

@@ -6,9 +6,9 @@
  * stage and one of its params, their values expand, their grids stay under the cap).
  */
 import { Either, Schema } from "effect"
-import type { Json } from "../cache/canonical.js"
-import { describeInputs, describeType, type AnyStageKind } from "../stages/kind.js"
-import type { Registry } from "../stages/registry.js"
+import type { Json } from "../artifacts/canonical.js"
+import { describeInputs, describeType, type AnyStageKind } from "./kind.js"
+import type { Registry } from "./kind.js"
 import { detectCycle, topoOrder } from "./dag.js"
 import type { Diagnostic } from "./diagnostic.js"
 import type { Pipeline, StageNode } from "./model.js"

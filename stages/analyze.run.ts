@@ -6,10 +6,10 @@ import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AnalyzeParams } from "./analyze.js"
-import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "./kind.js"
-import { readImageSet } from "./ml/imageSet.js"
-import { dataSubset, type ReportedRun, type RunStamp } from "./ml/report/provenance.js"
-import { buildReport, type Evaluation, type ReportInput, type ReportOptions, type RunData, type StepsPreview } from "./ml/report/report.js"
+import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../pipelines/kind.js"
+import { readImageSet } from "../ml/imageSet.js"
+import { dataSubset, type ReportedRun, type RunStamp } from "../ml/report/provenance.js"
+import { buildReport, type Evaluation, type ReportInput, type ReportOptions, type RunData, type StepsPreview } from "../ml/report/report.js"
 
 const json = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T
 

@@ -5,7 +5,7 @@
  * (self-contained), summary.md (provenance and the comparison table), report.json, and every figure under figures/.
  */
 import { Schema } from "effect"
-import { defineKind } from "./kind.js"
+import { defineKind } from "../pipelines/kind.js"
 import { PositiveInt, Seed, withDefault } from "./schemas.js"
 
 const AnalyzeParams = Schema.Struct({

@@ -3,11 +3,11 @@ import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AugmentParams } from "./augment.js"
-import { StageError, type StageContext } from "./kind.js"
-import { draw, hflip, normalize, padCrop, POLICY_FORMAT, type AugmentPolicy } from "./ml/augment.js"
-import { readImageSet } from "./ml/imageSet.js"
-import { gridPng, type Tile } from "./ml/png.js"
-import { rng } from "./ml/rng.js"
+import { StageError, type StageContext } from "../pipelines/kind.js"
+import { draw, hflip, normalize, padCrop, POLICY_FORMAT, type AugmentPolicy } from "../ml/augment.js"
+import { readImageSet } from "../ml/imageSet.js"
+import { gridPng, type Tile } from "../ml/png.js"
+import { rng } from "../ml/rng.js"
 
 const SAMPLES_PER_CLASS = 10
 

@@ -5,7 +5,7 @@
  * normalise with mean 0.5 and std 0.5; rotation and brightness jitter are off (the seed found they did not help).
  */
 import { Schema } from "effect"
-import { defineKind } from "./kind.js"
+import { defineKind } from "../pipelines/kind.js"
 import { NonNegativeInt, PositiveInt, Probability, Seed, withDefault } from "./schemas.js"
 
 const AugmentParams = Schema.Struct({

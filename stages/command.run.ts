@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import type { Options } from "execa"
 import { interpolate } from "./command.js"
-import { StageError, type StageContext } from "./kind.js"
+import { StageError, type StageContext } from "../pipelines/kind.js"
 
 export const envName = (stageId: string): string => `PIPE_IN_${stageId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
 

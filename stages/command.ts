@@ -7,8 +7,7 @@
  */
 import { Schema } from "effect"
 import { basename, isAbsolute, normalize } from "node:path"
-import { didYouMean } from "../pipelines/suggest.js"
-import { defineKind, type StageIssue } from "./kind.js"
+import { defineKind, didYouMean, type StageIssue } from "../pipelines/kind.js"
 
 const PLACEHOLDER = /\$\{params\.([A-Za-z_][A-Za-z0-9_]*)\}/g
 

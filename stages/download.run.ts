@@ -6,10 +6,10 @@ import { join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import type { DownloadParams } from "./download.js"
-import { StageError, type StageContext } from "./kind.js"
-import { CLASS_NAMES, DEBIAN_DIR, FILES, OFFICIAL_URL, type SourceFile } from "./ml/fashionMnist.js"
-import { writeImageSet } from "./ml/imageSet.js"
-import { readSourceFile, SourceError } from "./ml/sourceFiles.js"
+import { StageError, type StageContext } from "../pipelines/kind.js"
+import { CLASS_NAMES, DEBIAN_DIR, FILES, OFFICIAL_URL, type SourceFile } from "../ml/fashionMnist.js"
+import { writeImageSet } from "../ml/imageSet.js"
+import { readSourceFile, SourceError } from "../ml/sourceFiles.js"
 
 type Params = DownloadParams
 

@@ -5,8 +5,8 @@
  * is not part of the key; the checksums are.
  */
 import { Schema } from "effect"
-import { defineKind } from "./kind.js"
-import { FILES } from "./ml/fashionMnist.js"
+import { defineKind } from "../pipelines/kind.js"
+import { FILES } from "../ml/fashionMnist.js"
 
 import { PositiveInt } from "./schemas.js"
 

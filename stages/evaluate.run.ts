@@ -3,13 +3,13 @@ import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { EvaluateParams } from "./evaluate.js"
-import { StageError, type StageContext, type StageMetrics } from "./kind.js"
-import { normalizeBatch, type AugmentPolicy } from "./ml/augment.js"
-import { writeEvaluation } from "./ml/evaluation.js"
-import { readImageSet } from "./ml/imageSet.js"
-import { loadBackend, pickBackend } from "./ml/tfjs/engine.js"
-import { loadModel } from "./ml/tfjs/modelFiles.js"
-import { trainableParams } from "./ml/tfjs/models.js"
+import { StageError, type StageContext, type StageMetrics } from "../pipelines/kind.js"
+import { normalizeBatch, type AugmentPolicy } from "../ml/augment.js"
+import { writeEvaluation } from "../ml/evaluation.js"
+import { readImageSet } from "../ml/imageSet.js"
+import { loadBackend, pickBackend } from "../engines/tfjs/engine.js"
+import { loadModel } from "../engines/tfjs/modelFiles.js"
+import { trainableParams } from "../engines/tfjs/models.js"
 
 type Tensor = import("@tensorflow/tfjs").Tensor
 
@@ -30,7 +30,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
         })
       }
       if (ctx.params.engine === "torch") {
-        const { evaluateTorch } = await import("./ml/torch/run.js")
+        const { evaluateTorch } = await import("../engines/torch/run.js")
         return await evaluateTorch(ctx as never, data.manifest.classes, test.labels, signal)
       }
       const classes = data.manifest.classes.length

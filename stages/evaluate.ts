@@ -7,7 +7,7 @@
  * image and its mirror image.
  */
 import { Schema } from "effect"
-import { defineKind } from "./kind.js"
+import { defineKind } from "../pipelines/kind.js"
 import { PositiveInt, withDefault } from "./schemas.js"
 import { BackendParam, EngineParams, engineIdentity } from "./train.js"
 

@@ -6,11 +6,11 @@ import { downloadKind } from "./download.js"
 import { evaluateKind } from "./evaluate.js"
 import { splitKind } from "./split.js"
 import { trainKind } from "./train.js"
-import type { AnyStageKind } from "./kind.js"
+import type { AnyStageKind, Registry } from "../pipelines/kind.js"
 
 export const builtinKinds: ReadonlyArray<AnyStageKind> = [commandKind, downloadKind, splitKind, augmentKind, trainKind, evaluateKind, analyzeKind]
 
-export type Registry = ReadonlyMap<string, AnyStageKind>
+export type { Registry }
 
 export const makeRegistry = (kinds: ReadonlyArray<AnyStageKind> = builtinKinds): Registry =>
   new Map(kinds.map((k) => [k.kind, k]))

@@ -1,8 +1,8 @@
 /** Running `split`: per class, shuffle that class's indices with the seed and cut at `ratio`. */
 import { Effect } from "effect"
-import { StageError, type StageContext } from "./kind.js"
-import { readImageSet, writeImageSet, type SplitData } from "./ml/imageSet.js"
-import { rng, shuffle } from "./ml/rng.js"
+import { StageError, type StageContext } from "../pipelines/kind.js"
+import { readImageSet, writeImageSet, type SplitData } from "../ml/imageSet.js"
+import { rng, shuffle } from "../ml/rng.js"
 import type { SplitParams } from "./split.js"
 
 /** Indices of the train part and the validation part, each ascending. */

@@ -3,7 +3,7 @@
  * shuffled with a seed (the seed used 8:2); the test set passes through untouched. Same params, same bytes.
  */
 import { Schema } from "effect"
-import { defineKind } from "./kind.js"
+import { defineKind } from "../pipelines/kind.js"
 import { Fraction, Seed, withDefault } from "./schemas.js"
 
 const SplitParams = Schema.Struct({

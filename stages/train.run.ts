@@ -2,14 +2,14 @@
 import { Effect } from "effect"
 import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { StageError, type StageContext, type StageMetrics } from "./kind.js"
-import type { AugmentPolicy } from "./ml/augment.js"
-import { readImageSet } from "./ml/imageSet.js"
-import { loadBackend, pickBackend, tfjsVersion } from "./ml/tfjs/engine.js"
-import { saveModel } from "./ml/tfjs/modelFiles.js"
-import { buildModel, trainableParams } from "./ml/tfjs/models.js"
-import { train } from "./ml/tfjs/training.js"
-import { withoutTimings } from "./ml/timings.js"
+import { StageError, type StageContext, type StageMetrics } from "../pipelines/kind.js"
+import type { AugmentPolicy } from "../ml/augment.js"
+import { readImageSet } from "../ml/imageSet.js"
+import { loadBackend, pickBackend, tfjsVersion } from "../engines/tfjs/engine.js"
+import { saveModel } from "../engines/tfjs/modelFiles.js"
+import { buildModel, trainableParams } from "../engines/tfjs/models.js"
+import { train } from "../engines/tfjs/training.js"
+import { withoutTimings } from "../ml/timings.js"
 import type { TrainParams } from "./train.js"
 
 const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
@@ -23,7 +23,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
     try: async (signal): Promise<StageMetrics> => {
       const { params } = ctx
       if (params.engine === "torch") {
-        const { trainTorch } = await import("./ml/torch/run.js")
+        const { trainTorch } = await import("../engines/torch/run.js")
         return await trainTorch(ctx as never, signal)
       }
       const splitIn = inputOf(ctx, "split")

@@ -6,10 +6,10 @@
  * same training gives the same bytes: they are in the run's metrics, and per epoch in its log.
  */
 import { Effect, Schema } from "effect"
-import { defineKind, StageError } from "./kind.js"
-import { DEFAULT_DROPOUT, MODELS } from "./ml/tfjs/models.js"
+import { defineKind, StageError } from "../pipelines/kind.js"
+import { DEFAULT_DROPOUT, MODELS } from "../engines/tfjs/models.js"
 import { PositiveInt, Probability, Seed, withDefault } from "./schemas.js"
-import { BackendUnavailable, pickBackend, tfjsVersion } from "./ml/tfjs/engine.js"
+import { BackendUnavailable, pickBackend, tfjsVersion } from "../engines/tfjs/engine.js"
 
 export const BackendParam = Schema.Literal("auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu").annotations({
   description: "one of auto, tensorflow-gpu, tensorflow, wasm, cpu"
@@ -51,7 +51,7 @@ export const engineIdentity = (params: { engine: "tfjs" | "torch"; backend: Trai
   params.engine === "torch"
     ? Effect.tryPromise({
         try: async () => {
-          const { torchIdentity } = await import("./ml/torch/engine.js")
+          const { torchIdentity } = await import("../engines/torch/engine.js")
           const id = await torchIdentity(params.python, params.device)
           return { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}) } as Record<string, string>
         },

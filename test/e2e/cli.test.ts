@@ -166,7 +166,7 @@ describe("a composed TypeScript pipeline", () => {
     const args = ["split", "augment", "plain", "--store", join(ws.dir, "store"), "--set", "download.limit=300"]
     const yaml = await ws.json(["run", "-f", join(repo, "pipeline.yaml"), ...args])
     expect(summary(yaml.events)).toMatchObject({ ran: 4, failed: 0 })
-    const ts = await ws.json(["run", "-f", join(repo, "pipelines/fashionMnist.ts"), ...args])
+    const ts = await ws.json(["run", "-f", join(repo, "examples/fashionMnist.ts"), ...args])
     expect(ts.code).toBe(0)
     expect(statuses(ts.events)).toEqual({ download: "cached", split: "cached", augment: "cached", plain: "cached" })
     expect(ts.events.map((e) => e["key"])).toEqual(yaml.events.map((e) => e["key"]))

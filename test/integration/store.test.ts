@@ -18,7 +18,7 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { blobPath, changedInputs, checkBlobs, ingest, materialize } from "../../artifacts/blobs.js"
 import { hashFile } from "../../artifacts/hashFile.js"
-import { sha256 } from "../../cache/canonical.js"
+import { sha256 } from "../../artifacts/canonical.js"
 import { MIGRATIONS } from "../../cache/migrations.js"
 import { openStore, type StoreApi } from "../../cache/store.js"
 

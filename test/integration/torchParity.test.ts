@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { augmentBatch, epochRng, POLICY_FORMAT, type AugmentPolicy } from "../../stages/ml/augment.js"
-import { rng, shuffle } from "../../stages/ml/rng.js"
+import { augmentBatch, epochRng, POLICY_FORMAT, type AugmentPolicy } from "../../ml/augment.js"
+import { rng, shuffle } from "../../ml/rng.js"
 
 const WORKER_DIR = resolve(import.meta.dirname, "../../engines/torch")
 const PYTHON = process.env["PIPE_PYTHON"] ?? "/usr/bin/python3"

@@ -6,7 +6,7 @@ import { Effect, Schema } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { commandKind } from "../../stages/command.js"
-import { defineKind } from "../../stages/kind.js"
+import { defineKind } from "../../pipelines/kind.js"
 import { makeRegistry } from "../../stages/registry.js"
 
 const writeParams = {

@@ -51,7 +51,7 @@ describe("wiring", () => {
 describe("composition in TypeScript", () => {
   it("builds the same DAG and the same cache keys as pipeline.yaml", async () => {
     const fromYaml = await Effect.runPromise(loadPipeline(resolve(root, "pipeline.yaml"), [], makeRegistry()))
-    const fromTs = await Effect.runPromise(loadPipeline(resolve(root, "pipelines/fashionMnist.ts"), [], makeRegistry()))
+    const fromTs = await Effect.runPromise(loadPipeline(resolve(root, "examples/fashionMnist.ts"), [], makeRegistry()))
     expect(fromTs.workspace).toBe(fromYaml.workspace)
     expect(fromTs.pipeline.order).toEqual(fromYaml.pipeline.order)
     const keys = (l: typeof fromYaml) =>

@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { canonicalJson } from "../../cache/canonical.js"
+import { canonicalJson } from "../../artifacts/canonical.js"
 import { cacheKey, explainChange, KEY_VERSION, type KeyRecord } from "../../cache/fingerprint.js"
 import { keyRecord } from "../../pipelines/plan.js"
 import { validate } from "../../pipelines/validate.js"

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import type { Readable } from "node:stream"
-import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../kind.js"
-import { bar, writeEvaluation } from "../evaluation.js"
-import { withoutTimings } from "../timings.js"
+import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../pipelines/kind.js"
+import { bar, writeEvaluation } from "../../ml/evaluation.js"
+import { withoutTimings } from "../../ml/timings.js"
 import { torchIdentity, workerPath, type Device, type TorchIdentity } from "./engine.js"
 
 type Event = Record<string, unknown> & { type: string }

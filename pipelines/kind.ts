@@ -6,7 +6,7 @@
  * Adding a kind is one new file plus one line in `registry.ts`.
  */
 import { Data, type Effect, Schema } from "effect"
-import type { Spawn } from "../pipelines/processGroup.js"
+import type { Spawn } from "./processGroup.js"
 
 /** An input slot: which artifact type a stage takes there, and how many stages may fill it. */
 export interface InputSlot {
@@ -144,6 +144,12 @@ export interface StageKind<
 }
 
 export type AnyStageKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>, any>
+
+/** The kinds a pipeline may use, by name: the composition root builds it (stages/registry.ts), the core reads it. */
+export type Registry = ReadonlyMap<string, AnyStageKind>
+
+/** "Did you mean" for a kind's own checks (a misspelt param name in a command's argv). */
+export { didYouMean } from "./suggest.js"
 
 export const defineKind = <
   const K extends string,

@@ -6,7 +6,6 @@
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { StageMetrics } from "../kind.js"
 
 /** Per-class precision and recall, from a confusion matrix indexed [true][predicted]. */
 export const perClass = (confusion: ReadonlyArray<ReadonlyArray<number>>) =>
@@ -40,7 +39,10 @@ export interface Predicted {
  * only in the figures (the run's record), never in metrics.json: they differ on every run, and the artifact
  * must be the same bytes whenever the same predictions are made.
  */
-export const writeEvaluation = (outDir: string, p: Predicted, log: (line: string) => void): StageMetrics => {
+/** Headline figures, as a stage reports them. */
+export type Figures = Readonly<Record<string, number | string | boolean | null>>
+
+export const writeEvaluation = (outDir: string, p: Predicted, log: (line: string) => void): Figures => {
   const k = p.classes.length
   const n = p.labels.length
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0))

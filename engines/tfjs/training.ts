@@ -3,9 +3,9 @@
  * cosine-annealed (optionally warmed-up) or constant learning rate and optional L2 weight decay, then
  * validation. Every step runs in tf.tidy, so the tensor count is the same after every epoch.
  */
-import { augmentBatch, epochRng, normalizeBatch, type AugmentPolicy } from "../augment.js"
-import { rng, shuffle } from "../rng.js"
-import { bar } from "../evaluation.js"
+import { augmentBatch, epochRng, normalizeBatch, type AugmentPolicy } from "../../ml/augment.js"
+import { rng, shuffle } from "../../ml/rng.js"
+import { bar } from "../../ml/evaluation.js"
 import type { Tf } from "./engine.js"
 
 type Tensor = import("@tensorflow/tfjs").Tensor

@@ -1,9 +1,9 @@
 /** The planner's read-only view of the store (see pipelines/plan.ts), backed by SQLite and blob stats. */
 import { checkBlobs } from "../artifacts/blobs.js"
-import type { CacheView, PastRun } from "../pipelines/plan.js"
-import type { KeyRecord } from "./fingerprint.js"
-import type { RunRow } from "./records.js"
-import type { StoreApi } from "./store.js"
+import type { CacheView, PastRun } from "./plan.js"
+import type { KeyRecord } from "../cache/fingerprint.js"
+import type { RunRow } from "../cache/records.js"
+import type { StoreApi } from "../cache/store.js"
 
 const past = (r: RunRow | undefined): PastRun | undefined =>
   r && {

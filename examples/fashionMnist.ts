@@ -1,5 +1,5 @@
 /**
- * pipeline.yaml composed in TypeScript: `pipe run -f pipelines/fashionMnist.ts` builds the same DAG with the
+ * pipeline.yaml composed in TypeScript: `pipe run -f examples/fashionMnist.ts` builds the same DAG with the
  * same cache keys. Handles are typed by artifact type, so giving `train` a dataset instead of a split, or
  * `evaluate` a policy instead of a model, does not compile.
  */
@@ -9,7 +9,7 @@ import { downloadKind } from "../stages/download.js"
 import { evaluateKind } from "../stages/evaluate.js"
 import { splitKind } from "../stages/split.js"
 import { trainKind } from "../stages/train.js"
-import { pipeline } from "./compose.js"
+import { pipeline } from "../pipelines/compose.js"
 
 const p = pipeline("fashion-mnist", "Fashion-MNIST classification, as in the seed report")
 
