@@ -6,6 +6,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Either, Exit, HashSet, Option } from "effect"
 import { UsageError } from "../pipelines/errors.js"
+import { localExecutor } from "../pipelines/localExecutor.js"
 import { dagCommand } from "./dag.js"
 import { getCommand } from "./get.js"
 import { expsCommand, tagCommand } from "./exps.js"
@@ -98,7 +99,7 @@ const optionsIn = (u: Usage): Array<OptionInfo> => {
 
 /** Each subcommand's options, by every name they answer to. */
 const optionsOf: ReadonlyMap<string, ReadonlyMap<string, OptionInfo>> = new Map(
-  commands.map((c: Command.Command<any, never, never, any>) => [
+  commands.map((c: Command.Command<any, any, never, any>) => [
     [...HashSet.values(Command.getNames(c))][0]!,
     new Map(optionsIn(Command.getUsage(c)).flatMap((o) => o.names.map((n) => [n, o] as const)))
   ])
@@ -197,7 +198,8 @@ const main = Effect.suspend(() => {
   const args = process.argv.slice(2)
   return Either.match(normalizeArgs(args), {
     onLeft: renderError(args.includes("--json")),
-    onRight: (argv) => cli([...process.argv.slice(0, 2), ...argv])
+    // The executor stages run on: here, this process (pipelines/localExecutor.ts).
+    onRight: (argv) => cli([...process.argv.slice(0, 2), ...argv]).pipe(Effect.provide(localExecutor))
   })
 }).pipe(
   // @effect/cli has already printed usage errors; they only set the exit code.

@@ -27,7 +27,35 @@ export const metricsLine = (m: Readonly<Record<string, unknown>>): string =>
     .map(([k, v]) => `${k} ${figure(v)}`)
     .join(" · ")
 
-export const textReporter = (out: (line: string) => void, err: (line: string) => void): Reporter => ({
+/** How often long work prints a plain progress line when stderr is not a terminal. */
+const PROGRESS_EVERY_MS = 15_000
+
+/**
+ * A running stage's log lines and progress on the terminal: log lines echoed live with --verbose (`echo`:
+ * where to), else the progress line redrawn in place on a terminal, or printed now and then elsewhere (CI logs).
+ */
+export const liveOutput = (echo: "none" | "stdout" | "stderr"): Required<Pick<Reporter, "log" | "progress">> => {
+  let lastProgress = Date.now()
+  return {
+    log: (_stage, line) => {
+      if (echo === "stdout") process.stdout.write(`${line}\n`)
+      else if (echo === "stderr") process.stderr.write(`${line}\n`)
+    },
+    progress: (stage, line) => {
+      if (echo !== "none") return // --verbose already shows the stage's own lines
+      if (line === null) {
+        if (process.stderr.isTTY) process.stderr.write("\r\x1b[K")
+      } else if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${stage}: ${line}`)
+      else if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = Date.now()
+        process.stderr.write(`  ${stage}: ${line}\n`)
+      }
+    }
+  }
+}
+
+export const textReporter = (out: (line: string) => void, err: (line: string) => void, echo: "none" | "stdout" | "stderr" = "none"): Reporter => ({
+  ...liveOutput(echo),
   started: (stage, reason) => out(`▶ ${stage}: running (${reason})`),
   waiting: (stage, pid) => err(`… ${stage}: another pipe process (pid ${pid}) is running this stage; waiting for it`),
   finished: (e: StageEvent) => {
@@ -58,7 +86,8 @@ export const textReporter = (out: (line: string) => void, err: (line: string) =>
 export const summaryText = (s: Summary): string =>
   `${s.ran} ran, ${s.cached} cached, ${s.failed} failed, ${s.skipped} skipped in ${seconds(s.ms)}`
 
-export const jsonReporter = (out: (line: string) => void, err: (line: string) => void): Reporter => ({
+export const jsonReporter = (out: (line: string) => void, err: (line: string) => void, echo: "none" | "stdout" | "stderr" = "none"): Reporter => ({
+  ...liveOutput(echo),
   started: () => {},
   waiting: (stage, pid) => err(`… ${stage}: another pipe process (pid ${pid}) is running this stage; waiting for it`),
   finished: (e) => out(JSON.stringify({ event: "stage", ...e }))

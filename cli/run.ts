@@ -45,11 +45,11 @@ export const runCommand = Command.make(
           }
           return
         }
-        const shown = a.json ? jsonReporter(out, err) : textReporter(out, err)
+        const echo = !a.verbose ? "none" : a.json ? "stderr" : "stdout"
+        const shown = a.json ? jsonReporter(out, err, echo) : textReporter(out, err, echo)
         // The stage events also make the experiment this run is.
         const events: Array<StageEvent> = []
         const reporter = { ...shown, finished: (e: StageEvent) => (events.push(e), shown.finished(e)) }
-        const echo = !a.verbose ? "none" : a.json ? "stderr" : "stdout"
         const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter, echo })
         const store = yield* Store
         const exp = recordExperiment(store.db, experimentOf(loaded, events, { name, tags: a.tag, command: commandLine() }))

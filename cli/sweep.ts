@@ -25,7 +25,7 @@ import { ExitCode, setExitCode } from "./exitCodes.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
 import { renderError } from "./render.js"
-import { seconds, summaryText } from "./reporters.js"
+import { liveOutput, seconds, summaryText } from "./reporters.js"
 
 const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
   Args.withDescription(
@@ -218,6 +218,7 @@ export const sweepCommand = Command.make(
           name: Option.getOrUndefined(a.name),
           tags: a.tag,
           reporter: {
+            progress: liveOutput("none").progress,
             stage: (e) => {
               if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
               else if (e.status === "ran") out(`  ▸ ${e.stage} (point ${e.point + 1}): ran in ${seconds(e.ms)}`)

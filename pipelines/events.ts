@@ -29,4 +29,8 @@ export interface Reporter {
   readonly started: (stage: string, reason: string) => void
   readonly waiting: (stage: string, holderPid: number) => void
   readonly finished: (event: StageEvent) => void
+  /** A line a running stage wrote to its log (shown live with --verbose). */
+  readonly log?: (stage: string, line: string) => void
+  /** A one-line status of a running stage's long work; null when that work ended. */
+  readonly progress?: (stage: string, line: string | null) => void
 }

@@ -9,7 +9,7 @@ import { cacheView } from "./view.js"
 import { upstreamClosure } from "./dag.js"
 import type { PipelineInvalid } from "./errors.js"
 import type { Reporter, StageEvent, StageStatus, Summary } from "./events.js"
-import { executeStage } from "./execute.js"
+import { Executor } from "./executor.js"
 import { gatherFacts } from "./facts.js"
 import type { Loaded } from "./loader.js"
 import { decide, plan, type Decision } from "./plan.js"
@@ -47,10 +47,11 @@ export const planRun = (loaded: Loaded, targets: ReadonlyArray<string>, store: S
 
 const POLL_MS = 200
 
-export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineInvalid, Store> =>
+export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineInvalid, Store | Executor> =>
   Effect.gen(function* () {
     const t0 = Date.now()
     const store = yield* Store
+    const executor = yield* Executor
     const { loaded, reporter } = opts
     const pipeline = loaded.pipeline
     const selected = selection(loaded, opts.targets)
@@ -58,9 +59,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
     const view = cacheView(store, pipeline.name)
     const outputs = new Map<string, string>()
     // The figures (timings among them) of the run each stage's output came from, ran or restored, for the stages that read it.
-    const upstreamMetrics = new Map<string, StageMetrics>()
-    // The run each stage's output came from (ran or restored), for the provenance a stage may show.
-    const upstreamRuns = new Map<string, number>()
+    const upstream = new Map<string, { run?: number; metrics?: StageMetrics }>()
     const status = new Map<string, StageStatus>()
     const counts = { ran: 0, cached: 0, failed: 0, skipped: 0 }
 
@@ -68,8 +67,14 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
       status.set(e.stage, e.status)
       counts[e.status]++
       if (e.output) outputs.set(e.stage, e.output)
-      if (e.metrics) upstreamMetrics.set(e.stage, e.metrics as StageMetrics)
-      if (e.run !== undefined && e.output) upstreamRuns.set(e.stage, e.run)
+      // The run each stage's output came from (ran or restored) and its figures (timings among them), for the
+      // stages that read it to show (a report's table and provenance).
+      if (e.output) {
+        upstream.set(e.stage, {
+          ...(e.run !== undefined ? { run: e.run } : {}),
+          ...(e.metrics ? { metrics: e.metrics as StageMetrics } : {})
+        })
+      }
       reporter.finished(e)
     }
 
@@ -128,7 +133,18 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
           }
           reporter.started(id, d.reason)
           const started = Date.now()
-          const exec = executeStage(loaded, node, d.key, d.record, d.reason, outputs, opts.echo, upstreamMetrics, upstreamRuns)
+          const exec = executor.execute({
+            pipeline: pipeline.name,
+            workspace: loaded.workspace,
+            node,
+            key: d.key,
+            record: d.record,
+            reason: d.reason,
+            inputs: new Map(node.needs.map((n) => [n, outputs.get(n)!])),
+            upstream,
+            echo: opts.echo ?? "none",
+            events: (e) => (e._tag === "log" ? reporter.log?.(e.stage, e.line) : reporter.progress?.(e.stage, e.line))
+          })
           const result = yield* (opts.gate ? opts.gate(node.kind.kind)(exec) : exec).pipe(Effect.either)
           const ms = Date.now() - started
           return {

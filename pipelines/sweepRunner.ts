@@ -10,6 +10,7 @@ import { Store } from "../cache/store.js"
 import type { PipelineInvalid, UsageError } from "./errors.js"
 import type { StageEvent, Summary } from "./events.js"
 import { experimentOf } from "./experiment.js"
+import type { Executor } from "./executor.js"
 import type { Loaded } from "./loader.js"
 import type { MetricRef } from "./metric.js"
 import { runPipeline } from "./runner.js"
@@ -28,6 +29,8 @@ export interface SweepReporter {
   /** A stage event seen for the first time (its key not yet reported by another point). */
   readonly stage: (event: StageEvent & { readonly point: number }) => void
   readonly point: (result: PointResult) => void
+  /** A running stage's progress (see Reporter). */
+  readonly progress?: (stage: string, line: string | null) => void
 }
 
 export interface SweepOptions {
@@ -58,7 +61,7 @@ const rank: Record<StageEvent["status"], number> = { skipped: 0, cached: 1, fail
 
 export const runSweep = (
   opts: SweepOptions
-): Effect.Effect<{ summary: Summary; results: ReadonlyArray<PointResult> }, PipelineInvalid | UsageError, Store> =>
+): Effect.Effect<{ summary: Summary; results: ReadonlyArray<PointResult> }, PipelineInvalid | UsageError, Store | Executor> =>
   Effect.gen(function* () {
     const t0 = Date.now()
     const store = yield* Store
@@ -84,6 +87,7 @@ export const runSweep = (
           reporter: {
             started: () => {},
             waiting: () => {},
+            ...(opts.reporter.progress ? { progress: opts.reporter.progress } : {}),
             finished: (e) => {
               events.push(e)
               if (e.key === null) {

@@ -1,39 +1,22 @@
 /**
- * Running one stage: a run record marked 'running', a private temp directory with read-only copies of the
- * inputs and an empty output directory, the kind's run function, then the output moved into the blob store
- * and the run recorded as 'ok' in one transaction. Any failure, crash or interruption leaves no 'ok' record,
- * so nothing partial is ever a cache hit; the temp directory is always removed.
+ * The local executor: a stage runs in this process (its programs as child process groups). A run record marked
+ * 'running', a private temp directory with read-only copies of the inputs and an empty output directory, the
+ * kind's run function, then the output moved into the blob store and the run recorded as 'ok' in one
+ * transaction. Any failure, crash or interruption leaves no 'ok' record, so nothing partial is ever a cache
+ * hit; the temp directory is always removed. Log lines and progress leave as events (see executor.ts).
  */
 import { gitCommit, pipeVersion } from "./provenance.js"
-import { Cause, Effect, Either, Exit } from "effect"
+import { Cause, Effect, Either, Exit, Layer } from "effect"
 import { appendFileSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { changedInputs, ingest, materialize, OutputError, removeTree, type Materialized } from "../artifacts/blobs.js"
-import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
 import { repairCheck, Store, type StoreApi } from "../cache/store.js"
-import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "./kind.js"
-import type { Loaded } from "./loader.js"
-import type { StageNode } from "./model.js"
+import { Executor, type Executed, type StageFailure, type Task } from "./executor.js"
+import { StageError, type InputArtifact } from "./kind.js"
 import { parseMetricsFile, type StageFigures } from "./metricsFile.js"
 import { spawnGroup } from "./processGroup.js"
-
-/** How often long work prints a plain progress line when stderr is not a terminal. */
-const PROGRESS_EVERY_MS = 15_000
-
-export interface Executed {
-  readonly runId: number
-  readonly output: string
-  readonly logPath: string
-  readonly metrics?: StageMetrics
-}
-
-export interface StageFailure {
-  readonly runId: number
-  readonly message: string
-  readonly logPath: string
-}
 
 /**
  * An input's blobs are checked against their records (a stat each; a rehash when the stat moved) right before
@@ -87,35 +70,22 @@ const readFigures = (file: string): Effect.Effect<StageFigures | undefined, Stag
     return figures.right
   })
 
-export const executeStage = (
-  loaded: Loaded,
-  node: StageNode,
-  key: CacheKey,
-  record: KeyRecord,
-  reason: string,
-  outputs: ReadonlyMap<string, string>,
-  echo: StageContext<unknown, unknown>["echo"] = "none",
-  /** The headline figures of the runs that produced the inputs, by stage: handed to the stage with each input. */
-  upstreamMetrics: ReadonlyMap<string, StageMetrics> = new Map(),
-  /** The run that produced each input, by stage: its number, version and commit go with the input as `producer`. */
-  upstreamRuns: ReadonlyMap<string, number> = new Map()
-): Effect.Effect<Executed, StageFailure, Store> =>
+/** Runs one task here, against the store. */
+export const executeLocally = (store: StoreApi, task: Task): Effect.Effect<Executed, StageFailure> =>
   Effect.gen(function* () {
-    const store = yield* Store
-    const pipeline = loaded.pipeline.name
+    const { pipeline, node, key, record, reason, echo } = task
     const { id: runId, logPath } = store.records.begin(
-      { key, pipeline, stage: node.id, kind: node.kind.kind, reason, record, pipeVersion: pipeVersion(), gitCommit: gitCommit(loaded.workspace) },
+      { key, pipeline, stage: node.id, kind: node.kind.kind, reason, record, pipeVersion: pipeVersion(), gitCommit: gitCommit(task.workspace) },
       join(store.root, "logs")
     )
     const tmp = join(store.root, "tmp", `${self.pid}-${self.start ?? "x"}-${runId}`)
     const failure = (message: string): StageFailure => ({ runId, message, logPath })
 
-    let lastProgress = Date.now()
     const work = Effect.gen(function* () {
       const inputs: Array<InputArtifact> = []
       const copies: Array<{ stage: string; copy: Materialized }> = []
       for (const need of node.needs) {
-        const hash = outputs.get(need)!
+        const hash = task.inputs.get(need)!
         const dir = join(tmp, "in", need)
         yield* checkInput(store, need, hash)
         const copy = yield* Effect.try({
@@ -127,8 +97,7 @@ export const executeStage = (
         }).pipe(Effect.tapError(() => Effect.sync(() => store.records.markDamaged(hash))))
         yield* checkInput(store, need, hash)
         copies.push({ stage: need, copy })
-        const metrics = upstreamMetrics.get(need)
-        const upstream = upstreamRuns.get(need)
+        const { metrics, run: upstream } = task.upstream.get(need) ?? {}
         const stamp = upstream === undefined ? undefined : store.records.stamp(upstream)
         const producer = stamp && { run: stamp.id, pipeVersion: stamp.pipeVersion, gitCommit: stamp.gitCommit }
         inputs.push({
@@ -154,27 +123,18 @@ export const executeStage = (
         inputs,
         outDir,
         metricsFile,
-        workspace: loaded.workspace,
+        workspace: task.workspace,
         logFile: logPath,
         echo,
         log: (line) => {
           appendFileSync(logPath, `${line}\n`)
-          if (echo === "stdout") process.stdout.write(`${line}\n`)
-          else if (echo === "stderr") process.stderr.write(`${line}\n`)
+          task.events({ _tag: "log", stage: node.id, line })
         },
         spawn: (file, args, options) =>
           spawnGroup(execa, file, args, options ?? {}, (pgid, pstart) => store.records.setChild(runId, pgid, pstart)),
-        progress: (line) => {
-          if (echo !== "none") return // --verbose already shows the stage's own lines
-          if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  ${node.id}: ${line}`)
-          else if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
-            // Not a terminal (CI logs, pipes): a plain line now and then.
-            lastProgress = Date.now()
-            process.stderr.write(`  ${node.id}: ${line}\n`)
-          }
-        }
+        progress: (line) => task.events({ _tag: "progress", stage: node.id, line })
       }).pipe(Effect.either)
-      if (echo === "none" && process.stderr.isTTY) process.stderr.write("\r\x1b[K")
+      task.events({ _tag: "progress", stage: node.id, line: null })
       yield* checkUnchanged(copies)
       if (ran._tag === "Left") return yield* Effect.fail(ran.left)
       const written = yield* readFigures(metricsFile)
@@ -226,3 +186,8 @@ export const executeStage = (
       () => Effect.sync(() => removeTree(tmp))
     )
   })
+
+/** Today's execution, as the Executor: stages run in this process against the Store. */
+export const localExecutor: Layer.Layer<Executor> = Layer.succeed(Executor, {
+  execute: (task: Task) => Effect.flatMap(Store, (store) => executeLocally(store, task))
+})
