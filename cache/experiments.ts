@@ -9,7 +9,8 @@
  * bound values, JSON paths included.
  */
 import type { Db } from "./db.js"
-import { parseCondition, RefError, type Condition } from "./queries.js"
+import { RefError } from "./errors.js"
+import { parseCondition, type Condition } from "./runFilter.js"
 
 export interface ExperimentDraft {
   readonly pipeline: string

@@ -17,18 +17,15 @@ import {
   tagExperiment,
   type ExperimentInfo
 } from "../cache/experiments.js"
-import type { Condition } from "../cache/queries.js"
-import { RefError } from "../cache/queries.js"
+import type { Condition } from "../cache/runFilter.js"
 import { UsageError } from "../pipelines/errors.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { short, table, value, when } from "./format.js"
 import * as O from "./options.js"
+import { asUsage } from "./ref.js"
 import { renderError } from "./render.js"
 
 const out = (lines: ReadonlyArray<string>) => process.stdout.write(lines.length ? `${lines.join("\n")}\n` : "")
-
-const asUsage = <A>(f: () => A) =>
-  Effect.try({ try: f, catch: (e) => new UsageError({ message: e instanceof RefError ? e.message : String(e) }) })
 
 /** An experiment as scripts see it. */
 export const expJson = (e: ExperimentInfo) => ({

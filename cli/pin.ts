@@ -2,8 +2,7 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { pin, pinsOf, unpin } from "../cache/pins.js"
-import { ref } from "./lineage.js"
-import { runOf } from "./history.js"
+import { ref, runOf } from "./ref.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 

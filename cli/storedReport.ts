@@ -8,7 +8,8 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, rmSync }
 import { dirname, join } from "node:path"
 import { materialize } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
-import type { Queries, RunInfo } from "../cache/queries.js"
+import type { Queries } from "../cache/queries.js"
+import type { RunInfo } from "../cache/runInfo.js"
 import { repairCheck, type StoreApi } from "../cache/store.js"
 
 /** The report artifact of an analyze run, when the run succeeded and its output is still in the store. */

@@ -1,0 +1,99 @@
+/** `pipe diff A B`: what differs between two experiments, or between two runs. */
+import { Args, Command } from "@effect/cli"
+import { Effect } from "effect"
+import { diffExperiments, expLabel, resolveExperiment, type ExperimentDiff, type ExperimentInfo } from "../cache/experiments.js"
+import { diffRuns, type RunDiff } from "../cache/runDiff.js"
+import { UsageError } from "../pipelines/errors.js"
+import { table, value } from "./format.js"
+import * as O from "./options.js"
+import { runOf } from "./ref.js"
+import { renderError } from "./render.js"
+
+const out = (lines: ReadonlyArray<string>) => process.stdout.write(`${lines.join("\n")}\n`)
+
+const shorten = (section: string, v: string | null) =>
+  v === null ? "(none)" : section === "inputs" || section === "deps" || section === "output" ? v.replace(/"([0-9a-f]{12})[0-9a-f]{52}"/, "$1") : v
+
+export const diffText = (d: RunDiff): Array<string> => {
+  const lines = [`run #${d.a} -> run #${d.b}${d.same ? " (same key: identical inputs, params and engine)" : ""}`]
+  if (d.fields.length === 0 && d.metrics.length === 0) return [...lines, "no differences"]
+  const rows = d.fields.map((f) => [f.section, f.field, shorten(f.section, f.a), shorten(f.section, f.b)])
+  if (rows.length) lines.push(...table(["what", "field", `#${d.a}`, `#${d.b}`], rows))
+  if (d.metrics.length) {
+    lines.push(
+      ...table(
+        ["metric", `#${d.a}`, `#${d.b}`, "change"],
+        d.metrics.map((m) => [m.metric, m.a === null ? "-" : value(m.a), m.b === null ? "-" : value(m.b), m.delta === null ? "" : `${m.delta >= 0 ? "+" : ""}${value(m.delta)}`])
+      )
+    )
+  }
+  return lines
+}
+
+export const expDiffText = (d: ExperimentDiff, a: ExperimentInfo, b: ExperimentInfo): Array<string> => {
+  const label = (e: ExperimentInfo) => `${expLabel(e.id)}${e.name ? ` (${e.name})` : ""}`
+  const [ha, hb] = [expLabel(d.a), expLabel(d.b)]
+  const lines = [`experiment ${label(a)} -> ${label(b)}`]
+  if (d.params.length === 0 && d.metrics.length === 0 && d.runs.length === 0) return [...lines, "no differences: the same runs of every stage"]
+  lines.push(d.params.length ? "params:" : "params: the same")
+  if (d.params.length) lines.push(...table(["  param", ha, hb], d.params.map((p) => [`  ${p.key}`, p.a === null ? "-" : value(p.a), p.b === null ? "-" : value(p.b)])))
+  if (d.metrics.length) {
+    // Accuracies, then losses, then the rest (counts, timings).
+    const rank = (k: string) => (/accuracy/.test(k) ? 0 : /loss/.test(k) ? 1 : 2)
+    lines.push(
+      "metrics:",
+      ...table(
+        ["  metric", ha, hb, "change"],
+        [...d.metrics].sort((x, y) => rank(x.key) - rank(y.key)).map((m) => [`  ${m.key}`, m.a === null ? "-" : value(m.a), m.b === null ? "-" : value(m.b), m.delta === null ? "" : `${m.delta >= 0 ? "+" : ""}${value(m.delta)}`])
+      )
+    )
+  } else lines.push("metrics: the same")
+  if (d.runs.length) lines.push("runs that differ:", ...table(["  stage", ha, hb], d.runs.map((r) => [`  ${r.stage}`, r.a === null ? "-" : `#${r.a}`, r.b === null ? "-" : `#${r.b}`])))
+  if (d.shared.length) lines.push(`shared (the same run): ${d.shared.join(", ")}`)
+  return lines
+}
+
+/** The diff for scripts: field values as the JSON values they are, not as their canonical text. */
+const diffJson = (d: RunDiff) => ({
+  ...d,
+  fields: d.fields.map((f) => ({ ...f, a: f.a === null ? null : JSON.parse(f.a), b: f.b === null ? null : JSON.parse(f.b) }))
+})
+
+export const diffCommand = Command.make(
+  "diff",
+  {
+    file: O.file,
+    store: O.store,
+    json: O.json,
+    a: Args.text({ name: "a" }).pipe(Args.withDescription("An experiment (e12, a name or tag) or a run (number, stage id, run key or artifact hash)")),
+    b: Args.text({ name: "b" }).pipe(Args.withDescription("The experiment or run to compare it with"))
+  },
+  (a) =>
+    Effect.gen(function* () {
+      yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
+        Effect.gen(function* () {
+          // e12, or a name or tag that names no run: an experiment.
+          const asExp = (text: string) =>
+            Effect.gen(function* () {
+              if (/^e\d+$/.test(text)) return resolveExperiment(store.db, text) ?? (yield* new UsageError({ message: `there is no experiment ${text} in this store (pipe exps lists them)` }))
+              const run = yield* Effect.either(runOf(q, text, pipeline))
+              if (run._tag === "Right") return undefined
+              return resolveExperiment(store.db, text, pipeline) ?? resolveExperiment(store.db, text) ?? (yield* run.left)
+            })
+          const [ea, eb] = [yield* asExp(a.a), yield* asExp(a.b)]
+          if (ea && eb) {
+            const d = diffExperiments(ea, eb)
+            return out(a.json ? [JSON.stringify({ event: "experiment_diff", ...d })] : expDiffText(d, ea, eb))
+          }
+          if (ea || eb) {
+            return yield* new UsageError({ message: `${ea ? a.a : a.b} is an experiment and ${ea ? a.b : a.a} a run: compare two experiments (e12 e14) or two runs (#12 #14)` })
+          }
+          const d = diffRuns(yield* runOf(q, a.a, pipeline), yield* runOf(q, a.b, pipeline))
+          out(a.json ? [JSON.stringify(diffJson(d))] : diffText(d))
+        })
+      )
+    }).pipe(Effect.catchAll(renderError(a.json)))
+).pipe(Command.withDescription(
+    "Compare two experiments (pipe diff e12 e14: the stage-qualified params that differ, how every figure moved, which stages they share) " +
+      "or two runs (pipe diff #12 #14: params, config, deps, inputs, engine and code, and metrics)."
+  ))
