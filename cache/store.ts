@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { checkBlobs, quarantine, removeTree, type BlobProblem } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
 import { StoreError } from "./errors.js"
+import { Experiments } from "./experiments.js"
 import { openDb, type Db } from "./db.js"
 import { isAlive } from "./liveness.js"
 import { Locks } from "./locks.js"
@@ -21,6 +22,7 @@ export interface StoreApi {
   readonly records: Records
   readonly locks: Locks
   readonly stats: StatCache
+  readonly experiments: Experiments
 }
 
 export class Store extends Context.Tag("pipe/Store")<Store, StoreApi>() {}
@@ -38,7 +40,7 @@ export const openStore = (root: string): StoreApi => {
   ensureDir(root)
   for (const d of ["blobs", "logs", "tmp"]) ensureDir(join(root, d))
   const db = openDb(join(root, "pipe.db"))
-  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db) }
+  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db), experiments: new Experiments(db) }
   store.records.reapDead()
   sweepTmp(root)
   return store

@@ -1,12 +1,13 @@
 /** `pipe diff A B`: what differs between two experiments, or between two runs. */
 import { Args, Command } from "@effect/cli"
 import { Effect } from "effect"
-import { diffExperiments, expLabel, resolveExperiment, type ExperimentDiff, type ExperimentInfo } from "../cache/experiments.js"
-import { diffRuns, type RunDiff } from "../cache/runDiff.js"
-import { UsageError } from "../pipelines/errors.js"
+import { compare } from "../cache/compare.js"
+import type { ExperimentDiff } from "../cache/expDiff.js"
+import { expLabel, type ExperimentInfo } from "../cache/experiments.js"
+import type { RunDiff } from "../cache/runDiff.js"
 import { table, value } from "./format.js"
 import * as O from "./options.js"
-import { runOf } from "./ref.js"
+import { asUsage, fileHashOf } from "./ref.js"
 import { renderError } from "./render.js"
 
 const out = (lines: ReadonlyArray<string>) => process.stdout.write(`${lines.join("\n")}\n`)
@@ -72,24 +73,9 @@ export const diffCommand = Command.make(
     Effect.gen(function* () {
       yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
         Effect.gen(function* () {
-          // e12, or a name or tag that names no run: an experiment.
-          const asExp = (text: string) =>
-            Effect.gen(function* () {
-              if (/^e\d+$/.test(text)) return resolveExperiment(store.db, text) ?? (yield* new UsageError({ message: `there is no experiment ${text} in this store (pipe exps lists them)` }))
-              const run = yield* Effect.either(runOf(q, text, pipeline))
-              if (run._tag === "Right") return undefined
-              return resolveExperiment(store.db, text, pipeline) ?? resolveExperiment(store.db, text) ?? (yield* run.left)
-            })
-          const [ea, eb] = [yield* asExp(a.a), yield* asExp(a.b)]
-          if (ea && eb) {
-            const d = diffExperiments(ea, eb)
-            return out(a.json ? [JSON.stringify({ event: "experiment_diff", ...d })] : expDiffText(d, ea, eb))
-          }
-          if (ea || eb) {
-            return yield* new UsageError({ message: `${ea ? a.a : a.b} is an experiment and ${ea ? a.b : a.a} a run: compare two experiments (e12 e14) or two runs (#12 #14)` })
-          }
-          const d = diffRuns(yield* runOf(q, a.a, pipeline), yield* runOf(q, a.b, pipeline))
-          out(a.json ? [JSON.stringify(diffJson(d))] : diffText(d))
+          const c = yield* asUsage(() => compare({ queries: q, experiments: store.experiments }, a.a, a.b, { pipeline, fileHash: fileHashOf }))
+          if (c._tag === "experiments") out(a.json ? [JSON.stringify({ event: "experiment_diff", ...c.diff })] : expDiffText(c.diff, c.a, c.b))
+          else out(a.json ? [JSON.stringify(diffJson(c.diff))] : diffText(c.diff))
         })
       )
     }).pipe(Effect.catchAll(renderError(a.json)))

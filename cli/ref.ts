@@ -22,11 +22,14 @@ const isFile = (p: string): boolean => {
   }
 }
 
+/** The content hash of the file a reference names, when it names a file. */
+export const fileHashOf = (text: string): string | undefined => (isFile(text) ? hashFile(text) : undefined)
+
 /** What the store needs to resolve `text`: the pipeline stage ids refer to, and the content hash of a file given. */
-export const refOptions = (text: string, pipeline: string | undefined): { pipeline?: string; fileHash?: string } => ({
-  ...(pipeline !== undefined ? { pipeline } : {}),
-  ...(isFile(text) ? { fileHash: hashFile(text) } : {})
-})
+const refOptions = (text: string, pipeline: string | undefined): { pipeline?: string; fileHash?: string } => {
+  const fileHash = fileHashOf(text)
+  return { ...(pipeline !== undefined ? { pipeline } : {}), ...(fileHash !== undefined ? { fileHash } : {}) }
+}
 
 /** A store call that may refuse what a person typed: its RefError becomes a usage error (exit 2). */
 export const asUsage = <A>(f: () => A) =>

@@ -22,7 +22,7 @@ import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/s
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
 import type { RunStamp } from "../ml/report/provenance.js"
-import { experimentsOfRun, expLabel, listExperiments } from "../cache/experiments.js"
+import { expLabel } from "../cache/experiments.js"
 import { when } from "./format.js"
 import { resolveRef } from "./ref.js"
 import * as O from "./options.js"
@@ -333,8 +333,8 @@ export const reportCommand = Command.make(
                     ...(sweep ? { sweep: { id: sweep.id, points } } : {}),
                     // A sweep's points; else, for each evaluation, the newest experiment that used it.
                     experiments: sweep
-                      ? listExperiments(store.db, { sweep: sweep.id, sort: "point" }).map((x) => expLabel(x.id))
-                      : [...new Set(evaluated.flatMap((e) => experimentsOfRun(store.db, e.evaluate.id).slice(-1)))].map(expLabel)
+                      ? store.experiments.list({ sweep: sweep.id, sort: "point" }).map((x) => expLabel(x.id))
+                      : [...new Set(evaluated.flatMap((e) => store.experiments.ofRun(e.evaluate.id).slice(-1)))].map(expLabel)
                   },
                   ...(sweep ? { sweep } : {})
                 },
