@@ -13,8 +13,10 @@ import { Experiments } from "./experiments.js"
 import { openDb, type Db } from "./db.js"
 import { isAlive } from "./liveness.js"
 import { Locks } from "./locks.js"
+import { Pins } from "./pins.js"
 import { Records } from "./records.js"
 import { StatCache } from "./statCache.js"
+import { Sweeps } from "./sweeps.js"
 
 export interface StoreApi {
   readonly root: string
@@ -23,6 +25,8 @@ export interface StoreApi {
   readonly locks: Locks
   readonly stats: StatCache
   readonly experiments: Experiments
+  readonly sweeps: Sweeps
+  readonly pins: Pins
 }
 
 export class Store extends Context.Tag("pipe/Store")<Store, StoreApi>() {}
@@ -40,7 +44,7 @@ export const openStore = (root: string): StoreApi => {
   ensureDir(root)
   for (const d of ["blobs", "logs", "tmp"]) ensureDir(join(root, d))
   const db = openDb(join(root, "pipe.db"))
-  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db), experiments: new Experiments(db) }
+  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db), experiments: new Experiments(db), sweeps: new Sweeps(db), pins: new Pins(db) }
   store.records.reapDead()
   sweepTmp(root)
   return store

@@ -18,7 +18,6 @@ import { lineage } from "../cache/lineage.js"
 import type { Queries } from "../cache/queries.js"
 import type { RunInfo } from "../cache/runInfo.js"
 import type { StoreApi } from "../cache/store.js"
-import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/sweeps.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
 import type { RunStamp } from "../ml/report/provenance.js"
@@ -108,7 +107,7 @@ const evaluationsOf = (q: Queries, run: RunInfo): Array<RunInfo> => {
 const sweepGone = (store: StoreApi, q: Queries, id: number, kindOf: (stage: string) => string | undefined): StoreError | UsageError | undefined => {
   const sweep = q.sweep(id)
   if (!sweep) {
-    const d = droppedSweep(store.db, id)
+    const d = store.sweeps.dropped(id)
     if (!d) return new UsageError({ message: `there is no sweep ${id} in this store (pipe sweeps lists them)` })
     return new StoreError({
       message:
@@ -118,7 +117,7 @@ const sweepGone = (store: StoreApi, q: Queries, id: number, kindOf: (stage: stri
   }
   // Evaluations its points ran that are no longer in the store (kinds of removed runs are known from the
   // pipeline, or from other runs of the same stage; an unknown one counts).
-  const gone = missingRuns(store.db, sweepPoints(store.db, id)).filter((m) => (kindOf(m.stage) ?? "evaluate") === "evaluate")
+  const gone = store.sweeps.missingRuns(store.sweeps.points(id)).filter((m) => (kindOf(m.stage) ?? "evaluate") === "evaluate")
   if (gone.length === 0) return undefined
   const list = gone.slice(0, 8).map((m) => `#${m.run} ${m.stage} (point ${m.point})`).join(", ")
   return new StoreError({
@@ -300,8 +299,8 @@ export const reportCommand = Command.make(
           const sweep = Option.isSome(a.sweep)
             ? {
                 id: a.sweep.value,
-                metric: sweepSummary(store.db, a.sweep.value)?.metric ?? "metric",
-                points: sweepPoints(store.db, a.sweep.value).flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric }]))
+                metric: store.sweeps.get(a.sweep.value)?.metric ?? "metric",
+                points: store.sweeps.points(a.sweep.value).flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric }]))
               }
             : undefined
           const report = yield* Effect.tryPromise({

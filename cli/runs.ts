@@ -1,7 +1,7 @@
 /** `pipe runs`: the run history with params and metrics as columns, filtered and sorted. */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { pinsOf, type Pin } from "../cache/pins.js"
+import type { Pin } from "../cache/pins.js"
 import { parseCondition } from "../cache/runFilter.js"
 import { runJson, type RunInfo } from "../cache/runInfo.js"
 import { UsageError } from "../pipelines/errors.js"
@@ -105,7 +105,7 @@ export const runsCommand = Command.make(
               limit: a.limit
             })
           )
-          const pins = pinsOf(store.db, runs.map((r) => r.id))
+          const pins = store.pins.of(runs.map((r) => r.id))
           if (a.json) {
             out(runs.length ? runs.map((r) => JSON.stringify({ event: "run", ...runJson(r), pinned: pins.has(r.id), tags: pins.get(r.id)?.tags ?? [] })) : [])
           } else out(runsTable(runs, pins))

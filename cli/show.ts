@@ -3,7 +3,6 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { blobPath } from "../artifacts/blobs.js"
-import { pinsOf } from "../cache/pins.js"
 import { seriesFile } from "../cache/records.js"
 import { runJson } from "../cache/runInfo.js"
 import { bytes, duration, flat, pairs, short, table, value, when } from "./format.js"
@@ -32,7 +31,7 @@ export const showCommand = Command.make(
           const files = r.output ? q.files(r.output) : []
           const logText = r.logPath && existsSync(r.logPath) ? readFileSync(r.logPath, "utf8").replace(/\n$/, "") : ""
           const logLines = logText ? logText.split("\n") : []
-          const pin = pinsOf(store.db, [r.id]).get(r.id)
+          const pin = store.pins.of([r.id]).get(r.id)
           // The figures' series its stage wrote as JSON lines to $PIPE_METRICS, kept beside the log.
           const seriesPath = seriesFile(store.root, r.id)
           const series = existsSync(seriesPath)
