@@ -27,6 +27,16 @@ export interface StoreApi {
   readonly experiments: Experiments
   readonly sweeps: Sweeps
   readonly pins: Pins
+  /**
+   * Checks an artifact's blobs against their records (a stat each, a rehash when the stat moved); intact blobs
+   * whose stat moved are re-recorded. Returns the damaged blobs (empty when the artifact is intact).
+   */
+  check(artifact: string): Array<BlobProblem>
+  /**
+   * Checks an artifact and repairs what a rerun can: damaged blobs are quarantined and the runs that made the
+   * artifact stop being cache hits, so they run again. Returns the damaged blobs.
+   */
+  repair(artifact: string): Array<BlobProblem>
 }
 
 export class Store extends Context.Tag("pipe/Store")<Store, StoreApi>() {}
@@ -44,7 +54,30 @@ export const openStore = (root: string): StoreApi => {
   ensureDir(root)
   for (const d of ["blobs", "logs", "tmp"]) ensureDir(join(root, d))
   const db = openDb(join(root, "pipe.db"))
-  const store = { root, db, records: new Records(db), locks: new Locks(db), stats: new StatCache(db), experiments: new Experiments(db), sweeps: new Sweeps(db), pins: new Pins(db) }
+  const records = new Records(db)
+  const check = (artifact: string): Array<BlobProblem> => {
+    const { damaged, touched } = checkBlobs(root, records.blobsOf(artifact))
+    if (touched.length > 0) records.refreshBlobs(touched)
+    return damaged
+  }
+  const store: StoreApi = {
+    root,
+    db,
+    records,
+    locks: new Locks(db),
+    stats: new StatCache(db),
+    experiments: new Experiments(db),
+    sweeps: new Sweeps(db),
+    pins: new Pins(db),
+    check,
+    repair: (artifact) => {
+      const damaged = check(artifact)
+      if (damaged.length === 0) return damaged
+      for (const d of damaged) quarantine(root, d.hash)
+      records.markDamaged(artifact)
+      return damaged
+    }
+  }
   store.records.reapDead()
   sweepTmp(root)
   return store
@@ -61,17 +94,3 @@ export const storeLayer = (root: string): Layer.Layer<Store, StoreError> =>
       (s) => Effect.sync(() => s.db.close())
     )
   )
-
-/**
- * Checks an artifact's blobs against their records (a stat each, a rehash when the stat moved). Intact blobs
- * whose stat moved are re-recorded; damaged ones are quarantined and the runs that made the artifact stop
- * being cache hits, so they run again. Returns the damaged blobs (empty when the artifact is intact).
- */
-export const repairCheck = (store: StoreApi, artifact: string): Array<BlobProblem> => {
-  const { damaged, touched } = checkBlobs(store.root, store.records.blobsOf(artifact))
-  if (touched.length > 0) store.records.refreshBlobs(touched)
-  if (damaged.length === 0) return damaged
-  for (const d of damaged) quarantine(store.root, d.hash)
-  store.records.markDamaged(artifact)
-  return damaged
-}

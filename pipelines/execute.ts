@@ -12,7 +12,7 @@ import { changedInputs, ingest, materialize, OutputError, removeTree, type Mater
 import type { CacheKey, KeyRecord } from "../cache/fingerprint.js"
 import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
-import { repairCheck, Store, type StoreApi } from "../cache/store.js"
+import { Store, type StoreApi } from "../cache/store.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "./kind.js"
 import type { Loaded } from "./loader.js"
 import type { StageNode } from "./model.js"
@@ -42,7 +42,7 @@ export interface StageFailure {
  */
 const checkInput = (store: StoreApi, stage: string, hash: string): Effect.Effect<void, StageError> =>
   Effect.gen(function* () {
-    const damaged = repairCheck(store, hash)
+    const damaged = store.repair(hash)
     if (damaged.length === 0) return
     return yield* new StageError({
       message: `the input from ${stage} is damaged in the store (${damaged.map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`).join(", ")}); ${stage} will run again next time`
