@@ -71,9 +71,9 @@ export const diffCommand = Command.make(
   },
   (a) =>
     Effect.gen(function* () {
-      yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
+      yield* O.withQueries(a.file, a.store, ({ store, pipeline }) =>
         Effect.gen(function* () {
-          const c = yield* asUsage(() => compare({ queries: q, experiments: store.experiments }, a.a, a.b, { pipeline, fileHash: fileHashOf }))
+          const c = yield* asUsage(() => compare(store, a.a, a.b, { pipeline, fileHash: fileHashOf }))
           if (c._tag === "experiments") out(a.json ? [JSON.stringify({ event: "experiment_diff", ...c.diff })] : expDiffText(c.diff, c.a, c.b))
           else out(a.json ? [JSON.stringify(diffJson(c.diff))] : diffText(c.diff))
         })

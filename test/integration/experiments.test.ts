@@ -15,7 +15,7 @@ beforeEach(() => {
   store = openStore(join(dir, "store"))
 })
 afterEach(() => {
-  store.db.close()
+  store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
