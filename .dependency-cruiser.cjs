@@ -36,6 +36,13 @@ module.exports = {
       to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only", "dynamic-import"] } }
     },
     {
+      name: "db-stays-in-cache",
+      comment: "the SQLite database is the store's own: outside cache/, everything goes through the Store port (cache/store.ts)",
+      severity: "error",
+      from: { path: SRC, pathNot: "^cache/" },
+      to: { path: ["^cache/db\\.ts$", "better-sqlite3"] }
+    },
+    {
       name: "not-to-tests",
       comment: "source never imports tests",
       severity: "error",

@@ -51,7 +51,7 @@ try {
   const augment = Array.from({ length: Math.max(3, Math.floor(runs / 3)) }, (_, epoch) =>
     time(() => augmentBatch(policy, train.images, order, out, epochRng(policy, epoch)))
   )
-  store.db.close()
+  store.close()
   console.log(
     JSON.stringify({
       stages: Object.fromEntries(["download", "split", "augment"].map((id) => [id, stage(id)["ms"] / 1000])),

@@ -49,7 +49,7 @@ try {
   let rng = 1
   const rand = () => ((rng = (rng * 16807) % 2147483647) / 2147483647)
   const sweeps: Array<number> = []
-  store.db.transaction(() => {
+  store.batch(() => {
     for (let i = 0; i < COUNT; i++) {
       if (i % PER_SWEEP === 0) sweeps.push(store.records.beginSweep("bench", "pipe sweep lr=...", { lr: [] }))
       const params = { lr: Math.round(rand() * 1000) / 1000, model: ["mlp", "cnn", "resnet18"][i % 3]!, seed: i % 5 }
@@ -68,9 +68,9 @@ try {
         train: { run: run.id, key: cacheKey(rec) }
       })
     }
-  })()
+  })
   const buildSeconds = (performance.now() - t0) / 1000
-  store.db.close()
+  store.close()
 
   const env = { ...process.env, PIPE_STORE: root }
   const time = (args: Array<string>) => {

@@ -4,12 +4,11 @@
  * `evaluate-mlp.test_accuracy`), and the run of each stage. Params and figures are copied into the experiment's
  * row, so the history stays queryable after gc has removed the runs themselves.
  *
- * Queries name fields as `STAGE.NAME` (a param, else a figure), `params.STAGE.NAME`, `metrics.STAGE.NAME`, or a
- * column (id, name, status, created, sweep, point, commit, pipeline) or `tag`. User text reaches SQLite only as
- * bound values, JSON paths included.
+ * Which experiments a query selects is expFilter.ts's; comparing two is expDiff.ts's.
  */
 import type { Db } from "./db.js"
-import { parseCondition, RefError, type Condition } from "./queries.js"
+import { RefError } from "./errors.js"
+import { experimentsSql, keyPath, type ExpField, type ExpFilter } from "./expFilter.js"
 
 export interface ExperimentDraft {
   readonly pipeline: string
@@ -81,275 +80,143 @@ export const checkWord = (what: "name" | "tag", w: string): string => {
   return w
 }
 
-/**
- * Records an experiment and returns its id. A plain `pipe run` (no name, tags or sweep) that used exactly the
- * runs of the pipeline's latest plain experiment, with the same outcome, is that experiment again: running a
- * cached pipeline twice does not make two.
- */
-export const recordExperiment = (db: Db, d: ExperimentDraft, now = Date.now()): { id: number; reused: boolean } =>
-  db.transaction(() => {
-    const params = JSON.stringify(d.params)
-    const metrics = JSON.stringify(d.metrics)
-    const runs = JSON.stringify(d.runs)
-    const tags = [...new Set(d.tags ?? [])].map((t) => checkWord("tag", t))
-    if (d.name !== undefined) checkWord("name", d.name)
-    if (d.name === undefined && tags.length === 0 && d.sweep === undefined) {
-      const last = db
-        .prepare<[string], Row>("SELECT * FROM experiments WHERE pipeline = ? AND sweep_id IS NULL ORDER BY id DESC LIMIT 1")
-        .get(d.pipeline)
-      if (last && last.runs === runs && last.status === d.status && last.params === params && last.metrics === metrics) {
-        return { id: last.id, reused: true }
+/** The experiments of a store, read and written. */
+export class Experiments {
+  private readonly s
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      lastPlain: db.prepare<[string], Row>("SELECT * FROM experiments WHERE pipeline = ? AND sweep_id IS NULL ORDER BY id DESC LIMIT 1"),
+      insert: db.prepare(
+        `INSERT INTO experiments (pipeline, name, created_at, status, command, sweep_id, point, git_commit, pipe_version, params, metrics, runs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+      ),
+      addTag: db.prepare("INSERT OR IGNORE INTO experiment_tags (experiment, tag) VALUES (?, ?)"),
+      removeTag: db.prepare("DELETE FROM experiment_tags WHERE experiment = ? AND tag = ?"),
+      run: db.prepare("INSERT OR REPLACE INTO experiment_runs (experiment, stage, run_id) VALUES (?, ?, ?)"),
+      name: db.prepare("UPDATE experiments SET name = ? WHERE id = ?"),
+      tags: db.prepare<[number], { tag: string }>("SELECT tag FROM experiment_tags WHERE experiment = ? ORDER BY tag"),
+      runsGone: db.prepare<[number], { n: number }>(
+        "SELECT COUNT(*) AS n FROM experiment_runs x WHERE x.experiment = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = x.run_id)"
+      ),
+      knownKeys: db.prepare<Array<string | null>, { key: string }>(
+        `SELECT DISTINCT j.key AS key FROM experiments e, json_each(e.params) j WHERE ? IS NULL OR e.pipeline = ?
+         UNION SELECT DISTINCT j.key FROM experiments e, json_each(e.metrics) j WHERE ? IS NULL OR e.pipeline = ?`
+      ),
+      get: db.prepare<[number], Row>("SELECT * FROM experiments WHERE id = ?"),
+      ofRun: db.prepare<[number], { id: number }>("SELECT DISTINCT experiment AS id FROM experiment_runs WHERE run_id = ? ORDER BY experiment")
+    }
+  }
+
+  /**
+   * Records an experiment and returns its id. A plain `pipe run` (no name, tags or sweep) that used exactly the
+   * runs of the pipeline's latest plain experiment, with the same outcome, is that experiment again: running a
+   * cached pipeline twice does not make two.
+   */
+  record(d: ExperimentDraft, now = Date.now()): { id: number; reused: boolean } {
+    return this.db.transaction(() => {
+      const params = JSON.stringify(d.params)
+      const metrics = JSON.stringify(d.metrics)
+      const runs = JSON.stringify(d.runs)
+      const tags = [...new Set(d.tags ?? [])].map((t) => checkWord("tag", t))
+      if (d.name !== undefined) checkWord("name", d.name)
+      if (d.name === undefined && tags.length === 0 && d.sweep === undefined) {
+        const last = this.s.lastPlain.get(d.pipeline)
+        if (last && last.runs === runs && last.status === d.status && last.params === params && last.metrics === metrics) {
+          return { id: last.id, reused: true }
+        }
       }
-    }
-    const id = Number(
-      db
-        .prepare(
-          `INSERT INTO experiments (pipeline, name, created_at, status, command, sweep_id, point, git_commit, pipe_version, params, metrics, runs)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-        )
-        .run(d.pipeline, d.name ?? null, now, d.status, d.command, d.sweep?.id ?? null, d.sweep?.point ?? null, d.gitCommit, d.pipeVersion, params, metrics, runs)
-        .lastInsertRowid
-    )
-    const tag = db.prepare("INSERT OR IGNORE INTO experiment_tags (experiment, tag) VALUES (?, ?)")
-    for (const t of tags) tag.run(id, t)
-    const run = db.prepare("INSERT OR REPLACE INTO experiment_runs (experiment, stage, run_id) VALUES (?, ?, ?)")
-    for (const [stage, r] of Object.entries(d.runs)) run.run(id, stage, r)
-    return { id, reused: false }
-  }).immediate()
-
-/** Adds tags to an experiment, or removes them; returns how many changed. */
-export const tagExperiment = (db: Db, id: number, tags: ReadonlyArray<string>, remove = false): number =>
-  db.transaction(() => {
-    const s = remove
-      ? db.prepare("DELETE FROM experiment_tags WHERE experiment = ? AND tag = ?")
-      : db.prepare("INSERT OR IGNORE INTO experiment_tags (experiment, tag) VALUES (?, ?)")
-    return tags.reduce((n, t) => n + s.run(id, remove ? t : checkWord("tag", t)).changes, 0)
-  }).immediate()
-
-/** Names (or renames) an experiment; null removes its name. */
-export const nameExperiment = (db: Db, id: number, name: string | null): void => {
-  db.prepare("UPDATE experiments SET name = ? WHERE id = ?").run(name === null ? null : checkWord("name", name), id)
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Fields and filters
-
-const COLUMNS: Readonly<Record<string, string>> = {
-  id: "e.id",
-  name: "e.name",
-  pipeline: "e.pipeline",
-  status: "e.status",
-  created: "e.created_at",
-  sweep: "e.sweep_id",
-  point: "e.point",
-  commit: "e.git_commit"
-}
-
-export const EXP_FIELD_HELP =
-  "a field is STAGE.NAME (a param, else a figure: train-mlp.lr, evaluate-mlp.test_accuracy), params.STAGE.NAME, metrics.STAGE.NAME, " +
-  "or one of id, name, tag, status, created, sweep, point, commit, pipeline"
-
-const KEY = /^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/
-
-/** Where a field lives: a column, a tag test, or stage-qualified keys in the params and/or metrics JSON. */
-export type ExpField =
-  | { readonly _tag: "column"; readonly sql: string }
-  | { readonly _tag: "tag" }
-  | { readonly _tag: "key"; readonly key: string; readonly in: ReadonlyArray<"params" | "metrics"> }
-
-export const expField = (field: string): ExpField => {
-  const column = COLUMNS[field]
-  if (column) return { _tag: "column", sql: column }
-  if (field === "tag" || field === "tags") return { _tag: "tag" }
-  const prefix = /^(params|metrics)\.(.+)$/.exec(field)
-  const key = prefix ? prefix[2]! : field
-  if (!KEY.test(key)) throw new RefError(`unknown field '${field}': ${EXP_FIELD_HELP}`)
-  return { _tag: "key", key, in: prefix ? [prefix[1] as "params" | "metrics"] : ["params", "metrics"] }
-}
-
-const path = (key: string) => `$."${key}"`
-
-/** A key field as SQL: the param's value, else the figure's (json_extract with bound paths). */
-const keySql = (f: Extract<ExpField, { _tag: "key" }>): { sql: string; args: Array<string> } => {
-  const parts = f.in.map((root) => `json_extract(e.${root}, ?)`)
-  return { sql: parts.length === 1 ? parts[0]! : `COALESCE(${parts.join(", ")})`, args: f.in.map(() => path(f.key)) }
-}
-
-export const parseExpCondition = (text: string): Condition => parseCondition(text, expField, "train-mlp.lr=0.001")
-
-export interface ExpFilter {
-  readonly pipeline?: string
-  readonly sweep?: number
-  /** Experiments carrying every one of these tags. */
-  readonly tags?: ReadonlyArray<string>
-  readonly where?: ReadonlyArray<Condition>
-  /** A field; descending when it starts with "-". Default: newest first. */
-  readonly sort?: string
-  readonly limit?: number
-}
-
-const SQL_OP: Readonly<Record<Condition["op"], string>> = { "=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=" }
-
-const info = (db: Db, r: Row): ExperimentInfo => ({
-  id: r.id,
-  pipeline: r.pipeline,
-  name: r.name,
-  tags: db
-    .prepare<[number], { tag: string }>("SELECT tag FROM experiment_tags WHERE experiment = ? ORDER BY tag")
-    .all(r.id)
-    .map((t) => t.tag),
-  createdAt: r.created_at,
-  status: r.status,
-  command: r.command,
-  sweep: r.sweep_id,
-  point: r.point,
-  gitCommit: r.git_commit,
-  pipeVersion: r.pipe_version,
-  params: JSON.parse(r.params) as Record<string, unknown>,
-  metrics: JSON.parse(r.metrics) as Record<string, unknown>,
-  runs: JSON.parse(r.runs) as Record<string, number>,
-  runsGone: db
-    .prepare<[number], { n: number }>(
-      "SELECT COUNT(*) AS n FROM experiment_runs x WHERE x.experiment = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = x.run_id)"
-    )
-    .get(r.id)!.n
-})
-
-/** Every key the experiments (of a pipeline) have, params and figures: for "did you mean" on a typo. */
-export const knownKeys = (db: Db, pipeline?: string): Array<string> =>
-  db
-    .prepare<Array<string | null>, { key: string }>(
-      `SELECT DISTINCT j.key AS key FROM experiments e, json_each(e.params) j WHERE ? IS NULL OR e.pipeline = ?
-       UNION SELECT DISTINCT j.key FROM experiments e, json_each(e.metrics) j WHERE ? IS NULL OR e.pipeline = ?`
-    )
-    .all(pipeline ?? null, pipeline ?? null, pipeline ?? null, pipeline ?? null)
-    .map((r) => r.key)
-
-/** Whether any experiment (of a pipeline) has this key among its params or figures. */
-export const hasKey = (db: Db, f: ExpField, pipeline?: string): boolean => {
-  if (f._tag !== "key") return true
-  const tests = f.in.map((root) => `json_type(e.${root}, ?) IS NOT NULL`).join(" OR ")
-  return (
-    db
-      .prepare<Array<string | null>, { n: number }>(`SELECT 1 AS n FROM experiments e WHERE (${tests}) AND (? IS NULL OR e.pipeline = ?) LIMIT 1`)
-      .get(...f.in.map(() => path(f.key)), pipeline ?? null, pipeline ?? null) !== undefined
-  )
-}
-
-/** The experiments a filter selects: filtered, sorted and limited in SQL. */
-export const listExperiments = (db: Db, f: ExpFilter = {}): Array<ExperimentInfo> => {
-  const where: Array<string> = []
-  const args: Array<string | number | null> = []
-  if (f.pipeline !== undefined) {
-    where.push("e.pipeline = ?")
-    args.push(f.pipeline)
+      const id = Number(
+        this.s.insert.run(d.pipeline, d.name ?? null, now, d.status, d.command, d.sweep?.id ?? null, d.sweep?.point ?? null, d.gitCommit, d.pipeVersion, params, metrics, runs)
+          .lastInsertRowid
+      )
+      for (const t of tags) this.s.addTag.run(id, t)
+      for (const [stage, r] of Object.entries(d.runs)) this.s.run.run(id, stage, r)
+      return { id, reused: false }
+    }).immediate()
   }
-  if (f.sweep !== undefined) {
-    where.push("e.sweep_id = ?")
-    args.push(f.sweep)
+
+  /** Adds tags to an experiment, or removes them; returns how many changed. */
+  tag(id: number, tags: ReadonlyArray<string>, remove = false): number {
+    return this.db.transaction(() =>
+      tags.reduce((n, t) => n + (remove ? this.s.removeTag.run(id, t) : this.s.addTag.run(id, checkWord("tag", t))).changes, 0)
+    ).immediate()
   }
-  for (const t of f.tags ?? []) {
-    where.push("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment = e.id AND t.tag = ?)")
-    args.push(t)
+
+  /** Names (or renames) an experiment; null removes its name. */
+  name(id: number, name: string | null): void {
+    this.s.name.run(name === null ? null : checkWord("name", name), id)
   }
-  for (const c of f.where ?? []) {
-    const field = expField(c.field)
-    if (field._tag === "tag") {
-      if (c.op !== "=" && c.op !== "!=") throw new RefError(`${c.field}${c.op}${String(c.value)}: a tag is compared with = or !=`)
-      where.push(`${c.op === "=" ? "" : "NOT "}EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment = e.id AND t.tag = ?)`)
-      args.push(String(c.value))
-      continue
-    }
-    const { sql, args: a } = field._tag === "column" ? { sql: field.sql, args: [] } : keySql(field)
-    if (c.value === null) {
-      if (c.op !== "=" && c.op !== "!=") throw new RefError(`${c.field}${c.op}null: only = and != compare with null`)
-      where.push(`${sql} IS ${c.op === "=" ? "" : "NOT "}NULL`)
-      args.push(...a)
-    } else {
-      where.push(`${sql} ${SQL_OP[c.op]} ?`)
-      args.push(...a, typeof c.value === "boolean" ? Number(c.value) : c.value)
+
+  private info(r: Row): ExperimentInfo {
+    return {
+      id: r.id,
+      pipeline: r.pipeline,
+      name: r.name,
+      tags: this.s.tags.all(r.id).map((t) => t.tag),
+      createdAt: r.created_at,
+      status: r.status,
+      command: r.command,
+      sweep: r.sweep_id,
+      point: r.point,
+      gitCommit: r.git_commit,
+      pipeVersion: r.pipe_version,
+      params: JSON.parse(r.params) as Record<string, unknown>,
+      metrics: JSON.parse(r.metrics) as Record<string, unknown>,
+      runs: JSON.parse(r.runs) as Record<string, number>,
+      runsGone: this.s.runsGone.get(r.id)!.n
     }
   }
-  let order = "e.id DESC"
-  if (f.sort) {
-    const desc = f.sort.startsWith("-")
-    const field = expField(desc ? f.sort.slice(1) : f.sort)
-    if (field._tag === "tag") throw new RefError("cannot sort by tag: sort by a param, a figure, id, name, created or status")
-    const { sql, args: a } = field._tag === "column" ? { sql: field.sql, args: [] } : keySql(field)
-    order = `(${sql}) IS NULL, ${sql} ${desc ? "DESC" : "ASC"}, e.id DESC`
-    args.push(...a, ...a)
+
+  /** Every key the experiments (of a pipeline) have, params and figures: for "did you mean" on a typo. */
+  knownKeys(pipeline?: string): Array<string> {
+    const p = pipeline ?? null
+    return this.s.knownKeys.all(p, p, p, p).map((r) => r.key)
   }
-  const sql = `SELECT e.* FROM experiments e${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order}${f.limit ? " LIMIT ?" : ""}`
-  if (f.limit) args.push(f.limit)
-  return db.prepare<Array<string | number | null>, Row>(sql).all(...args).map((r) => info(db, r))
-}
 
-export const experiment = (db: Db, id: number): ExperimentInfo | undefined => {
-  const r = db.prepare<[number], Row>("SELECT * FROM experiments WHERE id = ?").get(id)
-  return r && info(db, r)
-}
-
-/**
- * The experiment a reference names: `e12` (or `12`), else the newest experiment with that name, else the newest
- * with that tag. Undefined when nothing matches.
- */
-export const resolveExperiment = (db: Db, ref: string, pipeline?: string): ExperimentInfo | undefined => {
-  const n = /^e?(\d+)$/.exec(ref)
-  if (n) return experiment(db, Number(n[1]))
-  const scope = pipeline === undefined ? "" : " AND e.pipeline = ?"
-  const extra = pipeline === undefined ? [] : [pipeline]
-  const byName = db.prepare<Array<string>, Row>(`SELECT e.* FROM experiments e WHERE e.name = ?${scope} ORDER BY e.id DESC LIMIT 1`).get(ref, ...extra)
-  if (byName) return info(db, byName)
-  const byTag = db
-    .prepare<Array<string>, Row>(
-      `SELECT e.* FROM experiments e JOIN experiment_tags t ON t.experiment = e.id WHERE t.tag = ?${scope} ORDER BY e.id DESC LIMIT 1`
+  /** Whether any experiment (of a pipeline) has this key among its params or figures. */
+  hasKey(f: ExpField, pipeline?: string): boolean {
+    if (f._tag !== "key") return true
+    const tests = f.in.map((root) => `json_type(e.${root}, ?) IS NOT NULL`).join(" OR ")
+    return (
+      this.db
+        .prepare<Array<string | null>, { n: number }>(`SELECT 1 AS n FROM experiments e WHERE (${tests}) AND (? IS NULL OR e.pipeline = ?) LIMIT 1`)
+        .get(...f.in.map(() => keyPath(f.key)), pipeline ?? null, pipeline ?? null) !== undefined
     )
-    .get(ref, ...extra)
-  return byTag && info(db, byTag)
+  }
+
+  /** The experiments a filter selects (see expFilter.ts). */
+  list(f: ExpFilter = {}): Array<ExperimentInfo> {
+    const { sql, args } = experimentsSql(f)
+    return this.db.prepare<Array<string | number | null>, Row>(sql).all(...args).map((r) => this.info(r))
+  }
+
+  get(id: number): ExperimentInfo | undefined {
+    const r = this.s.get.get(id)
+    return r && this.info(r)
+  }
+
+  /**
+   * The experiment a reference names: `e12` (or `12`), else the newest experiment with that name, else the newest
+   * with that tag. Undefined when nothing matches.
+   */
+  resolve(ref: string, pipeline?: string): ExperimentInfo | undefined {
+    const n = /^e?(\d+)$/.exec(ref)
+    if (n) return this.get(Number(n[1]))
+    const scope = pipeline === undefined ? "" : " AND e.pipeline = ?"
+    const extra = pipeline === undefined ? [] : [pipeline]
+    const byName = this.db.prepare<Array<string>, Row>(`SELECT e.* FROM experiments e WHERE e.name = ?${scope} ORDER BY e.id DESC LIMIT 1`).get(ref, ...extra)
+    if (byName) return this.info(byName)
+    const byTag = this.db
+      .prepare<Array<string>, Row>(
+        `SELECT e.* FROM experiments e JOIN experiment_tags t ON t.experiment = e.id WHERE t.tag = ?${scope} ORDER BY e.id DESC LIMIT 1`
+      )
+      .get(ref, ...extra)
+    return byTag && this.info(byTag)
+  }
+
+  /** The experiments that used a run. */
+  ofRun(run: number): Array<number> {
+    return this.s.ofRun.all(run).map((r) => r.id)
+  }
 }
-
-/** The experiments that used a run. */
-export const experimentsOfRun = (db: Db, run: number): Array<number> =>
-  db
-    .prepare<[number], { id: number }>("SELECT DISTINCT experiment AS id FROM experiment_runs WHERE run_id = ? ORDER BY experiment")
-    .all(run)
-    .map((r) => r.id)
-
-// ---------------------------------------------------------------------------------------------------------
-// Comparing two experiments
-
-export interface ExperimentDiff {
-  readonly a: number
-  readonly b: number
-  /** Params that differ (absent on one side: null). */
-  readonly params: ReadonlyArray<{ key: string; a: unknown; b: unknown }>
-  /** Figures that differ, with b - a where both are numbers. */
-  readonly metrics: ReadonlyArray<{ key: string; a: unknown; b: unknown; delta: number | null }>
-  /** Stages whose run differs (null where the stage was not part of one of them). */
-  readonly runs: ReadonlyArray<{ stage: string; a: number | null; b: number | null }>
-  /** Stages both used the same run of: their params and inputs are identical. */
-  readonly shared: ReadonlyArray<string>
-}
-
-const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y)
-
-const keysOf = (x: Readonly<Record<string, unknown>>, y: Readonly<Record<string, unknown>>) => [...new Set([...Object.keys(x), ...Object.keys(y)])]
-
-export const diffExperiments = (a: ExperimentInfo, b: ExperimentInfo): ExperimentDiff => ({
-  a: a.id,
-  b: b.id,
-  params: keysOf(a.params, b.params)
-    .filter((k) => !same(a.params[k], b.params[k]))
-    .map((key) => ({ key, a: a.params[key] ?? null, b: b.params[key] ?? null })),
-  metrics: keysOf(a.metrics, b.metrics)
-    .filter((k) => !same(a.metrics[k], b.metrics[k]))
-    .map((key) => {
-      const va = a.metrics[key]
-      const vb = b.metrics[key]
-      return { key, a: va ?? null, b: vb ?? null, delta: typeof va === "number" && typeof vb === "number" ? vb - va : null }
-    }),
-  runs: keysOf(a.runs, b.runs)
-    .filter((s) => a.runs[s] !== b.runs[s])
-    .map((stage) => ({ stage, a: a.runs[stage] ?? null, b: b.runs[stage] ?? null })),
-  shared: Object.keys(a.runs).filter((s) => a.runs[s] === b.runs[s])
-})

@@ -11,37 +11,50 @@ export interface Pin {
   readonly pinnedAt: number
 }
 
-/** Pins a run, with a tag if given. Returns false when it was already pinned so (nothing changed). */
-export const pin = (db: Db, run: number, tag?: string): boolean =>
-  db.prepare("INSERT OR IGNORE INTO pins (run_id, tag, pinned_at) VALUES (?, ?, ?)").run(run, tag ?? "", Date.now()).changes > 0
+interface PinRow {
+  readonly run_id: number
+  readonly tag: string
+  readonly pinned_at: number
+}
 
-/**
- * Removes a run's pin: one tag (the run stays pinned while it has another), or all of them. Returns the
- * number of pin rows removed.
- */
-export const unpin = (db: Db, run: number, tag?: string): number =>
-  tag === undefined
-    ? db.prepare("DELETE FROM pins WHERE run_id = ?").run(run).changes
-    : db.prepare("DELETE FROM pins WHERE run_id = ? AND tag = ?").run(run, tag).changes
+export class Pins {
+  private readonly s
 
-/** The pins of these runs (of every pinned run when none are given), by run. */
-export const pinsOf = (db: Db, runs?: ReadonlyArray<number>): Map<number, Pin> => {
-  const rows =
-    runs === undefined
-      ? db.prepare<[], { run_id: number; tag: string; pinned_at: number }>("SELECT run_id, tag, pinned_at FROM pins ORDER BY run_id, tag").all()
-      : db
-          .prepare<[string], { run_id: number; tag: string; pinned_at: number }>(
-            "SELECT run_id, tag, pinned_at FROM pins WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, tag"
-          )
-          .all(JSON.stringify(runs))
-  const out = new Map<number, Pin>()
-  for (const r of rows) {
-    const p = out.get(r.run_id)
-    out.set(r.run_id, {
-      run: r.run_id,
-      tags: [...(p?.tags ?? []), ...(r.tag ? [r.tag] : [])],
-      pinnedAt: Math.min(p?.pinnedAt ?? Infinity, r.pinned_at)
-    })
+  constructor(db: Db) {
+    this.s = {
+      pin: db.prepare("INSERT OR IGNORE INTO pins (run_id, tag, pinned_at) VALUES (?, ?, ?)"),
+      unpinAll: db.prepare("DELETE FROM pins WHERE run_id = ?"),
+      unpinTag: db.prepare("DELETE FROM pins WHERE run_id = ? AND tag = ?"),
+      all: db.prepare<[], PinRow>("SELECT run_id, tag, pinned_at FROM pins ORDER BY run_id, tag"),
+      of: db.prepare<[string], PinRow>("SELECT run_id, tag, pinned_at FROM pins WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, tag")
+    }
   }
-  return out
+
+  /** Pins a run, with a tag if given. Returns false when it was already pinned so (nothing changed). */
+  pin(run: number, tag?: string): boolean {
+    return this.s.pin.run(run, tag ?? "", Date.now()).changes > 0
+  }
+
+  /**
+   * Removes a run's pin: one tag (the run stays pinned while it has another), or all of them. Returns the
+   * number of pin rows removed.
+   */
+  unpin(run: number, tag?: string): number {
+    return tag === undefined ? this.s.unpinAll.run(run).changes : this.s.unpinTag.run(run, tag).changes
+  }
+
+  /** The pins of these runs (of every pinned run when none are given), by run. */
+  of(runs?: ReadonlyArray<number>): Map<number, Pin> {
+    const rows = runs === undefined ? this.s.all.all() : this.s.of.all(JSON.stringify(runs))
+    const out = new Map<number, Pin>()
+    for (const r of rows) {
+      const p = out.get(r.run_id)
+      out.set(r.run_id, {
+        run: r.run_id,
+        tags: [...(p?.tags ?? []), ...(r.tag ? [r.tag] : [])],
+        pinnedAt: Math.min(p?.pinnedAt ?? Infinity, r.pinned_at)
+      })
+    }
+    return out
+  }
 }

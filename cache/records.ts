@@ -67,11 +67,31 @@ const blobStat = (b: BlobRow): BlobStat => ({ hash: b.hash, size: b.size, mtimeN
  * Writes a blob's stat; `verified_at` moves only when the bytes were just hashed (a stat taken from a record
  * leaves it as it was).
  */
-export const BLOB_UPSERT = `INSERT INTO blobs (hash, size, mtime_ns, ctime_ns, ino, verified_at) VALUES (?, ?, ?, ?, ?, ?)
+const BLOB_UPSERT = `INSERT INTO blobs (hash, size, mtime_ns, ctime_ns, ino, verified_at) VALUES (?, ?, ?, ?, ?, ?)
   ON CONFLICT (hash) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
     ino = excluded.ino, verified_at = coalesce(excluded.verified_at, blobs.verified_at)`
 
-export const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs, b.ino, b.verifiedAt ?? null] as const
+const blobParams = (b: BlobStat) => [b.hash, b.size, b.mtimeNs, b.ctimeNs, b.ino, b.verifiedAt ?? null] as const
+
+interface ArtifactRow {
+  readonly hash: string
+  readonly type: string
+  readonly size: number
+  readonly file_count: number
+  readonly created_at: number
+}
+
+/** A successful run as another store needs it (pipe push, pipe pull): its row, its edges, and its artifacts' files. */
+export interface RunCopy {
+  readonly run: RunRow & { readonly pid: number; readonly pstart: string | null }
+  readonly edges: ReadonlyArray<{ readonly role: string; readonly name: string; readonly artifact: string }>
+  /** Each artifact the run read or made, with its record (undefined when it is not recorded) and its files. */
+  readonly artifacts: ReadonlyArray<{
+    readonly hash: string
+    readonly row: ArtifactRow | undefined
+    readonly files: ReadonlyArray<{ readonly path: string; readonly blob: string; readonly size: number; readonly exec: number }>
+  }>
+}
 
 /** Where a run's log lives in a store: always here, whatever path its record holds. */
 export const logFile = (root: string, runId: number): string => join(root, "logs", `${runId}.log`)
@@ -139,6 +159,18 @@ export class Records {
       blob1: db.prepare<[string], BlobRow>("SELECT hash, size, mtime_ns, ctime_ns, ino FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'"
+      ),
+      run: db.prepare<[number], RunRow & { pid: number; pstart: string | null }>("SELECT * FROM runs WHERE id = ?"),
+      edges: db.prepare<[number], { role: string; name: string; artifact: string }>("SELECT role, name, artifact FROM edges WHERE run_id = ?"),
+      artifactRow: db.prepare<[string], ArtifactRow>("SELECT * FROM artifacts WHERE hash = ?"),
+      // In the order SQLite keeps them, as a copy has always read them.
+      artifactFiles: db.prepare<[string], { path: string; blob: string; size: number; exec: number }>(
+        "SELECT path, blob, size, exec FROM artifact_files WHERE artifact = ?"
+      ),
+      copied: db.prepare(
+        `INSERT INTO runs (key, pipeline, stage, kind, status, reason, record, output, error, pid, pstart, host, started_at,
+           ended_at, duration_ms, log_path, metrics, pipe_version, git_commit)
+         VALUES (?, ?, ?, ?, 'ok', ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`
       )
     }
   }
@@ -214,9 +246,9 @@ export class Records {
     })()
   }
 
-  /** Every successful run whose output is this artifact stops being a cache hit. */
-  markDamaged(artifact: string): void {
-    this.s.damage.run(artifact)
+  /** Every successful run whose output is this artifact stops being a cache hit. Returns how many did. */
+  markDamaged(artifact: string): number {
+    return this.s.damage.run(artifact).changes
   }
 
   /**
@@ -262,5 +294,46 @@ export class Records {
   blob(hash: string): BlobStat | undefined {
     const b = this.s.blob1.get(hash)
     return b && blobStat(b)
+  }
+
+  /** A run as another store needs it, to copy it there (see receive); undefined when there is no such run. */
+  copyOf(runId: number): RunCopy | undefined {
+    const run = this.s.run.get(runId)
+    if (!run) return undefined
+    const edges = this.s.edges.all(runId)
+    const artifacts = [...new Set(edges.map((e) => e.artifact))].map((hash) => ({
+      hash,
+      row: this.s.artifactRow.get(hash),
+      files: this.s.artifactFiles.all(hash)
+    }))
+    return { run, edges, artifacts }
+  }
+
+  /**
+   * Records a run copied from another store, all or nothing: its artifacts and their files, the stats of their
+   * blobs (already in place), the run as a success, its edges, and the stage's head. Returns its id here.
+   */
+  receive(copy: RunCopy, blobs: ReadonlyArray<BlobStat>): number {
+    return this.db.transaction(() => {
+      for (const b of blobs) this.s.blob.run(...blobParams(b))
+      for (const a of copy.artifacts) {
+        if (!a.row) throw new Error(`artifact ${a.hash.slice(0, 12)} is not recorded`)
+        this.s.artifact.run(a.row.hash, a.row.type, a.row.size, a.row.file_count, a.row.created_at)
+        for (const f of a.files) this.s.file.run(a.hash, f.path, f.blob, f.size, f.exec)
+      }
+      const r = copy.run
+      const id = Number(
+        this.s.copied.run(r.key, r.pipeline, r.stage, r.kind, r.reason, r.record, r.output, r.pid, r.pstart, r.host, r.started_at, r.ended_at, r.duration_ms, r.metrics, r.pipe_version, r.git_commit)
+          .lastInsertRowid
+      )
+      for (const e of copy.edges) this.s.edge.run(id, e.role, e.name, e.artifact)
+      this.s.setHead.run(r.pipeline, r.stage, id)
+      return id
+    }).immediate()
+  }
+
+  /** Where a run's log is (set when a copied run's log is in place). */
+  setLog(runId: number, path: string): void {
+    this.s.setLog.run(path, runId)
   }
 }

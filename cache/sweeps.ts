@@ -69,68 +69,75 @@ const pointInfo = (p: PointRow): SweepPointInfo => ({
   )
 })
 
-/** Every point of a sweep that finished, in order. */
-export const sweepPoints = (db: Db, sweep: number): Array<SweepPointInfo> =>
-  db
-    .prepare<[number], PointRow>("SELECT point, params, status, metric, runs FROM sweep_points WHERE sweep_id = ? ORDER BY point")
-    .all(sweep)
-    .map(pointInfo)
+const SWEEP_COLUMNS = "id, pipeline, command, grid, created_at, metric, goal"
 
-/** The runs a sweep's points name that are no longer in the store (removed by a gc that did not keep sweeps). */
-export const missingRuns = (db: Db, points: ReadonlyArray<SweepPointInfo>): Array<{ point: number; stage: string; run: number }> => {
-  const named = points.flatMap((p) =>
-    Object.entries(p.runs).flatMap(([stage, run]) => (run === undefined ? [] : [{ point: p.point, stage, run }]))
-  )
-  const present = new Set(
-    db
-      .prepare<[string], { id: number }>("SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))")
-      .all(JSON.stringify([...new Set(named.map((n) => n.run))]))
-      .map((r) => r.id)
-  )
-  return named.filter((n) => !present.has(n.run))
-}
+/** The sweeps of a store, as their records say (the writes are Records.beginSweep and recordPoint). */
+export class Sweeps {
+  private readonly s
 
-const summary = (db: Db, s: SweepRow): SweepSummary => {
-  const points = sweepPoints(db, s.id)
-  const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown>>
-  const statuses: Record<string, number> = {}
-  for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
-  const better = (x: number, y: number) => (s.goal === "min" ? x < y : x > y)
-  const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || better(p.metric, b.metric!)) ? p : b), null)
-  return {
-    id: s.id,
-    pipeline: s.pipeline,
-    command: s.command,
-    grid,
-    createdAt: s.created_at,
-    metric: s.metric,
-    planned: Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
-    recorded: points.length,
-    statuses,
-    best,
-    missingRuns: new Set(missingRuns(db, points).map((m) => m.run)).size
+  constructor(db: Db) {
+    this.s = {
+      points: db.prepare<[number], PointRow>("SELECT point, params, status, metric, runs FROM sweep_points WHERE sweep_id = ? ORDER BY point"),
+      present: db.prepare<[string], { id: number }>("SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))"),
+      all: db.prepare<[], SweepRow>(`SELECT ${SWEEP_COLUMNS} FROM sweeps ORDER BY id DESC`),
+      ofPipeline: db.prepare<[string], SweepRow>(`SELECT ${SWEEP_COLUMNS} FROM sweeps WHERE pipeline = ? ORDER BY id DESC`),
+      one: db.prepare<[number], SweepRow>(`SELECT ${SWEEP_COLUMNS} FROM sweeps WHERE id = ?`),
+      dropped: db.prepare<[number], { id: number; pipeline: string; command: string; created_at: number; dropped_at: number }>(
+        "SELECT id, pipeline, command, created_at, dropped_at FROM dropped_sweeps WHERE id = ?"
+      )
+    }
   }
-}
 
-/** Every recorded sweep, newest first (of one pipeline when given). */
-export const listSweeps = (db: Db, pipeline?: string): Array<SweepSummary> =>
-  (pipeline === undefined
-    ? db.prepare<[], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps ORDER BY id DESC").all()
-    : db.prepare<[string], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps WHERE pipeline = ? ORDER BY id DESC").all(pipeline)
-  ).map((s) => summary(db, s))
+  /** Every point of a sweep that finished, in order. */
+  points(sweep: number): Array<SweepPointInfo> {
+    return this.s.points.all(sweep).map(pointInfo)
+  }
 
-/** One sweep's summary, if it is recorded. */
-export const sweepSummary = (db: Db, id: number): SweepSummary | undefined => {
-  const s = db.prepare<[number], SweepRow>("SELECT id, pipeline, command, grid, created_at, metric, goal FROM sweeps WHERE id = ?").get(id)
-  return s && summary(db, s)
-}
-
-/** What is left of a sweep gc dropped. */
-export const droppedSweep = (db: Db, id: number): DroppedSweep | undefined => {
-  const d = db
-    .prepare<[number], { id: number; pipeline: string; command: string; created_at: number; dropped_at: number }>(
-      "SELECT id, pipeline, command, created_at, dropped_at FROM dropped_sweeps WHERE id = ?"
+  /** The runs a sweep's points name that are no longer in the store (removed by a gc that did not keep sweeps). */
+  missingRuns(points: ReadonlyArray<SweepPointInfo>): Array<{ point: number; stage: string; run: number }> {
+    const named = points.flatMap((p) =>
+      Object.entries(p.runs).flatMap(([stage, run]) => (run === undefined ? [] : [{ point: p.point, stage, run }]))
     )
-    .get(id)
-  return d && { id: d.id, pipeline: d.pipeline, command: d.command, createdAt: d.created_at, droppedAt: d.dropped_at }
+    const present = new Set(this.s.present.all(JSON.stringify([...new Set(named.map((n) => n.run))])).map((r) => r.id))
+    return named.filter((n) => !present.has(n.run))
+  }
+
+  private summary(s: SweepRow): SweepSummary {
+    const points = this.points(s.id)
+    const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown>>
+    const statuses: Record<string, number> = {}
+    for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
+    const better = (x: number, y: number) => (s.goal === "min" ? x < y : x > y)
+    const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || better(p.metric, b.metric!)) ? p : b), null)
+    return {
+      id: s.id,
+      pipeline: s.pipeline,
+      command: s.command,
+      grid,
+      createdAt: s.created_at,
+      metric: s.metric,
+      planned: Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
+      recorded: points.length,
+      statuses,
+      best,
+      missingRuns: new Set(this.missingRuns(points).map((m) => m.run)).size
+    }
+  }
+
+  /** Every recorded sweep, newest first (of one pipeline when given). */
+  list(pipeline?: string): Array<SweepSummary> {
+    return (pipeline === undefined ? this.s.all.all() : this.s.ofPipeline.all(pipeline)).map((s) => this.summary(s))
+  }
+
+  /** One sweep's summary, if it is recorded. */
+  get(id: number): SweepSummary | undefined {
+    const s = this.s.one.get(id)
+    return s && this.summary(s)
+  }
+
+  /** What is left of a sweep gc dropped. */
+  dropped(id: number): DroppedSweep | undefined {
+    const d = this.s.dropped.get(id)
+    return d && { id: d.id, pipeline: d.pipeline, command: d.command, createdAt: d.created_at, droppedAt: d.dropped_at }
+  }
 }

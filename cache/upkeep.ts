@@ -13,9 +13,16 @@ import { existsSync, lstatSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { checkBlobs, quarantine, STAGING } from "../artifacts/blobs.js"
 import type { BlobStat } from "../artifacts/blobs.js"
+import type { Db } from "./db.js"
 import { isAlive } from "./liveness.js"
-import { logFile, seriesFile } from "./records.js"
-import type { StoreApi } from "./store.js"
+import { logFile, seriesFile, type Records } from "./records.js"
+
+/** What upkeep works on: the store's directory, its database, and its records. */
+export interface UpkeepParts {
+  readonly root: string
+  readonly db: Db
+  readonly records: Records
+}
 
 export interface GcOptions {
   readonly keepLast: number
@@ -76,7 +83,7 @@ export interface GcReport {
 const ids = (rows: ReadonlyArray<{ id: number }>) => rows.map((r) => r.id)
 
 /** The sweeps gc drops: all of them with dropSweeps, else those created before sweepsBefore. */
-const droppedSweeps = (store: StoreApi, o: GcOptions): Array<GcSweep> =>
+const droppedSweeps = (store: UpkeepParts, o: GcOptions): Array<GcSweep> =>
   store.db
     .prepare<[number], { id: number; command: string; created_at: number }>(
       "SELECT id, command, created_at FROM sweeps WHERE created_at < ? ORDER BY id"
@@ -86,7 +93,7 @@ const droppedSweeps = (store: StoreApi, o: GcOptions): Array<GcSweep> =>
 
 /** The runs gc keeps, closed over the producers of their inputs, and how many it kept for sweeps and pins. */
 const keptRuns = (
-  store: StoreApi,
+  store: UpkeepParts,
   o: GcOptions,
   dropped: ReadonlyArray<GcSweep>
 ): { kept: Set<number>; forSweeps: number; pinned: number; forExperiments: number } => {
@@ -148,7 +155,7 @@ const keptRuns = (
   return { kept, forSweeps: forSweeps.length, pinned: pinned.length, forExperiments: forExperiments.length }
 }
 
-const liveRuns = (store: StoreApi): number =>
+const liveRuns = (store: UpkeepParts): number =>
   store.db
     .prepare<[], { pid: number; pstart: string | null; host: string | null }>("SELECT pid, pstart, host FROM runs WHERE status = 'running'")
     .all()
@@ -184,7 +191,7 @@ const size = (path: string): number => {
   }
 }
 
-export const gc = (store: StoreApi, o: GcOptions): GcReport => {
+export const gc = (store: UpkeepParts, o: GcOptions): GcReport => {
   const db = store.db
   let report: Omit<GcReport, "removedBlobs" | "freedBytes" | "blobsDeferred" | "removedLogs"> & { logs: Array<string>; series: Array<string> } = {
     dryRun: o.dryRun,
@@ -326,7 +333,7 @@ export interface VerifyReport {
  * damaged, and so are the runs that read it as an input since it was last known good (hashed and found
  * intact): they may have computed from the damaged bytes. The next pipe run rebuilds all of them.
  */
-export const verify = (store: StoreApi, progress: (done: number, total: number) => void = () => {}): VerifyReport => {
+export const verify = (store: UpkeepParts, progress: (done: number, total: number) => void = () => {}): VerifyReport => {
   const db = store.db
   const blobs = db
     .prepare<[], { hash: string; size: number; verified_at: number | null }>("SELECT hash, size, verified_at FROM blobs ORDER BY hash")
@@ -349,7 +356,6 @@ export const verify = (store: StoreApi, progress: (done: number, total: number) 
   store.records.refreshBlobs(intact)
   let damagedRuns = 0
   let invalidatedRuns = 0
-  const damage = db.prepare("UPDATE runs SET status = 'damaged' WHERE status = 'ok' AND output = ?")
   const invalidate = db.prepare(
     `UPDATE runs SET status = 'damaged', error = ?
      WHERE status = 'ok' AND started_at >= ? AND id IN (SELECT run_id FROM edges WHERE role = 'input' AND artifact = ?)`
@@ -357,7 +363,7 @@ export const verify = (store: StoreApi, progress: (done: number, total: number) 
   db.transaction(() => {
     for (const p of problems) {
       if (p.problem === "corrupt") quarantine(store.root, p.blob)
-      for (const a of p.artifacts) damagedRuns += damage.run(a).changes
+      for (const a of p.artifacts) damagedRuns += store.records.markDamaged(a)
       if (p.problem !== "corrupt") continue
       const why = `it read blob ${p.blob.slice(0, 12)}, which pipe verify later found corrupt, after it was last known good`
       for (const a of p.artifacts) invalidatedRuns += invalidate.run(why, p.since, a).changes

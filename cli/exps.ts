@@ -5,30 +5,17 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import {
-  expField,
-  expLabel,
-  hasKey,
-  knownKeys,
-  listExperiments,
-  nameExperiment,
-  parseExpCondition,
-  resolveExperiment,
-  tagExperiment,
-  type ExperimentInfo
-} from "../cache/experiments.js"
-import type { Condition } from "../cache/queries.js"
-import { RefError } from "../cache/queries.js"
+import { expLabel, type ExperimentInfo } from "../cache/experiments.js"
+import { expField, parseExpCondition } from "../cache/expFilter.js"
+import type { Condition } from "../cache/runFilter.js"
 import { UsageError } from "../pipelines/errors.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { short, table, value, when } from "./format.js"
 import * as O from "./options.js"
+import { asUsage } from "./ref.js"
 import { renderError } from "./render.js"
 
 const out = (lines: ReadonlyArray<string>) => process.stdout.write(lines.length ? `${lines.join("\n")}\n` : "")
-
-const asUsage = <A>(f: () => A) =>
-  Effect.try({ try: f, catch: (e) => new UsageError({ message: e instanceof RefError ? e.message : String(e) }) })
 
 /** An experiment as scripts see it. */
 export const expJson = (e: ExperimentInfo) => ({
@@ -163,8 +150,8 @@ const checkKnown = (store: O.QueryContext["store"], fields: ReadonlyArray<string
   Effect.forEach(fields, (raw) =>
     Effect.gen(function* () {
       const f = yield* asUsage(() => expField(raw.replace(/^-/, "")))
-      if (hasKey(store.db, f, pipeline)) return
-      const keys = knownKeys(store.db, pipeline)
+      if (store.experiments.hasKey(f, pipeline)) return
+      const keys = store.experiments.knownKeys(pipeline)
       const name = f._tag === "key" ? f.key : raw
       return yield* new UsageError({
         message: keys.length
@@ -196,7 +183,7 @@ export const expsCommand = Command.make(
         Effect.gen(function* () {
           const pipeline = Option.getOrElse(a.pipeline, () => workspace)
           if (Option.isSome(a.exp)) {
-            const e = resolveExperiment(store.db, a.exp.value, pipeline) ?? resolveExperiment(store.db, a.exp.value)
+            const e = store.experiments.resolve(a.exp.value, pipeline) ?? store.experiments.resolve(a.exp.value)
             if (!e) return yield* new UsageError({ message: `no experiment '${a.exp.value}' in this store: give e12, a name or a tag (pipe exps lists them)` })
             return out(a.json ? [JSON.stringify(expJson(e))] : expText(e))
           }
@@ -204,7 +191,7 @@ export const expsCommand = Command.make(
           const columns = Option.match(a.columns, { onNone: () => [], onSome: (c) => c.split(",").map((s) => s.trim()).filter(Boolean) })
           yield* checkKnown(store, [...where.map((w) => w.field), ...(sort ? [sort] : []), ...columns], pipeline)
           const exps = yield* asUsage(() =>
-            listExperiments(store.db, {
+            store.experiments.list({
               ...(pipeline !== undefined ? { pipeline } : {}),
               ...(Option.isSome(a.sweep) ? { sweep: a.sweep.value } : {}),
               tags: a.tag,
@@ -249,11 +236,11 @@ export const tagCommand = Command.make(
       }
       yield* O.withQueries(a.file, a.store, ({ store, pipeline }) =>
         Effect.gen(function* () {
-          const e = resolveExperiment(store.db, a.exp, pipeline) ?? resolveExperiment(store.db, a.exp)
+          const e = store.experiments.resolve(a.exp, pipeline) ?? store.experiments.resolve(a.exp)
           if (!e) return yield* new UsageError({ message: `no experiment '${a.exp}' in this store: give e12, a name or a tag (pipe exps lists them)` })
-          if (Option.isSome(a.name)) nameExperiment(store.db, e.id, a.name.value)
-          const changed = tagExperiment(store.db, e.id, a.tags, a.remove)
-          const now = resolveExperiment(store.db, expLabel(e.id))!
+          if (Option.isSome(a.name)) store.experiments.name(e.id, a.name.value)
+          const changed = store.experiments.tag(e.id, a.tags, a.remove)
+          const now = store.experiments.resolve(expLabel(e.id))!
           if (a.json) return out([JSON.stringify({ event: "tagged", ...expJson(now), changed })])
           out([`${expLabel(e.id)}${now.name ? ` (${now.name})` : ""}: tags ${now.tags.length ? now.tags.join(", ") : "(none)"}`])
         })

@@ -7,7 +7,7 @@ import { blobPath, checkBlobs } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { bytes, short } from "./format.js"
-import { ref, resolveRef } from "./lineage.js"
+import { ref, resolveRef } from "./ref.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 

@@ -1,38 +1,16 @@
 /** `pipe lineage REF`: what produced an artifact (--up, the default) or what was built from it (--down). */
-import { Args, Command, Options } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { statSync } from "node:fs"
-import { hashFile } from "../artifacts/hashFile.js"
-import { lineage, Queries, RefError, type Lineage, type LineageEdge, type LineageNode, type Target } from "../cache/queries.js"
+import { lineage, type Lineage, type LineageEdge, type LineageNode } from "../cache/lineage.js"
 import { UsageError } from "../pipelines/errors.js"
 import { bytes, duration, pairs, short, when } from "./format.js"
 import * as O from "./options.js"
+import { ref, resolveRef } from "./ref.js"
 import { renderError } from "./render.js"
-
-export const ref = Args.text({ name: "ref" }).pipe(
-  Args.withDescription(
-    "An artifact hash or run key (or a unique prefix, 4+ hex digits), a run number (#12), a stage id (its latest run), or a file from an artifact"
-  )
-)
 
 const up = Options.boolean("up").pipe(Options.withDescription("Show what produced it: stages, params, inputs, sources, engine, code (default)"))
 const down = Options.boolean("down").pipe(Options.withDescription("Show everything built from it"))
 const depth = O.integerAtLeast("depth", 1, "Follow at most N runs deep").pipe(Options.optional)
-
-const isFile = (p: string): boolean => {
-  try {
-    return statSync(p).isFile()
-  } catch {
-    return false
-  }
-}
-
-/** Resolves a reference against the store, turning "not found" into a usage error. */
-export const resolveRef = (q: Queries, text: string, pipeline: string | undefined) =>
-  Effect.try({
-    try: (): Target => q.resolve(text, { ...(pipeline !== undefined ? { pipeline } : {}), ...(isFile(text) ? { fileHash: hashFile(text) } : {}) }),
-    catch: (e) => new UsageError({ message: e instanceof RefError ? e.message : String(e) })
-  })
 
 export const runLine = (r: NonNullable<LineageNode["run"]>): string =>
   `run #${r.id} ${r.stage} [${r.kind}] ${r.status}, ${when(r.startedAt)}, ${duration(r.durationMs)}` +

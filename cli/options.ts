@@ -1,12 +1,12 @@
 /** Options shared by several commands, and resolving them to a loaded pipeline and a store. */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Either, Layer, Option } from "effect"
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { checkWord } from "../cache/experiments.js"
-import { Queries } from "../cache/queries.js"
-import { Store, storeLayer, type StoreApi } from "../cache/store.js"
+import type { Queries } from "../cache/queries.js"
+import { Store, storeExists, storeLayer, type StoreApi } from "../cache/store.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { defaultPipelineFile, loadPipeline, type Loaded } from "../pipelines/loader.js"
 import { parseOverride, type Override } from "../pipelines/overrides.js"
@@ -109,7 +109,7 @@ export const planningStore = (loaded: Loaded, storeOpt: Option.Option<string>) =
   const root = storeRoot(loaded, storeOpt)
   const problem = notADirectory(root)
   if (problem) return Layer.fail(problem)
-  if (existsSync(join(root, "pipe.db"))) return storeLayer(root)
+  if (storeExists(root)) return storeLayer(root)
   return Layer.unwrapScoped(
     Effect.acquireRelease(
       Effect.sync(() => mkdtempSync(join(tmpdir(), "pipe-plan-"))),
@@ -135,7 +135,7 @@ export const queryStore = (fileOpt: Option.Option<string>, storeOpt: Option.Opti
       : resolve(Option.getOrElse(storeOpt, () => process.env["PIPE_STORE"]!))
     const problem = notADirectory(root)
     if (problem) return yield* problem
-    if (!existsSync(join(root, "pipe.db"))) {
+    if (!storeExists(root)) {
       return yield* new StoreError({ message: `no store at ${root}: nothing has run there yet (pipe run), or give --store DIR` })
     }
     return { loaded, root, pipeline: loaded?.pipeline.name, layer: storeLayer(root) }
@@ -160,7 +160,7 @@ export const withQueries = <A, E>(
     const ctx = yield* queryStore(fileOpt, storeOpt, sets)
     return yield* Effect.gen(function* () {
       const store = yield* Store
-      return yield* body({ q: new Queries(store.db), store, pipeline: ctx.pipeline, loaded: ctx.loaded })
+      return yield* body({ q: store.queries, store, pipeline: ctx.pipeline, loaded: ctx.loaded })
     }).pipe(Effect.provide(ctx.layer))
   })
 

@@ -1,9 +1,7 @@
 /** `pipe pin REF [--tag NAME]` and `pipe unpin REF [--tag NAME]`: runs gc keeps forever, with what made their inputs. */
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { pin, pinsOf, unpin } from "../cache/pins.js"
-import { ref } from "./lineage.js"
-import { runOf } from "./history.js"
+import { ref, runOf } from "./ref.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 
@@ -33,9 +31,9 @@ export const pinCommand = Command.make(
       yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
         Effect.gen(function* () {
           const r = yield* runOf(q, a.ref, pipeline)
-          const was = pinsOf(store.db, [r.id]).get(r.id)
-          pin(store.db, r.id, tag)
-          const now = pinsOf(store.db, [r.id]).get(r.id)!
+          const was = store.pins.of([r.id]).get(r.id)
+          store.pins.pin(r.id, tag)
+          const now = store.pins.of([r.id]).get(r.id)!
           if (a.json) return out(JSON.stringify({ event: "pin", run: r.id, stage: r.stage, pinned: true, tags: now.tags }))
           out(
             `${was ? "run" : "pinned run"} #${r.id} (${r.stage}, ${r.status})${was && tag === undefined ? " was already pinned" : ""}` +
@@ -61,8 +59,8 @@ export const unpinCommand = Command.make(
       yield* O.withQueries(a.file, a.store, ({ q, store, pipeline }) =>
         Effect.gen(function* () {
           const r = yield* runOf(q, a.ref, pipeline)
-          const removed = unpin(store.db, r.id, tag)
-          const left = pinsOf(store.db, [r.id]).get(r.id)
+          const removed = store.pins.unpin(r.id, tag)
+          const left = store.pins.of([r.id]).get(r.id)
           if (a.json) return out(JSON.stringify({ event: "unpin", run: r.id, stage: r.stage, removed, pinned: left !== undefined, tags: left?.tags ?? [] }))
           if (removed === 0) {
             return out(tag === undefined ? `run #${r.id} (${r.stage}) was not pinned` : `run #${r.id} (${r.stage}) has no tag ${tag}`)

@@ -14,15 +14,16 @@ import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { blobPath, materialize, removeTree } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
-import { lineage, type Queries, type RunInfo } from "../cache/queries.js"
+import { lineage } from "../cache/lineage.js"
+import type { Queries } from "../cache/queries.js"
+import type { RunInfo } from "../cache/runInfo.js"
 import type { StoreApi } from "../cache/store.js"
-import { droppedSweep, missingRuns, sweepPoints, sweepSummary } from "../cache/sweeps.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { analyzeKind } from "../stages/analyze.js"
 import type { RunStamp } from "../ml/report/provenance.js"
-import { experimentsOfRun, expLabel, listExperiments } from "../cache/experiments.js"
+import { expLabel } from "../cache/experiments.js"
 import { when } from "./format.js"
-import { resolveRef } from "./lineage.js"
+import { resolveRef } from "./ref.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 import { distinctLabels, sweepLabel, sweptLabel, type PointParams } from "./reportLabels.js"
@@ -106,7 +107,7 @@ const evaluationsOf = (q: Queries, run: RunInfo): Array<RunInfo> => {
 const sweepGone = (store: StoreApi, q: Queries, id: number, kindOf: (stage: string) => string | undefined): StoreError | UsageError | undefined => {
   const sweep = q.sweep(id)
   if (!sweep) {
-    const d = droppedSweep(store.db, id)
+    const d = store.sweeps.dropped(id)
     if (!d) return new UsageError({ message: `there is no sweep ${id} in this store (pipe sweeps lists them)` })
     return new StoreError({
       message:
@@ -116,7 +117,7 @@ const sweepGone = (store: StoreApi, q: Queries, id: number, kindOf: (stage: stri
   }
   // Evaluations its points ran that are no longer in the store (kinds of removed runs are known from the
   // pipeline, or from other runs of the same stage; an unknown one counts).
-  const gone = missingRuns(store.db, sweepPoints(store.db, id)).filter((m) => (kindOf(m.stage) ?? "evaluate") === "evaluate")
+  const gone = store.sweeps.missingRuns(store.sweeps.points(id)).filter((m) => (kindOf(m.stage) ?? "evaluate") === "evaluate")
   if (gone.length === 0) return undefined
   const list = gone.slice(0, 8).map((m) => `#${m.run} ${m.stage} (point ${m.point})`).join(", ")
   return new StoreError({
@@ -298,8 +299,8 @@ export const reportCommand = Command.make(
           const sweep = Option.isSome(a.sweep)
             ? {
                 id: a.sweep.value,
-                metric: sweepSummary(store.db, a.sweep.value)?.metric ?? "metric",
-                points: sweepPoints(store.db, a.sweep.value).flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric }]))
+                metric: store.sweeps.get(a.sweep.value)?.metric ?? "metric",
+                points: store.sweeps.points(a.sweep.value).flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric }]))
               }
             : undefined
           const report = yield* Effect.tryPromise({
@@ -331,8 +332,8 @@ export const reportCommand = Command.make(
                     ...(sweep ? { sweep: { id: sweep.id, points } } : {}),
                     // A sweep's points; else, for each evaluation, the newest experiment that used it.
                     experiments: sweep
-                      ? listExperiments(store.db, { sweep: sweep.id, sort: "point" }).map((x) => expLabel(x.id))
-                      : [...new Set(evaluated.flatMap((e) => experimentsOfRun(store.db, e.evaluate.id).slice(-1)))].map(expLabel)
+                      ? store.experiments.list({ sweep: sweep.id, sort: "point" }).map((x) => expLabel(x.id))
+                      : [...new Set(evaluated.flatMap((e) => store.experiments.ofRun(e.evaluate.id).slice(-1)))].map(expLabel)
                   },
                   ...(sweep ? { sweep } : {})
                 },

@@ -1,7 +1,7 @@
 /** `pipe run`: load, plan, execute; print why each stage ran. `--dry-run` prints the plan only. */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { expLabel, recordExperiment } from "../cache/experiments.js"
+import { expLabel } from "../cache/experiments.js"
 import { Store } from "../cache/store.js"
 import type { StageEvent } from "../pipelines/events.js"
 import { commandLine, experimentOf } from "../pipelines/experiment.js"
@@ -52,7 +52,7 @@ export const runCommand = Command.make(
         const reporter = { ...shown, finished: (e: StageEvent) => (events.push(e), shown.finished(e)) }
         const summary = yield* runPipeline({ loaded, targets: a.stages, force: a.force, reporter, echo })
         const store = yield* Store
-        const exp = recordExperiment(store.db, experimentOf(loaded, events, { name, tags: a.tag, command: commandLine() }))
+        const exp = store.experiments.record(experimentOf(loaded, events, { name, tags: a.tag, command: commandLine() }))
         if (a.json) out(JSON.stringify({ event: "summary", ...summary, experiment: exp.id }))
         else out(`${summaryText(summary)} · experiment ${expLabel(exp.id)}${name !== undefined ? ` (${name})` : ""}`)
         if (summary.failed > 0) setExitCode(ExitCode.stageFailed)

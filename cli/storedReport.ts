@@ -8,8 +8,9 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, rmSync }
 import { dirname, join } from "node:path"
 import { materialize } from "../artifacts/blobs.js"
 import { ensureDir } from "../artifacts/ensureDir.js"
-import type { Queries, RunInfo } from "../cache/queries.js"
-import { repairCheck, type StoreApi } from "../cache/store.js"
+import type { Queries } from "../cache/queries.js"
+import type { RunInfo } from "../cache/runInfo.js"
+import type { StoreApi } from "../cache/store.js"
 
 /** The report artifact of an analyze run, when the run succeeded and its output is still in the store. */
 export const storedReportOf = (q: Queries, run: RunInfo): string | undefined =>
@@ -35,7 +36,7 @@ export const copyStoredReport = (
   work: string,
   damaged: (problems: string) => void
 ): StoredReport | undefined => {
-  const problems = repairCheck(store, artifact)
+  const problems = store.repair(artifact)
   if (problems.length > 0) {
     damaged(problems.map((p) => `blob ${p.hash.slice(0, 12)} ${p.problem}`).join(", "))
     return undefined

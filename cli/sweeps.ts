@@ -1,7 +1,7 @@
 /** `pipe sweeps`: the sweeps recorded in the store, newest first, each with its points and its best one. */
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
-import { listSweeps, type SweepSummary } from "../cache/sweeps.js"
+import type { SweepSummary } from "../cache/sweeps.js"
 import { table, value, when } from "./format.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
@@ -57,7 +57,7 @@ export const sweepsCommand = Command.make("sweeps", { file: O.file, store: O.sto
   Effect.gen(function* () {
     yield* O.withQueries(a.file, a.store, ({ store }) =>
       Effect.sync(() => {
-        const sweeps = listSweeps(store.db)
+        const sweeps = store.sweeps.list()
         if (a.json) out(sweeps.map((s) => JSON.stringify({ event: "sweep", ...sweepJson(s) })))
         else out(sweepsTable(sweeps))
       })

@@ -1,8 +1,7 @@
 /** `pipe push DIR` / `pipe pull DIR`: copy what a pipeline needs between this store and another one. */
 import { Args, Command } from "@effect/cli"
 import { Effect } from "effect"
-import { existsSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { resolve } from "node:path"
 import { checkBlobs } from "../artifacts/blobs.js"
 import { openStore, Store, type StoreApi } from "../cache/store.js"
 import { transferRuns } from "../cache/transfer.js"
@@ -24,13 +23,10 @@ const dir = Args.text({ name: "dir" }).pipe(
 const other = (path: string, create: boolean) =>
   Effect.acquireRelease(
     Effect.try({
-      try: () => {
-        if (!create && !existsSync(join(path, "pipe.db"))) throw new Error("there is no store there (no pipe.db)")
-        return openStore(path)
-      },
+      try: () => openStore(path, { create }),
       catch: (e) => new StoreError({ message: `cannot open the store at ${path}: ${(e as Error).message}` })
     }),
-    (s) => Effect.sync(() => s.db.close())
+    (s) => Effect.sync(() => s.close())
   )
 
 const transfer = (loaded: Loaded, targets: ReadonlyArray<string>, from: StoreApi, to: StoreApi, json: boolean, verb: "pushed" | "pulled") =>

@@ -1,7 +1,6 @@
 /** `pipe gc` and `pipe verify`: reclaiming space from what nothing needs, and checking every stored byte. */
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { gc, verify } from "../cache/upkeep.js"
 import { cachedRuns } from "../pipelines/plan.js"
 import { planRun } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
@@ -47,7 +46,7 @@ export const gcCommand = Command.make("gc", { file: O.file, store: O.store, json
   Effect.gen(function* () {
     yield* O.withQueries(a.file, a.store, ({ store, loaded }) => Effect.gen(function* () {
       const needed = loaded ? cachedRuns(yield* planRun(loaded, [], store)).map((c) => c.run) : []
-      const r = gc(store, {
+      const r = store.gc({
         keepLast: a.keepLast,
         dryRun: a.dryRun,
         needed,
@@ -93,7 +92,7 @@ export const verifyCommand = Command.make("verify", { file: O.file, store: O.sto
     yield* O.withQueries(a.file, a.store, ({ store }) => Effect.gen(function* () {
       const tty = process.stderr.isTTY && !a.json
       let last = 0
-      const r = verify(store, (done, total) => {
+      const r = store.verify((done, total) => {
         const now = Date.now()
         if (tty && now - last > 200) {
           last = now

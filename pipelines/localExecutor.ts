@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { changedInputs, ingest, materialize, OutputError, removeTree, type Materialized } from "../artifacts/blobs.js"
 import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
-import { repairCheck, Store, type StoreApi } from "../cache/store.js"
+import { Store, type StoreApi } from "../cache/store.js"
 import { Executor, type Executed, type StageFailure, type Task } from "./executor.js"
 import { StageError, type InputArtifact } from "./kind.js"
 import { parseMetricsFile, type StageFigures } from "./metricsFile.js"
@@ -25,7 +25,7 @@ import { spawnGroup } from "./processGroup.js"
  */
 const checkInput = (store: StoreApi, stage: string, hash: string): Effect.Effect<void, StageError> =>
   Effect.gen(function* () {
-    const damaged = repairCheck(store, hash)
+    const damaged = store.repair(hash)
     if (damaged.length === 0) return
     return yield* new StageError({
       message: `the input from ${stage} is damaged in the store (${damaged.map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`).join(", ")}); ${stage} will run again next time`

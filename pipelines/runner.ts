@@ -4,7 +4,7 @@
  * independent branches still run. Another process running the same key is waited for, then its result reused.
  */
 import { Effect } from "effect"
-import { repairCheck, Store, type StoreApi } from "../cache/store.js"
+import { Store, type StoreApi } from "../cache/store.js"
 import { cacheView } from "./view.js"
 import { upstreamClosure } from "./dag.js"
 import type { PipelineInvalid } from "./errors.js"
@@ -127,7 +127,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
             if (again._tag === "Cached") return { cached: again } as const
           }
           if (d.damagedOutput) {
-            repairCheck(store, d.damagedOutput)
+            store.repair(d.damagedOutput)
             // Marked even if it checks intact now: the plan found it damaged, and this run replaces it.
             store.records.markDamaged(d.damagedOutput)
           }

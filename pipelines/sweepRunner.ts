@@ -5,7 +5,6 @@
  * per stage key; the summary counts each stage execution once. Each point is recorded with the sweep.
  */
 import { Effect } from "effect"
-import { recordExperiment } from "../cache/experiments.js"
 import { Store } from "../cache/store.js"
 import type { PipelineInvalid, UsageError } from "./errors.js"
 import type { StageEvent, Summary } from "./events.js"
@@ -106,8 +105,7 @@ export const runSweep = (
         })
         const failed = events.some((e) => e.status === "failed" || e.status === "skipped")
         const status = failed ? "failed" : "ok"
-        const experiment = recordExperiment(
-          store.db,
+        const experiment = store.experiments.record(
           experimentOf(loaded, events, {
             name: opts.name === undefined ? undefined : `${opts.name}-${point.index + 1}`,
             tags: opts.tags ?? [],

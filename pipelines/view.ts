@@ -1,5 +1,4 @@
 /** The planner's read-only view of the store (see pipelines/plan.ts), backed by SQLite and blob stats. */
-import { checkBlobs } from "../artifacts/blobs.js"
 import type { CacheView, PastRun } from "./plan.js"
 import type { KeyRecord } from "../cache/fingerprint.js"
 import type { RunRow } from "../cache/records.js"
@@ -20,10 +19,6 @@ export const cacheView = (store: StoreApi, pipeline: string): CacheView => ({
   findOk: (key) => past(store.records.findOk(key)),
   lastOfKey: (key) => past(store.records.lastOfKey(key)),
   head: (stage) => past(store.records.head(pipeline, stage)),
-  damage: (artifact) => {
-    const { damaged, touched } = checkBlobs(store.root, store.records.blobsOf(artifact))
-    // Intact blobs whose mtime moved (e.g. restored by a copy) are re-recorded so they are not rehashed again.
-    if (touched.length > 0) store.records.refreshBlobs(touched)
-    return damaged.map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`)
-  }
+  // store.check re-records intact blobs whose mtime moved (e.g. restored by a copy), so they are not rehashed again.
+  damage: (artifact) => store.check(artifact).map((d) => `blob ${d.hash.slice(0, 12)} ${d.problem}`)
 })

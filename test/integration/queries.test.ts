@@ -11,9 +11,11 @@ import { ingest } from "../../artifacts/blobs.js"
 import { openDb } from "../../cache/db.js"
 import { cacheKey, KEY_VERSION, type KeyRecord } from "../../cache/fingerprint.js"
 import { MIGRATIONS } from "../../cache/migrations.js"
-import { fieldSql, lineage, parseCondition, Queries, RefError } from "../../cache/queries.js"
+import { RefError } from "../../cache/errors.js"
+import { lineage } from "../../cache/lineage.js"
+import type { Queries } from "../../cache/queries.js"
+import { fieldSql, parseCondition } from "../../cache/runFilter.js"
 import { openStore, type StoreApi } from "../../cache/store.js"
-import { gc } from "../../cache/upkeep.js"
 
 let dir: string
 let store: StoreApi
@@ -22,7 +24,7 @@ beforeEach(() => {
   store = openStore(join(dir, "store"))
 })
 afterEach(() => {
-  store.db.close()
+  store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -74,7 +76,7 @@ describe("history and lineage", () => {
     const data = run("data", {}, {}, "data")
     const trains = [0.1, 0.3, 0.2].map((lr, i) => run("train", { lr }, { data: data.output }, `model ${i}`, { acc: 0.5 + lr }))
     const ev = run("eval", {}, { train: trains[0]!.output, data: data.output }, "eval")
-    const q = new Queries(store.db)
+    const q = store.queries
     const ids = (f: Parameters<Queries["runs"]>[0]) => q.runs(f).map((r) => r.id)
     expect(ids({ stages: ["train"], sort: "-params.lr" })).toEqual([trains[1]!.id, trains[2]!.id, trains[0]!.id])
     expect(ids({ where: [parseCondition("params.lr>0.15")], sort: "metrics.acc" })).toEqual([trains[2]!.id, trains[1]!.id])
@@ -99,9 +101,9 @@ describe("history and lineage", () => {
     const a = run("train", { lr: 1 }, { data: data.output }, "a")
     const b = run("train", { lr: 2 }, { data: data.output }, "b")
     run("train", { lr: 3 }, { data: data.output }, "c") // the head of train
-    const report = gc(store, { keepLast: 1, dryRun: false, needed: [a.id] })
+    const report = store.gc({ keepLast: 1, dryRun: false, needed: [a.id] })
     expect(report).toMatchObject({ removedRuns: 1, removedArtifacts: 1, removedBlobs: 1, blobsDeferred: false })
-    const q = new Queries(store.db)
+    const q = store.queries
     expect(q.run(b.id)).toBeUndefined()
     expect(q.run(a.id)).toBeDefined()
     expect(q.run(data.id)).toBeDefined()
@@ -111,7 +113,7 @@ describe("history and lineage", () => {
 
 describe("migration 5", () => {
   it("backfills the runs of sweep points recorded before it", () => {
-    store.db.close()
+    store.close()
     const path = join(dir, "old.db")
     const old = new Database(path)
     for (const m of MIGRATIONS.slice(0, 4)) old.exec(m)

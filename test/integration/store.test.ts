@@ -29,9 +29,19 @@ beforeEach(() => {
   store = openStore(join(dir, "store"))
 })
 afterEach(() => {
-  store.db.close()
+  store.close()
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** The store's database opened beside the store, as another process would, to set up rows and assert on them. */
+const withDb = <A>(f: (db: Database.Database) => A, readonly = true): A => {
+  const db = new Database(join(store.root, "pipe.db"), { readonly })
+  try {
+    return f(db)
+  } finally {
+    db.close()
+  }
+}
 
 /** A pid that certainly belongs to no running process: a child that has exited. */
 const deadPid = () => spawnSync("true").pid!
@@ -45,20 +55,20 @@ const write = (rel: string, text: string) => {
 
 describe("migrations", () => {
   it("bring a new store to the latest version, once", () => {
-    expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length)
-    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
+    expect(withDb((db) => db.pragma("user_version", { simple: true }))).toBe(MIGRATIONS.length)
+    const tables = withDb((db) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all())
     expect(tables).toEqual([
       "artifact_files", "artifacts", "blobs", "dropped_sweeps", "edges", "experiment_runs", "experiment_tags", "experiments", "heads", "locks", "pins",
       "runs", "stat_cache", "sweep_point_runs", "sweep_points", "sweeps"
     ])
-    store.db.close()
+    store.close()
     store = openStore(join(dir, "store"))
-    expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length)
+    expect(withDb((db) => db.pragma("user_version", { simple: true }))).toBe(MIGRATIONS.length)
   })
 
   it("refuse a store written by a newer pipe", () => {
-    store.db.pragma(`user_version = ${MIGRATIONS.length + 1}`)
-    store.db.close()
+    store.close()
+    withDb((db) => db.pragma(`user_version = ${MIGRATIONS.length + 1}`), false)
     expect(() => (store = openStore(join(dir, "store")))).toThrow(
       `the store's schema is version ${MIGRATIONS.length + 1}, newer than this pipe knows (${MIGRATIONS.length}); upgrade pipe`
     )
@@ -183,7 +193,7 @@ describe("the stat cache", () => {
   it("does not remember files modified in the last second", () => {
     const p = write("fresh.txt", "one")
     expect(store.stats.hashPath(dir, "fresh.txt")).toBe(sha256("one"))
-    expect(store.db.prepare("SELECT count(*) FROM stat_cache WHERE path = ?").pluck().get(p)).toBe(0)
+    expect(withDb((db) => db.prepare("SELECT count(*) FROM stat_cache WHERE path = ?").pluck().get(p))).toBe(0)
   })
 
   it("hashes a directory as the manifest of its files", () => {
@@ -205,28 +215,28 @@ describe("locks and dead processes", () => {
     expect(store.locks.tryAcquire("k1", "train")).toBeUndefined()
 
     const dead = deadPid()
-    store.db.prepare("INSERT INTO locks (key, stage, pid, pstart, acquired_at) VALUES ('k3', 'x', ?, NULL, 0)").run(dead)
+    withDb((db) => db.prepare("INSERT INTO locks (key, stage, pid, pstart, acquired_at) VALUES ('k3', 'x', ?, NULL, 0)").run(dead), false)
     expect(store.locks.tryAcquire("k3", "x")).toBeUndefined()
-    expect(store.db.prepare("SELECT pid FROM locks WHERE key = 'k3'").pluck().get()).toBe(process.pid)
+    expect(withDb((db) => db.prepare("SELECT pid FROM locks WHERE key = 'k3'").pluck().get())).toBe(process.pid)
   })
 
   it("sees through a reused pid by its start time", () => {
-    store.db
-      .prepare("INSERT INTO locks (key, stage, pid, pstart, acquired_at) VALUES ('k', 'x', ?, '1', 0)")
-      .run(process.pid)
+    withDb((db) => db.prepare("INSERT INTO locks (key, stage, pid, pstart, acquired_at) VALUES ('k', 'x', ?, '1', 0)").run(process.pid), false)
     expect(store.locks.tryAcquire("k", "x")).toBeUndefined()
   })
 
   it("marks runs left 'running' by dead processes as interrupted, on open", () => {
     const dead = deadPid()
-    const insert = store.db.prepare(
-      "INSERT INTO runs (key, pipeline, stage, kind, status, record, pid, started_at) VALUES ('k', 'p', ?, 'command', 'running', '{}', ?, 0)"
-    )
-    insert.run("dead", dead)
-    insert.run("alive", process.pid)
-    store.db.close()
+    withDb((db) => {
+      const insert = db.prepare(
+        "INSERT INTO runs (key, pipeline, stage, kind, status, record, pid, started_at) VALUES ('k', 'p', ?, 'command', 'running', '{}', ?, 0)"
+      )
+      insert.run("dead", dead)
+      insert.run("alive", process.pid)
+    }, false)
+    store.close()
     store = openStore(join(dir, "store"))
-    expect(store.db.prepare("SELECT stage, status FROM runs ORDER BY id").all()).toEqual([
+    expect(withDb((db) => db.prepare("SELECT stage, status FROM runs ORDER BY id").all())).toEqual([
       { stage: "dead", status: "interrupted" },
       { stage: "alive", status: "running" }
     ])
@@ -236,7 +246,7 @@ describe("locks and dead processes", () => {
     const dead = deadPid()
     mkdirSync(join(store.root, "tmp", `${dead}-123-4`, "out"), { recursive: true })
     mkdirSync(join(store.root, "tmp", `${process.pid}-x-5`), { recursive: true })
-    store.db.close()
+    store.close()
     store = openStore(join(store.root))
     expect(new Database(join(store.root, "pipe.db")).pragma("journal_mode", { simple: true })).toBe("wal")
     expect(spawnSync("ls", [join(store.root, "tmp")]).stdout.toString().trim()).toBe(`${process.pid}-x-5`)
