@@ -8,20 +8,13 @@
  */
 import { Schema } from "effect"
 import { defineKind } from "../pipelines/kind.js"
-import { PositiveInt, withDefault } from "./schemas.js"
+import { EvaluationParams } from "../engines/params.js"
+import { withDefault } from "../ml/schemas.js"
 import { BackendParam, EngineParams, engineIdentity } from "./train.js"
 
 const EvaluateParams = Schema.Struct({
   backend: withDefault(BackendParam, "auto"),
-  /** Batch size of the batched timing and of prediction. */
-  batch_size: withDefault(PositiveInt, 256),
-  /** Single-image predictions timed (the median is reported). */
-  timing_runs: withDefault(PositiveInt, 50),
-  /**
-   * Test-time augmentation: `flip` averages the class probabilities of each image and its mirror image (for
-   * models trained with flips). Inference times include it.
-   */
-  tta: withDefault(Schema.Literal("none", "flip").annotations({ description: "none or flip" }), "none"),
+  ...EvaluationParams.fields,
   /** The engine the model was trained on: a torch model is evaluated by the torch worker. */
   ...EngineParams
 })

@@ -7,8 +7,8 @@
  */
 import { Effect, Schema } from "effect"
 import { defineKind, StageError } from "../pipelines/kind.js"
-import { DEFAULT_DROPOUT, MODELS } from "../engines/tfjs/models.js"
-import { PositiveInt, Probability, Seed, withDefault } from "./schemas.js"
+import { DEFAULT_DROPOUT, TrainingParams } from "../engines/params.js"
+import { withDefault } from "../ml/schemas.js"
 import { BackendUnavailable, pickBackend, tfjsVersion } from "../engines/tfjs/engine.js"
 
 export const BackendParam = Schema.Literal("auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu").annotations({
@@ -25,18 +25,7 @@ export const EngineParams = {
 }
 
 const TrainParams = Schema.Struct({
-  model: withDefault(Schema.Literal(...MODELS).annotations({ description: `one of ${MODELS.join(", ")}` }), "cnn"),
-  epochs: withDefault(PositiveInt, 10),
-  batch_size: withDefault(PositiveInt, 128),
-  lr: withDefault(Schema.Number.pipe(Schema.positive({ description: "a positive number" })), 0.001),
-  optimizer: withDefault(Schema.Literal("adam", "adamw").annotations({ description: "adam or adamw" }), "adam"),
-  weight_decay: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number" })), 0),
-  label_smoothing: withDefault(Probability, 0),
-  schedule: withDefault(Schema.Literal("cosine", "constant").annotations({ description: "cosine or constant" }), "cosine"),
-  warmup: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number of epochs" })), 0),
-  /** Dropout before the last layer; by default the model's own (see models.ts). */
-  dropout: Schema.optionalWith(Probability, { exact: true }),
-  seed: withDefault(Seed, 0),
+  ...TrainingParams.fields,
   backend: withDefault(BackendParam, "auto"),
   ...EngineParams
 })
