@@ -8,18 +8,11 @@ import { join } from "node:path"
 import type { AnalyzeParams } from "./analyze.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../pipelines/kind.js"
 import { readImageSet } from "../ml/imageSet.js"
+import { readModelConfig, readModelSummary, readTrainingRecords } from "../ml/modelArtifact.js"
 import { dataSubset, type ReportedRun, type RunStamp } from "../ml/report/provenance.js"
 import { buildReport, type Evaluation, type ReportInput, type ReportOptions, type RunData, type StepsPreview } from "../ml/report/report.js"
 
 const json = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T
-
-const jsonl = (path: string): Array<Record<string, unknown>> =>
-  existsSync(path)
-    ? readFileSync(path, "utf8")
-        .split("\n")
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-    : []
 
 const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null)
 
@@ -33,14 +26,14 @@ export const runData = (
   metricsDir: string,
   runs: { readonly train?: Readonly<Record<string, unknown>> | null; readonly evaluate?: Readonly<Record<string, unknown>> | null } = {}
 ): RunData => {
-  const config = json<RunData["config"] & { model?: string }>(join(modelDir, "config.json"))
+  const config = readModelConfig(modelDir)
   return {
     timings: { msPerImage: num(runs.evaluate?.["ms_per_image_batch"]), trainSeconds: num(runs.train?.["seconds"]) },
     label,
-    model: config.model ?? "?",
+    model: config.model,
     config,
-    summary: existsSync(join(modelDir, "summary.json")) ? json(join(modelDir, "summary.json")) : {},
-    history: jsonl(join(modelDir, "metrics.jsonl")),
+    summary: readModelSummary(modelDir) ?? {},
+    history: readTrainingRecords(modelDir),
     evaluation: json<Evaluation>(join(metricsDir, "metrics.json"))
   }
 }

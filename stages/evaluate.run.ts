@@ -7,6 +7,7 @@ import { StageError, type StageContext, type StageMetrics } from "../pipelines/k
 import { normalizeBatch, type AugmentPolicy } from "../ml/augment.js"
 import { writeEvaluation } from "../ml/evaluation.js"
 import { readImageSet } from "../ml/imageSet.js"
+import { readModelConfig } from "../ml/modelArtifact.js"
 import { loadBackend, pickBackend } from "../engines/tfjs/engine.js"
 import { loadModel } from "../engines/tfjs/modelFiles.js"
 import { trainableParams } from "../engines/tfjs/models.js"
@@ -23,7 +24,7 @@ export const run = (ctx: StageContext<unknown, EvaluateParams>) =>
       const data = readImageSet(splitIn.dir)
       const test = data.splits["test"]
       if (!test) throw new StageError({ message: `${splitIn.stage}: the split has no test set` })
-      const trainedOn = (JSON.parse(readFileSync(join(modelIn.dir, "config.json"), "utf8")) as { engine?: { engine?: string } }).engine?.engine ?? "tfjs"
+      const trainedOn = readModelConfig(modelIn.dir).engine.engine
       if (trainedOn !== ctx.params.engine) {
         throw new StageError({
           message: `${modelIn.stage} was trained on the ${trainedOn} engine; evaluate it on the same one (params: { engine: ${trainedOn} })`

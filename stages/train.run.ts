@@ -1,6 +1,6 @@
 /** Running `train` on the TensorFlow.js engine. */
 import { Effect } from "effect"
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { StageError, type StageContext, type StageMetrics } from "../pipelines/kind.js"
 import type { AugmentPolicy } from "../ml/augment.js"
@@ -10,6 +10,7 @@ import { saveModel } from "../engines/tfjs/modelFiles.js"
 import { buildModel, trainableParams } from "../engines/tfjs/models.js"
 import { train } from "../engines/tfjs/training.js"
 import { withoutTimings } from "../ml/timings.js"
+import { appendTrainingRecord, copyPolicy, writeModelConfig, writeModelSummary } from "../ml/modelArtifact.js"
 import type { TrainParams } from "./train.js"
 
 const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
@@ -39,7 +40,6 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
       const model = buildModel(tf, params.model, { ...(params.dropout !== undefined ? { dropout: params.dropout } : {}), seed: params.seed })
       const count = trainableParams(model)
       ctx.log(`${params.model}: ${count.toLocaleString("en")} parameters; ${train_.count} training and ${val.count} validation images`)
-      const metricsFile = join(ctx.outDir, "metrics.jsonl")
       const t0 = performance.now()
       const history = await train(
         tf,
@@ -60,7 +60,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
         },
         {
           // The artifact's records carry no timings (they would change its hash on every run); the log has them.
-          record: (r) => appendFileSync(metricsFile, `${JSON.stringify(withoutTimings(r))}\n`),
+          record: (r) => appendTrainingRecord(ctx.outDir, withoutTimings(r)),
           progress: ctx.progress,
           log: ctx.log,
           signal
@@ -68,17 +68,21 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
       )
       const seconds = (performance.now() - t0) / 1000
       await saveModel(tf, model, ctx.outDir)
-      copyFileSync(join(augmentIn.dir, "policy.json"), join(ctx.outDir, "policy.json"))
+      copyPolicy(augmentIn.dir, ctx.outDir)
       const last = history.at(-1)!
       const engine = { engine: "tfjs", backend, tfjs: tfjsVersion() ?? "unknown" }
       // The params less those that only say where to run (the engine identity has what actually ran): naming the
       // backend that `auto` picks is the same key, so it must give the same bytes.
       const { backend: _b, device: _d, python: _p, ...keyed } = params
-      writeFileSync(
-        join(ctx.outDir, "config.json"),
-        `${JSON.stringify({ model: params.model, params: keyed, engine, parameters: count, classes: data.manifest.classes, inputs: { split: splitIn.hash, augment: augmentIn.hash } }, null, 2)}\n`
-      )
-      const metrics: StageMetrics = {
+      writeModelConfig(ctx.outDir, {
+        model: params.model,
+        params: keyed,
+        engine,
+        parameters: count,
+        classes: data.manifest.classes,
+        inputs: { split: splitIn.hash, augment: augmentIn.hash }
+      })
+      const metrics = {
         model: params.model,
         backend,
         parameters: count,
@@ -91,7 +95,7 @@ export const run = (ctx: StageContext<unknown, TrainParams>) =>
         seconds: Math.round(seconds * 10) / 10
       }
       // The timings stay with the run (its metrics), out of the artifact.
-      writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(withoutTimings(metrics), null, 2)}\n`)
+      writeModelSummary(ctx.outDir, withoutTimings(metrics))
       model.dispose()
       return metrics
     },
