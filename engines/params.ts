@@ -30,6 +30,17 @@ export const TrainingParams = Schema.Struct({
 
 export type TrainingParams = Schema.Schema.Type<typeof TrainingParams>
 
+/**
+ * The params as they enter the key: a dropout equal to the model's own default is left out, so writing the
+ * default out does not change the key.
+ */
+export const withoutDefaultDropout = <P extends TrainingParams>(params: P): P => {
+  if (params.dropout !== undefined && params.dropout !== DEFAULT_DROPOUT[params.model]) return params
+  const copy: { -readonly [K in keyof P]: P[K] } = { ...params }
+  delete copy.dropout
+  return copy
+}
+
 export const EvaluationParams = Schema.Struct({
   /** Batch size of the batched timing and of prediction. */
   batch_size: withDefault(PositiveInt, 256),
