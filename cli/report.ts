@@ -307,7 +307,7 @@ export const reportCommand = Command.make(
             try: async () => {
               const [{ buildReport }, { readPreviews, runData, reportOptions }, { readImageSet }, { dataSubset }] = await Promise.all([
                 import("../ml/report/report.js"),
-                import("../stages/analyze.run.js"),
+                import("../ml/report/inputs.js"),
                 import("../ml/imageSet.js"),
                 import("../ml/report/provenance.js")
               ])

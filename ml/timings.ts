@@ -8,8 +8,11 @@
 /** Fields of a training record that are timings, not results. */
 export const TRAINING_TIMINGS = ["images_per_s", "seconds"] as const
 
+/** R without its timings (each member of a union on its own: a step record stays a step record). */
+export type WithoutTimings<R> = R extends unknown ? Omit<R, (typeof TRAINING_TIMINGS)[number]> : never
+
 /** A training record (step or epoch) as it is written into an artifact: without its timings. */
-export const withoutTimings = <R extends object>(r: R): Omit<R, (typeof TRAINING_TIMINGS)[number]> => {
+export const withoutTimings = <R extends object>(r: R): WithoutTimings<R> => {
   const { images_per_s: _i, seconds: _s, ...rest } = r as R & { images_per_s?: unknown; seconds?: unknown }
-  return rest
+  return rest as WithoutTimings<R>
 }

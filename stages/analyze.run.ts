@@ -3,75 +3,16 @@
  * from the inputs too: the runs that produced them (as the runner hands them over) and the split's manifest.
  */
 import { Effect } from "effect"
-import { existsSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AnalyzeParams } from "./analyze.js"
 import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../pipelines/kind.js"
 import { readImageSet } from "../ml/imageSet.js"
+import { readPreviews, reportOptions, runData } from "../ml/report/inputs.js"
 import { dataSubset, type ReportedRun, type RunStamp } from "../ml/report/provenance.js"
-import { buildReport, type Evaluation, type ReportInput, type ReportOptions, type RunData, type StepsPreview } from "../ml/report/report.js"
+import { buildReport } from "../ml/report/report.js"
 
 const json = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T
-
-const jsonl = (path: string): Array<Record<string, unknown>> =>
-  existsSync(path)
-    ? readFileSync(path, "utf8")
-        .split("\n")
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-    : []
-
-const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null)
-
-/**
- * A model artifact and its evaluation, as the report reads them; the timings come from the records of the runs
- * that produced them (`train` and `evaluate` metrics), since the artifacts carry none.
- */
-export const runData = (
-  label: string,
-  modelDir: string,
-  metricsDir: string,
-  runs: { readonly train?: Readonly<Record<string, unknown>> | null; readonly evaluate?: Readonly<Record<string, unknown>> | null } = {}
-): RunData => {
-  const config = json<RunData["config"] & { model?: string }>(join(modelDir, "config.json"))
-  return {
-    timings: { msPerImage: num(runs.evaluate?.["ms_per_image_batch"]), trainSeconds: num(runs.train?.["seconds"]) },
-    label,
-    model: config.model ?? "?",
-    config,
-    summary: existsSync(join(modelDir, "summary.json")) ? json(join(modelDir, "summary.json")) : {},
-    history: jsonl(join(modelDir, "metrics.jsonl")),
-    evaluation: json<Evaluation>(join(metricsDir, "metrics.json"))
-  }
-}
-
-/** The analyze params as the report builder takes them. */
-export const reportOptions = (p: AnalyzeParams): ReportOptions => ({
-  pcaPoints: p.pca_points,
-  tsnePoints: p.tsne_points,
-  tsnePerplexity: p.tsne_perplexity,
-  tsneIterations: p.tsne_iterations,
-  seed: p.seed,
-  galleryPairs: p.gallery_pairs,
-  galleryImages: p.gallery_images
-})
-
-/**
- * The previews of an augmentation-policy artifact: Fig. 1's samples, and Fig. 4's steps with what its
- * previews.json says of them (the column headings, each row's class and whether it was flipped).
- */
-export const readPreviews = (dir: string | undefined): ReportInput["previews"] => {
-  const file = (name: string) => (dir && existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : undefined)
-  const samples = file("samples-per-class.png")
-  const png = file("augmentation-steps.png")
-  const about = file("previews.json")
-  const layout = about
-    ? (JSON.parse(about.toString("utf8")) as Record<string, { columns?: Array<string>; rows?: Array<{ class?: unknown; flipped?: unknown }> }>)["augmentation-steps.png"]
-    : undefined
-  const rows = layout?.rows?.map((r) => ({ class: String(r.class ?? "?"), flipped: r.flipped === true }))
-  const steps: StepsPreview | undefined = png && { png, ...(layout?.columns ? { columns: layout.columns } : {}), ...(rows ? { rows } : {}) }
-  return { ...(samples ? { samples } : {}), ...(steps ? { steps } : {}) }
-}
 
 const stampOf = (i: InputArtifact): RunStamp | undefined =>
   i.producer && { id: i.producer.run, pipeVersion: i.producer.pipeVersion, gitCommit: i.producer.gitCommit }

@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { defineKind } from "../pipelines/kind.js"
-import { PositiveInt, Seed, withDefault } from "./schemas.js"
+import { PositiveInt, Seed, withDefault } from "../ml/schemas.js"
 
 const AnalyzeParams = Schema.Struct({
   title: withDefault(Schema.String, "Fashion-MNIST experiment report"),

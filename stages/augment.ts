@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { defineKind } from "../pipelines/kind.js"
-import { NonNegativeInt, PositiveInt, Probability, Seed, withDefault } from "./schemas.js"
+import { NonNegativeInt, PositiveInt, Probability, Seed, withDefault } from "../ml/schemas.js"
 
 const AugmentParams = Schema.Struct({
   pad: withDefault(NonNegativeInt, 4),

@@ -8,7 +8,7 @@ import { Schema } from "effect"
 import { defineKind } from "../pipelines/kind.js"
 import { FILES } from "../ml/fashionMnist.js"
 
-import { PositiveInt } from "./schemas.js"
+import { PositiveInt } from "../ml/schemas.js"
 
 const DownloadParams = Schema.Struct({
   source: Schema.optionalWith(

@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { defineKind } from "../pipelines/kind.js"
-import { Fraction, Seed, withDefault } from "./schemas.js"
+import { Fraction, Seed, withDefault } from "../ml/schemas.js"
 
 const SplitParams = Schema.Struct({
   ratio: withDefault(Fraction, 0.8),

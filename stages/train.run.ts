@@ -1,99 +1,38 @@
-/** Running `train` on the TensorFlow.js engine. */
-import { Effect } from "effect"
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
-import { StageError, type StageContext, type StageMetrics } from "../pipelines/kind.js"
-import type { AugmentPolicy } from "../ml/augment.js"
-import { readImageSet } from "../ml/imageSet.js"
-import { loadBackend, pickBackend, tfjsVersion } from "../engines/tfjs/engine.js"
-import { saveModel } from "../engines/tfjs/modelFiles.js"
-import { buildModel, trainableParams } from "../engines/tfjs/models.js"
-import { train } from "../engines/tfjs/training.js"
-import { withoutTimings } from "../ml/timings.js"
-import type { TrainParams } from "./train.js"
+/** Running `train`: the engine the params name trains, from the split and the policy, into the output directory. */
+import { Effect, Schema } from "effect"
+import { StageError, type InputArtifact, type StageContext, type StageMetrics, type StageRunner } from "../pipelines/kind.js"
+import { EngineError, settingsOf, type JobInput } from "../engines/engine.js"
+import { TrainingParams } from "../engines/params.js"
+import { engineNamed, type Engines } from "../engines/registry.js"
 
-const inputOf = (ctx: StageContext<unknown, unknown>, slot: string) => {
-  const input = ctx.inputs.find((i) => i.slot === slot)
+const inputOf = (ctx: StageContext<unknown, unknown>, slot: string): JobInput => {
+  const input: InputArtifact | undefined = ctx.inputs.find((i) => i.slot === slot)
   if (!input) throw new StageError({ message: `bug: no ${slot} input` })
-  return input
+  return { stage: input.stage, dir: input.dir, hash: input.hash }
 }
 
-export const run = (ctx: StageContext<unknown, TrainParams>) =>
-  Effect.tryPromise({
-    try: async (signal): Promise<StageMetrics> => {
-      const { params } = ctx
-      if (params.engine === "torch") {
-        const { trainTorch } = await import("../engines/torch/run.js")
-        return await trainTorch(ctx as never, signal)
-      }
-      const splitIn = inputOf(ctx, "split")
-      const augmentIn = inputOf(ctx, "augment")
-      const data = readImageSet(splitIn.dir)
-      const train_ = data.splits["train"]
-      const val = data.splits["val"]
-      if (!train_ || !val) throw new StageError({ message: `${splitIn.stage}: the split has no train or val part` })
-      const policy = JSON.parse(readFileSync(join(augmentIn.dir, "policy.json"), "utf8")) as AugmentPolicy
-      const backend = pickBackend(params.backend)
-      ctx.log(`loading TensorFlow.js on ${backend}`)
-      const tf = await loadBackend(backend)
-      const model = buildModel(tf, params.model, { ...(params.dropout !== undefined ? { dropout: params.dropout } : {}), seed: params.seed })
-      const count = trainableParams(model)
-      ctx.log(`${params.model}: ${count.toLocaleString("en")} parameters; ${train_.count} training and ${val.count} validation images`)
-      const metricsFile = join(ctx.outDir, "metrics.jsonl")
-      const t0 = performance.now()
-      const history = await train(
-        tf,
-        model,
-        { train: train_, val },
-        policy,
-        {
-          epochs: params.epochs,
-          batchSize: params.batch_size,
-          lr: params.lr,
-          weightDecay: params.weight_decay,
-          decoupled: params.optimizer === "adamw",
-          labelSmoothing: params.label_smoothing,
-          schedule: params.schedule,
-          warmup: params.warmup,
-          seed: params.seed,
-          classes: data.manifest.classes.length
-        },
-        {
-          // The artifact's records carry no timings (they would change its hash on every run); the log has them.
-          record: (r) => appendFileSync(metricsFile, `${JSON.stringify(withoutTimings(r))}\n`),
-          progress: ctx.progress,
+export const runner = (engines: Engines): StageRunner<unknown, TrainingParams & { readonly engine: string }> => ({
+  run: (ctx) =>
+    Effect.tryPromise({
+      try: async (signal): Promise<StageMetrics> => {
+        const engine = engineNamed(engines, ctx.params.engine)
+        return await engine.train({
+          split: inputOf(ctx, "split"),
+          policy: inputOf(ctx, "augment"),
+          outDir: ctx.outDir,
+          training: Schema.validateSync(TrainingParams)(ctx.params),
+          params: settingsOf(engine, ctx.params),
           log: ctx.log,
+          progress: ctx.progress,
+          spawn: ctx.spawn,
           signal
-        }
-      )
-      const seconds = (performance.now() - t0) / 1000
-      await saveModel(tf, model, ctx.outDir)
-      copyFileSync(join(augmentIn.dir, "policy.json"), join(ctx.outDir, "policy.json"))
-      const last = history.at(-1)!
-      const engine = { engine: "tfjs", backend, tfjs: tfjsVersion() ?? "unknown" }
-      // The params less those that only say where to run (the engine identity has what actually ran): naming the
-      // backend that `auto` picks is the same key, so it must give the same bytes.
-      const { backend: _b, device: _d, python: _p, ...keyed } = params
-      writeFileSync(
-        join(ctx.outDir, "config.json"),
-        `${JSON.stringify({ model: params.model, params: keyed, engine, parameters: count, classes: data.manifest.classes, inputs: { split: splitIn.hash, augment: augmentIn.hash } }, null, 2)}\n`
-      )
-      const metrics: StageMetrics = {
-        model: params.model,
-        backend,
-        parameters: count,
-        epochs: params.epochs,
-        train_loss: last.train_loss,
-        train_accuracy: last.train_acc,
-        val_loss: last.val_loss,
-        val_accuracy: last.val_acc,
-        images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
-        seconds: Math.round(seconds * 10) / 10
-      }
-      // The timings stay with the run (its metrics), out of the artifact.
-      writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(withoutTimings(metrics), null, 2)}\n`)
-      model.dispose()
-      return metrics
-    },
-    catch: (e) => (e instanceof StageError ? e : new StageError({ message: `training failed: ${(e as Error).stack ?? String(e)}` }))
-  })
+        })
+      },
+      catch: (e) =>
+        e instanceof StageError
+          ? e
+          : e instanceof EngineError
+            ? new StageError({ message: e.message })
+            : new StageError({ message: `training failed: ${(e as Error).stack ?? String(e)}` })
+    })
+})

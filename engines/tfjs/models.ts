@@ -7,20 +7,17 @@
  *   (two 3x3 convs with BN; identity shortcut, or 1x1 stride-s conv + BN when the shape changes) in four
  *   stages of 64/128/256/512 channels (2-2-2-2 or 3-4-6-3 blocks, stages 2-4 start with stride 2); global
  *   average pool, dropout, dense 10.
- * Every model can have dropout before its last layer (DEFAULT_DROPOUT: only the ResNets by default), seeded so
+ * Every model can have dropout before its last layer (DEFAULT_DROPOUT in ../params.ts: only the ResNets by default), seeded so
  * that runs are reproducible (seededDropout.ts). The last layer outputs logits; the loss applies softmax.
  */
+import { DEFAULT_DROPOUT, type ModelName } from "../params.js"
 import type { Tf } from "./engine.js"
 import { seededDropout } from "./seededDropout.js"
 
-export const MODELS = ["mlp", "cnn", "resnet18", "resnet34"] as const
-export type ModelName = (typeof MODELS)[number]
+export type { ModelName }
 
 type Layers = Tf["layers"]
 type SymbolicTensor = ReturnType<Tf["input"]>
-
-/** Dropout before the last layer unless a run sets it: the seed's ResNets use 0.3; the small models train better without. */
-export const DEFAULT_DROPOUT: Readonly<Record<ModelName, number>> = { mlp: 0, cnn: 0, resnet18: 0.3, resnet34: 0.3 }
 
 export interface ModelOptions {
   readonly dropout?: number

@@ -1,64 +1,71 @@
 /**
- * `train` and `evaluate` on the torch engine: the stage stays in charge. It writes a JSON job, starts the
- * worker through the stage's spawn service (its own process group, which dies with the stage and with pipe), reads NDJSON
- * events from its stdout to drive the progress bar and the log, and writes the same artifact files as the
- * tfjs engine (metrics.jsonl, config.json, summary.json, policy.json; metrics.json and predictions.u8), so
- * evaluate, analyze, sweeps and lineage do not care which engine ran. A failed or killed worker fails the
- * stage; nothing it left is recorded.
+ * Training and evaluating on the torch engine: a JSON job for the Python worker (worker.py, beside this file),
+ * started through the job's spawn (its own process group, which dies with the stage and with pipe). Its NDJSON
+ * events on stdout drive the progress line and the log; its stderr goes to the log. It writes the weights
+ * (model.pt) and the predictions; this driver writes the rest of the model artifact (ml/modelArtifact.ts) and the
+ * metrics (ml/evaluation.ts), the same files as the tfjs engine, so evaluate, analyze, sweeps and lineage do not
+ * care which engine ran. A failed or killed worker fails the job; nothing it left is recorded.
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import type { Readable } from "node:stream"
-import { StageError, type InputArtifact, type StageContext, type StageMetrics } from "../../pipelines/kind.js"
-import { bar, writeEvaluation } from "../../ml/evaluation.js"
+import type { Schema } from "effect"
+import { bar, writeEvaluation, type Figures } from "../../ml/evaluation.js"
+import { readImageSet } from "../../ml/imageSet.js"
+import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig, writeModelSummary } from "../../ml/modelArtifact.js"
 import { withoutTimings } from "../../ml/timings.js"
-import { torchIdentity, workerPath, type Device, type TorchIdentity } from "./engine.js"
+import { EngineError, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
+import { Evaluated, eventOf, Failed, Trained, TrainProgress, type Epoch } from "./events.js"
+import { torchIdentity, workerPath, type TorchIdentity } from "./probe.js"
+import type { TorchParams } from "./torchEngine.js"
 
-type Event = Record<string, unknown> & { type: string }
+interface Io {
+  readonly log: (line: string) => void
+  readonly spawn: Spawn
+  readonly signal: AbortSignal
+}
 
-/** Runs one worker job; calls `on` for each event; returns the final `done` event. */
-export const runWorker = async (
-  ctx: StageContext<unknown, unknown>,
+/** Runs one worker job, calling `on` for each progress event; returns the final `done` event. */
+const runWorker = async <D, DI, P, PI>(
+  io: Io,
   python: string,
-  job: Record<string, unknown>,
-  on: (e: Event) => void,
-  signal?: AbortSignal
-): Promise<Event> => {
+  job: object,
+  done: Schema.Schema<D, DI>,
+  progress: Schema.Schema<P, PI> | undefined,
+  on: (e: P) => void
+): Promise<D> => {
   const dir = mkdtempSync(join(tmpdir(), "pipe-torch-"))
   try {
     const jobFile = join(dir, "job.json")
     writeFileSync(jobFile, JSON.stringify(job))
-    const child = ctx.spawn(python, [workerPath(), jobFile], {
-      reject: false,
-      stdin: "ignore",
-      stderr: ["pipe"],
-      ...(signal ? { signal } : {}),
-      env: { PYTHONUNBUFFERED: "1" }
-    })
-    // Both are pipes here (stdout by default, stderr as asked).
-    const { stdout, stderr } = child as unknown as { stdout: Readable; stderr: Readable }
-    stderr.on("data", (d: Buffer) => appendFileSync(ctx.logFile, d))
-    let done: Event | undefined
+    const child = io.spawn(python, [workerPath(), jobFile], { reject: false, stdin: "ignore", signal: io.signal, env: { PYTHONUNBUFFERED: "1" } })
+    const stderr = (async () => {
+      for await (const line of createInterface({ input: child.stderr })) io.log(line)
+    })()
+    let result: D | undefined
     let error: string | undefined
-    for await (const line of createInterface({ input: stdout })) {
-      let e: Event
-      try {
-        e = JSON.parse(line) as Event
-      } catch {
-        ctx.log(line)
+    for await (const line of createInterface({ input: child.stdout })) {
+      const event = progress && eventOf(progress, line)
+      if (event !== undefined) {
+        on(event)
         continue
       }
-      if (e.type === "done") done = e
-      else if (e.type === "error") error = String(e["message"])
-      else on(e)
+      const finished = eventOf(done, line)
+      if (finished !== undefined) {
+        result = finished
+        continue
+      }
+      const failed = eventOf(Failed, line)
+      if (failed) error = failed.message
+      else io.log(line)
     }
     const r = await child
-    if (signal?.aborted) throw new StageError({ message: "interrupted" })
-    if (r.exitCode === 0 && done) return done
-    if (r.exitCode === 3) throw new StageError({ message: `${python} cannot import torch: ${error ?? ""}` })
-    throw new StageError({
+    await stderr
+    if (io.signal.aborted) throw new EngineError({ message: "interrupted" })
+    if (r.exitCode === 0 && result !== undefined) return result
+    if (r.exitCode === 3) throw new EngineError({ message: `${python} cannot import torch: ${error ?? ""}` })
+    throw new EngineError({
       message: `the torch worker ${r.signal ? `was killed (${r.signal})` : `failed (exit ${r.exitCode})`}${error ? `: ${error}` : ""}`
     })
   } finally {
@@ -66,124 +73,106 @@ export const runWorker = async (
   }
 }
 
-const input = (ctx: StageContext<unknown, unknown>, slot: string): InputArtifact => {
-  const i = ctx.inputs.find((x) => x.slot === slot)
-  if (!i) throw new StageError({ message: `bug: no ${slot} input` })
-  return i
-}
-
-interface TorchParams {
-  readonly python?: string
-  readonly device: Device
-}
-
-export const identity = async (p: TorchParams): Promise<TorchIdentity> => {
+const identity = async (p: TorchParams): Promise<TorchIdentity> => {
   try {
     return await torchIdentity(p.python, p.device)
   } catch (e) {
-    throw new StageError({ message: (e as Error).message })
+    throw new EngineError({ message: (e as Error).message })
   }
 }
 
-export const trainTorch = async (
-  ctx: StageContext<unknown, TorchParams & Record<string, unknown>>,
-  signal: AbortSignal
-): Promise<Record<string, number | string>> => {
-  const p = ctx.params
-  const id = await identity(p)
-  const split = input(ctx, "split")
-  const augment = input(ctx, "augment")
-  const metricsFile = join(ctx.outDir, "metrics.jsonl")
-  const history: Array<Event> = []
-  let epochs = 0
-  ctx.log(`training on torch ${id.torch} (${id.device}${id.cuda ? `, CUDA ${id.cuda}` : ""}) with ${id.python}`)
+export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigures> => {
+  const { training } = job
+  const id = await identity(job.params)
+  const history: Array<Schema.Schema.Type<typeof Epoch>> = []
+  job.log(`training on torch ${id.torch} (${id.device}${id.cuda ? `, CUDA ${id.cuda}` : ""}) with ${id.python}`)
   const t0 = performance.now()
-  const { python: _python, device: _device, backend: _backend, engine: _engine, ...trainParams } = p as Record<string, unknown>
   const done = await runWorker(
-    ctx,
+    job,
     id.python,
-    { task: "train", split: split.dir, policy: join(augment.dir, "policy.json"), out: ctx.outDir, device: p.device, params: trainParams },
+    { task: "train", split: job.split.dir, policy: join(job.policy.dir, MODEL_FILES.policy), out: job.outDir, device: job.params.device, params: training },
+    Trained,
+    TrainProgress,
     (e) => {
-      if (e.type === "start") ctx.log(`${String(e["model"])}: ${Number(e["parameters"]).toLocaleString("en")} parameters; ${e["train"]} training and ${e["val"]} validation images`)
-      if (e.type === "step") {
-        const seen = Number(e["seen"])
-        const total = Number(e["total"])
-        const status = `epoch ${e["epoch"]}/${trainParams["epochs"]} ${bar(seen / total)} ${Math.round((100 * seen) / total)}% loss ${Number(e["loss"]).toFixed(4)} ${Math.round(Number(e["images_per_s"]))} img/s`
-        ctx.progress(status)
-        ctx.log(status)
-        appendFileSync(metricsFile, `${JSON.stringify({ type: "step", epoch: e["epoch"], step: e["step"], loss: e["loss"], lr: e["lr"] })}\n`)
+      switch (e.type) {
+        case "start":
+          job.log(`${e.model}: ${e.parameters.toLocaleString("en")} parameters; ${e.train} training and ${e.val} validation images`)
+          break
+        case "step": {
+          const status = `epoch ${e.epoch}/${training.epochs} ${bar(e.seen / e.total)} ${Math.round((100 * e.seen) / e.total)}% loss ${e.loss.toFixed(4)} ${Math.round(e.images_per_s)} img/s`
+          job.progress(status)
+          job.log(status)
+          appendTrainingRecord(job.outDir, { type: "step", epoch: e.epoch, step: e.step, loss: e.loss, lr: e.lr })
+          break
+        }
+        case "epoch":
+          history.push(e)
+          // Timings go to the log and the run's metrics, not into the artifact.
+          appendTrainingRecord(job.outDir, withoutTimings(e))
+          job.log(
+            `epoch ${e.epoch}/${training.epochs}: train loss ${e.train_loss.toFixed(4)} acc ${(e.train_acc * 100).toFixed(2)}%, ` +
+              `val loss ${e.val_loss.toFixed(4)} acc ${(e.val_acc * 100).toFixed(2)}%, ${Math.round(e.images_per_s)} img/s, ${e.seconds.toFixed(1)} s`
+          )
       }
-      if (e.type === "epoch") {
-        epochs++
-        history.push(e)
-        // Timings go to the log and the run's metrics, not into the artifact.
-        appendFileSync(metricsFile, `${JSON.stringify(withoutTimings(e))}\n`)
-        ctx.log(
-          `epoch ${e["epoch"]}/${trainParams["epochs"]}: train loss ${Number(e["train_loss"]).toFixed(4)} acc ${(Number(e["train_acc"]) * 100).toFixed(2)}%, ` +
-            `val loss ${Number(e["val_loss"]).toFixed(4)} acc ${(Number(e["val_acc"]) * 100).toFixed(2)}%, ${Math.round(Number(e["images_per_s"]))} img/s, ${Number(e["seconds"]).toFixed(1)} s`
-        )
-      }
-    },
-    signal
+    }
   )
-  if (epochs === 0) throw new StageError({ message: "the torch worker trained no epoch" })
+  const last = history.at(-1)
+  if (!last) throw new EngineError({ message: "the torch worker trained no epoch" })
   const seconds = (performance.now() - t0) / 1000
-  const last = history.at(-1)!
-  const engine = { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}) }
-  copyFileSync(join(augment.dir, "policy.json"), join(ctx.outDir, "policy.json"))
-  writeFileSync(
-    join(ctx.outDir, "config.json"),
-    `${JSON.stringify({ model: trainParams["model"], params: trainParams, engine, parameters: done["parameters"], inputs: { split: split.hash, augment: augment.hash } }, null, 2)}\n`
-  )
-  const metrics = {
-    model: String(trainParams["model"]),
+  copyPolicy(job.policy.dir, job.outDir)
+  writeModelConfig(job.outDir, {
+    model: training.model,
+    params: training,
+    engine: { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}) },
+    parameters: done.parameters,
+    inputs: { split: job.split.hash, augment: job.policy.hash }
+  })
+  const figures: TrainFigures = {
+    model: training.model,
     backend: `torch-${id.device}`,
-    parameters: Number(done["parameters"]),
-    epochs,
-    train_loss: Number(last["train_loss"]),
-    train_accuracy: Number(last["train_acc"]),
-    val_loss: Number(last["val_loss"]),
-    val_accuracy: Number(last["val_acc"]),
-    images_per_s: Math.round(history.reduce((s, h) => s + Number(h["images_per_s"]), 0) / history.length),
+    parameters: done.parameters,
+    epochs: history.length,
+    train_loss: last.train_loss,
+    train_accuracy: last.train_acc,
+    val_loss: last.val_loss,
+    val_accuracy: last.val_acc,
+    images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
     seconds: Math.round(seconds * 10) / 10
   }
-  writeFileSync(join(ctx.outDir, "summary.json"), `${JSON.stringify(withoutTimings(metrics), null, 2)}\n`)
-  return metrics
+  writeModelSummary(job.outDir, withoutTimings(figures))
+  return figures
 }
 
-export const evaluateTorch = async (
-  ctx: StageContext<unknown, TorchParams & { batch_size: number; timing_runs: number; tta: "none" | "flip" }>,
-  classes: ReadonlyArray<string>,
-  labels: Uint8Array,
-  signal: AbortSignal
-): Promise<StageMetrics> => {
-  const p = ctx.params
-  const id = await identity(p)
-  const model = input(ctx, "model")
-  const split = input(ctx, "split")
+export const evaluateTorch = async (job: EvaluateJob<TorchParams>): Promise<Figures> => {
+  const data = readImageSet(job.split.dir)
+  const test = data.splits["test"]
+  if (!test) throw new EngineError({ message: `${job.split.stage}: the split has no test set` })
+  const id = await identity(job.params)
+  const { batch_size, timing_runs, tta } = job.evaluation
   const done = await runWorker(
-    ctx,
+    job,
     id.python,
-    { task: "evaluate", split: split.dir, model: model.dir, out: ctx.outDir, device: p.device, params: { batch_size: p.batch_size, timing_runs: p.timing_runs, tta: p.tta } },
-    () => {},
-    signal
+    { task: "evaluate", split: job.split.dir, model: job.model.dir, out: job.outDir, device: job.params.device, params: { batch_size, timing_runs, tta } },
+    Evaluated,
+    undefined,
+    () => {}
   )
   return writeEvaluation(
-    ctx.outDir,
+    job.outDir,
     {
-      model: model.hash,
-      classes,
-      labels,
-      predictions: new Uint8Array(readFileSync(join(ctx.outDir, "predictions.u8"))),
-      loss: Number(done["loss"]),
-      parameters: Number(done["parameters"]),
-      msPerImageBatch: (done["ms_per_image_batch"] as number | null) ?? null,
-      msPerImageSingle: Number(done["ms_per_image_single"]),
-      batchSize: p.batch_size,
-      tta: p.tta,
-      plainCorrect: Number(done["plain_correct"]),
+      model: job.model.hash,
+      classes: data.manifest.classes,
+      labels: test.labels,
+      predictions: new Uint8Array(readFileSync(join(job.outDir, "predictions.u8"))),
+      loss: done.loss,
+      parameters: done.parameters,
+      msPerImageBatch: done.ms_per_image_batch,
+      msPerImageSingle: done.ms_per_image_single,
+      batchSize: batch_size,
+      tta,
+      plainCorrect: done.plain_correct,
       backend: `torch-${id.device}`
     },
-    ctx.log
+    job.log
   )
 }

@@ -11,7 +11,7 @@ and results are printed as JSON lines on stdout; anything else goes to stderr. E
 failed task, 3 when torch is missing.
 
 The models, augmentation, learning-rate schedule and random streams are those of the TensorFlow.js engine
-(stages/ml/tfjs/models.ts, stages/ml/augment.ts, stages/ml/rng.ts), so the same policy artifact and seed give
+(engines/tfjs/models.ts, ml/augment.ts, ml/rng.ts), so the same policy artifact and seed give
 the same shuffles and the same augmentation draws on both engines.
 """
 import json

@@ -1,7 +1,7 @@
 /**
- * The PyTorch engine: a Python worker (engines/torch/worker.py) started with execa. This module finds an
- * interpreter that can import torch and says what it would run on (torch version, device, CUDA version): the
- * engine identity that enters the cache key. Starting Python and importing torch takes seconds, so a probe's
+ * The torch engine's probe: finds an interpreter that can import torch and asks its worker (worker.py, run
+ * here with execa) what it would run on (torch version, device, CUDA version): the engine identity that enters
+ * the cache key. Starting Python and importing torch takes seconds, so a probe's
  * answer is kept on disk, keyed by the interpreter's path and modification time, and a cached `pipe run`
  * never starts Python.
  */

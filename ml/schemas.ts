@@ -1,4 +1,4 @@
-/** Param schemas shared by stage kinds; each states what it expects, for error messages and the JSON Schema. */
+/** Param schemas shared by stage kinds and engines; each states what it expects, for error messages and the JSON Schema. */
 import { Schema } from "effect"
 
 export const PositiveInt = Schema.Int.pipe(Schema.positive({ description: "a positive integer" }))
