@@ -1,10 +1,10 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { canonicalJson } from "../../artifacts/canonical.js"
-import { cacheKey, explainChange, KEY_VERSION, type KeyRecord } from "../../cache/fingerprint.js"
-import { keyRecord } from "../../pipelines/plan.js"
-import { validate } from "../../pipelines/validate.js"
-import { testRegistry } from "../support/kinds.js"
+import { canonicalJson } from "../../../artifacts/canonical.js"
+import { cacheKey, explainChange, KEY_VERSION, type KeyRecord } from "../../../cache/fingerprint.js"
+import { keyRecord } from "../../../pipelines/plan.js"
+import { validate } from "../../../pipelines/validate.js"
+import { testRegistry } from "../../support/kinds.js"
 
 const record: KeyRecord = {
   v: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { detectCycle, topoOrder, upstreamClosure } from "../../pipelines/dag.js"
+import { detectCycle, topoOrder, upstreamClosure } from "../../../pipelines/dag.js"
 
 const g = (edges: Record<string, Array<string>>) => new Map(Object.entries(edges))
 

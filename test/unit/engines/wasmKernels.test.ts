@@ -3,7 +3,7 @@
  * convolution shapes the models use (3x3 same, strided, 1x1 projections, valid padding, odd sizes).
  */
 import { beforeAll, describe, expect, it } from "vitest"
-import { loadBackend, type Tf } from "../../engines/tfjs/engine.js"
+import { loadBackend, type Tf } from "../../../engines/tfjs/engine.js"
 
 let tf: Tf
 beforeAll(async () => {

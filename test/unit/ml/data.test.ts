@@ -4,11 +4,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll, describe, expect, it } from "vitest"
-import { gather, stratify } from "../../stages/split.run.js"
-import type { SourceFile } from "../../ml/fashionMnist.js"
-import { parseIdx, writeIdx } from "../../ml/idx.js"
-import { readImageSet, writeImageSet } from "../../ml/imageSet.js"
-import { readSourceFile } from "../../ml/sourceFiles.js"
+import { gather, stratify } from "../../../stages/split.run.js"
+import type { SourceFile } from "../../../ml/fashionMnist.js"
+import { parseIdx, writeIdx } from "../../../ml/idx.js"
+import { readImageSet, writeImageSet } from "../../../ml/imageSet.js"
+import { readSourceFile } from "../../../ml/sourceFiles.js"
 
 const dir = mkdtempSync(join(tmpdir(), "pipe-data-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

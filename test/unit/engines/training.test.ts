@@ -4,11 +4,11 @@
  * not installed is a clear error.
  */
 import { beforeAll, describe, expect, it } from "vitest"
-import { POLICY_FORMAT, type AugmentPolicy } from "../../ml/augment.js"
-import { rng } from "../../ml/rng.js"
-import { BackendUnavailable, loadBackend, pickBackend, type Tf } from "../../engines/tfjs/engine.js"
-import { buildModel } from "../../engines/tfjs/models.js"
-import { learningRate, train, type EpochRecord, type Images } from "../../engines/tfjs/training.js"
+import { POLICY_FORMAT, type AugmentPolicy } from "../../../ml/augment.js"
+import { rng } from "../../../ml/rng.js"
+import { BackendUnavailable, loadBackend, pickBackend, type Tf } from "../../../engines/tfjs/engine.js"
+import { buildModel } from "../../../engines/tfjs/models.js"
+import { learningRate, train, type EpochRecord, type Images } from "../../../engines/tfjs/training.js"
 
 let tf: Tf
 beforeAll(async () => {

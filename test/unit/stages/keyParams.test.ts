@@ -1,8 +1,8 @@
 /** Writing out a default that depends on another param (a model's own dropout) leaves the key as it was. */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { validate } from "../../pipelines/validate.js"
-import { makeRegistry } from "../../stages/registry.js"
+import { validate } from "../../../pipelines/validate.js"
+import { makeRegistry } from "../../../stages/registry.js"
 
 const trainParams = (params: Record<string, unknown>) => {
   const raw = {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 
-const ROOT = resolve(import.meta.dirname, "../..")
+const ROOT = resolve(import.meta.dirname, "../../..")
 const SCRIPT = join(ROOT, "scripts/ci-summary.mjs")
 
 let dir: string

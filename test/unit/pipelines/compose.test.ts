@@ -2,16 +2,16 @@ import { Effect, Either } from "effect"
 import { resolve } from "node:path"
 import ts from "typescript"
 import { describe, expect, it } from "vitest"
-import { cacheKey } from "../../cache/fingerprint.js"
-import { pipeline } from "../../pipelines/compose.js"
-import { loadPipeline } from "../../pipelines/loader.js"
-import { keyRecord } from "../../pipelines/plan.js"
-import { validate } from "../../pipelines/validate.js"
-import { commandKind } from "../../stages/command.js"
-import { makeRegistry } from "../../stages/registry.js"
-import { augmentPolicy, makeData, splitData, testRegistry, trainModel } from "../support/kinds.js"
+import { cacheKey } from "../../../cache/fingerprint.js"
+import { pipeline } from "../../../pipelines/compose.js"
+import { loadPipeline } from "../../../pipelines/loader.js"
+import { keyRecord } from "../../../pipelines/plan.js"
+import { validate } from "../../../pipelines/validate.js"
+import { commandKind } from "../../../stages/command.js"
+import { makeRegistry } from "../../../stages/registry.js"
+import { augmentPolicy, makeData, splitData, testRegistry, trainModel } from "../../support/kinds.js"
 
-const root = resolve(import.meta.dirname, "../..")
+const root = resolve(import.meta.dirname, "../../..")
 
 describe("wiring", () => {
   const doc = (trainNeeds: Array<string>) => ({

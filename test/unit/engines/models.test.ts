@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { loadBackend, type Tf } from "../../engines/tfjs/engine.js"
-import { loadModel, saveModel } from "../../engines/tfjs/modelFiles.js"
-import { buildModel, trainableParams, type ModelName } from "../../engines/tfjs/models.js"
-import { seededDropout } from "../../engines/tfjs/seededDropout.js"
+import { loadBackend, type Tf } from "../../../engines/tfjs/engine.js"
+import { loadModel, saveModel } from "../../../engines/tfjs/modelFiles.js"
+import { buildModel, trainableParams, type ModelName } from "../../../engines/tfjs/models.js"
+import { seededDropout } from "../../../engines/tfjs/seededDropout.js"
 
 let tf: Tf
 beforeAll(async () => {

@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { isAbsolute, join, relative } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { errorText } from "../../cli/render.js"
-import type { PipelineInvalid, UsageError } from "../../pipelines/errors.js"
-import { loadPipeline } from "../../pipelines/loader.js"
-import { parseOverride } from "../../pipelines/overrides.js"
-import { makeRegistry } from "../../stages/registry.js"
+import { errorText } from "../../../cli/render.js"
+import type { PipelineInvalid, UsageError } from "../../../pipelines/errors.js"
+import { loadPipeline } from "../../../pipelines/loader.js"
+import { parseOverride } from "../../../pipelines/overrides.js"
+import { makeRegistry } from "../../../stages/registry.js"
 
 /** Every built-in kind, as error messages list them. */
 const KINDS = [...makeRegistry().keys()].join(", ")

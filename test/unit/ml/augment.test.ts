@@ -11,8 +11,8 @@ import {
   POLICY_FORMAT,
   rotate,
   type AugmentPolicy
-} from "../../ml/augment.js"
-import { rng, shuffle } from "../../ml/rng.js"
+} from "../../../ml/augment.js"
+import { rng, shuffle } from "../../../ml/rng.js"
 
 const W = 28
 const H = 28

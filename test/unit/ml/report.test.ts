@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { distinctLabels, sweepLabel, sweptLabel, varyingParams } from "../../cli/reportLabels.js"
-import { CLASS_NAMES } from "../../ml/fashionMnist.js"
-import { gridPng } from "../../ml/png.js"
-import { comparisonMarkdown, confusedPairs, errorBreakdown, galleryPairs } from "../../ml/report/analysis.js"
+import { distinctLabels, sweepLabel, sweptLabel, varyingParams } from "../../../cli/reportLabels.js"
+import { CLASS_NAMES } from "../../../ml/fashionMnist.js"
+import { gridPng } from "../../../ml/png.js"
+import { comparisonMarkdown, confusedPairs, errorBreakdown, galleryPairs } from "../../../ml/report/analysis.js"
 import {
   confusionCells,
   confusionSpec,
@@ -22,14 +22,14 @@ import {
   parallelLayout,
   toSvg,
   valAccuracySpec
-} from "../../ml/report/charts.js"
-import { curveDomain, lossByEpoch } from "../../ml/report/curves.js"
-import { pca2d, tsne2d } from "../../ml/report/embed.js"
-import { gallery } from "../../ml/report/gallery.js"
-import { labelledGrid, pngSize } from "../../ml/report/labelledGrid.js"
-import { dataSubset, provenanceLines, type Provenance } from "../../ml/report/provenance.js"
-import { buildReport, type RunData } from "../../ml/report/report.js"
-import { rng } from "../../ml/rng.js"
+} from "../../../ml/report/charts.js"
+import { curveDomain, lossByEpoch } from "../../../ml/report/curves.js"
+import { pca2d, tsne2d } from "../../../ml/report/embed.js"
+import { gallery } from "../../../ml/report/gallery.js"
+import { labelledGrid, pngSize } from "../../../ml/report/labelledGrid.js"
+import { dataSubset, provenanceLines, type Provenance } from "../../../ml/report/provenance.js"
+import { buildReport, type RunData } from "../../../ml/report/report.js"
+import { rng } from "../../../ml/rng.js"
 
 // 3 classes; rows are true classes, columns predicted.
 const confusion = [

@@ -2,8 +2,8 @@
 import { Either } from "effect"
 import { parseDocument } from "yaml"
 import { describe, expect, it } from "vitest"
-import { parseValue } from "../../pipelines/overrides.js"
-import { nodeProblems } from "../../pipelines/yamlValues.js"
+import { parseValue } from "../../../pipelines/overrides.js"
+import { nodeProblems } from "../../../pipelines/yamlValues.js"
 
 const doc = (text: string) => parseDocument(text, { resolveKnownTags: false, intAsBigInt: true })
 

@@ -1,9 +1,9 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { cacheKey, type CacheKey } from "../../cache/fingerprint.js"
-import { keyRecord, plan, type CacheView, type PastRun } from "../../pipelines/plan.js"
-import { validate } from "../../pipelines/validate.js"
-import { testRegistry } from "../support/kinds.js"
+import { cacheKey, type CacheKey } from "../../../cache/fingerprint.js"
+import { keyRecord, plan, type CacheView, type PastRun } from "../../../pipelines/plan.js"
+import { validate } from "../../../pipelines/validate.js"
+import { testRegistry } from "../../support/kinds.js"
 
 const pipeline = validate(
   {
