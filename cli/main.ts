@@ -9,6 +9,7 @@ import { UsageError } from "../pipelines/errors.js"
 import { localExecutor } from "../pipelines/localExecutor.js"
 import { dagCommand } from "./dag.js"
 import { getCommand } from "./get.js"
+import { execNodeCommand } from "./execNode.js"
 import { expsCommand, tagCommand } from "./exps.js"
 import { diffCommand } from "./diff.js"
 import { runsCommand } from "./runs.js"
@@ -57,7 +58,8 @@ const commands = [
   reportCommand,
   sweepsCommand,
   pinCommand,
-  unpinCommand
+  unpinCommand,
+  execNodeCommand
 ] as const
 
 const pipe = Command.make("pipe").pipe(
@@ -129,7 +131,11 @@ const EXAMPLES: Record<string, string> = {
   "--columns": "train-mlp.lr,evaluate-mlp.test_accuracy",
   "--name": "baseline",
   "--tag": "paper",
-  "--older-than": "30d"
+  "--older-than": "30d",
+  "--remote": "s3://bucket/pipe",
+  "--executor": "slurm",
+  "--partition": "gpu",
+  "--scratch": "/tmp"
 }
 
 const example = (given: string, o: OptionInfo): string => {

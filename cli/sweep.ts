@@ -22,6 +22,7 @@ import { expLabel } from "../cache/experiments.js"
 import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
+import { executorLayer, executorOpt, partitionOpt, remoteOpt } from "./executors.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
 import { renderError } from "./render.js"
@@ -108,7 +109,7 @@ const chooseMetric = (
 
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, executor: executorOpt, remote: remoteOpt, partition: partitionOpt, grid },
   (a) =>
     Effect.gen(function* () {
       yield* O.checkExpWords(a.name, a.tag)
@@ -275,7 +276,7 @@ export const sweepCommand = Command.make(
           out(`pipe exps --sweep ${sweepId} lists its points with every param and figure${compare}`)
         }
         if (results.some((r) => r.status === "failed")) setExitCode(ExitCode.stageFailed)
-      }).pipe(Effect.provide(O.withStore(base, a.store)))
+      }).pipe(Effect.provide(O.withStore(base, a.store)), Effect.provide(yield* executorLayer(a.executor, a.remote, a.partition)))
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(

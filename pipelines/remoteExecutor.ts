@@ -1,0 +1,147 @@
+/**
+ * An Executor that runs each stage elsewhere, through a remote both sides share and a launcher that starts
+ * `pipe exec-node KEY --remote URL` there (a SLURM job, or a local process). For each task the coordinator:
+ * records the run as 'running' (only it opens SQLite), uploads the input blobs the remote lacks, writes the job,
+ * launches it and watches it until it ends (Ctrl-C cancels it), reads the result and the log, then downloads
+ * every output blob, verifying each by hash, and records the run 'ok' in one transaction only when all of them
+ * are in the local store. A job that failed, was cancelled or ran out of time fails the stage with the
+ * launcher's state and reason and the log's tail; nothing is recorded as a hit, so the next run retries.
+ */
+import { Effect, Layer } from "effect"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { blobPath, putBlob, type BlobStat } from "../artifacts/blobs.js"
+import { makeManifest } from "../artifacts/manifest.js"
+import type { Remote } from "../artifacts/remote.js"
+import { self } from "../cache/liveness.js"
+import { seriesFile } from "../cache/records.js"
+import { Store, type StoreApi } from "../cache/store.js"
+import { Executor, type Executed, type StageFailure, type Task } from "./executor.js"
+import { StageError } from "./kind.js"
+import { gitCommit, pipeVersion } from "./provenance.js"
+import { jobOf, jobPath, logPath as remoteLog, resultPath, type JobResult } from "./remoteJob.js"
+
+/** A job as its launcher knows it. */
+export interface Launched {
+  readonly id: string
+}
+
+export interface JobState {
+  /** The job ended (whatever way). */
+  readonly ended: boolean
+  /** As the launcher says it: COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, exit 1... */
+  readonly state: string
+  readonly reason?: string
+}
+
+/** Starts `pipe exec-node` somewhere and reports on it. */
+export interface Launcher {
+  readonly name: string
+  readonly submit: (job: { key: string; stage: string; command: ReadonlyArray<string>; resources?: unknown }) => Promise<Launched>
+  readonly poll: (job: Launched) => Promise<JobState>
+  readonly cancel: (job: Launched) => Promise<void>
+  /** How often to poll a running job, ms. */
+  readonly pollMs: number
+}
+
+export interface RemoteSettings {
+  readonly remote: Remote
+  readonly launcher: Launcher
+  /** The command that starts this pipe on the other side: [node, .../pipe.mjs]. */
+  readonly pipe: ReadonlyArray<string>
+}
+
+const LOG_TAIL = 20
+
+const tailOf = (file: string) =>
+  existsSync(file) ? readFileSync(file, "utf8").trimEnd().split("\n").slice(-LOG_TAIL).join("\n") : ""
+
+const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Effect<Executed, StageFailure> =>
+  Effect.gen(function* () {
+    const { node, key } = task
+    const { id: runId, logPath } = store.records.begin(
+      { key, pipeline: task.pipeline, stage: node.id, kind: node.kind.kind, reason: task.reason, record: task.record, pipeVersion: pipeVersion(), gitCommit: gitCommit(task.workspace) },
+      join(store.root, "logs")
+    )
+    const failure = (message: string): StageFailure => ({ runId, message, logPath })
+    const fail = (message: string) => Effect.fail(new StageError({ message }))
+    const remote = s.remote
+    const promise = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => new StageError({ message: e instanceof Error ? e.message : String(e) }) })
+
+    const work = Effect.gen(function* () {
+      // The job and what it reads.
+      const spec = jobOf(
+        task,
+        (hash) => ({ type: store.records.artifactType(hash) ?? "any", files: store.records.files(hash) }),
+        (run) => {
+          const st = store.records.stamp(run)
+          return st && { run: st.id, pipeVersion: st.pipeVersion, gitCommit: st.gitCommit }
+        }
+      )
+      const damaged = node.needs.flatMap((n) => store.repair(task.inputs.get(n)!))
+      if (damaged.length > 0) return yield* fail(`an input is damaged in the store (blob ${damaged[0]!.hash.slice(0, 12)} ${damaged[0]!.problem}); it will be rebuilt next time`)
+      yield* promise(async () => {
+        for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
+        await remote.delete(resultPath(key))
+        await remote.putJson(jobPath(key), spec)
+      })
+      const job = yield* promise(() => s.launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url] }))
+      writeFileSync(logPath, `pipe: ${node.id} submitted to ${s.launcher.name} as ${job.id} (remote ${remote.url})\n`, { flag: "a" })
+      // Watch it; an interrupted pipe cancels what it submitted.
+      const state = yield* Effect.gen(function* () {
+        for (;;) {
+          const st = yield* promise(() => s.launcher.poll(job))
+          if (st.ended) return st
+          yield* Effect.sleep(s.launcher.pollMs)
+        }
+      }).pipe(Effect.onInterrupt(() => Effect.promise(() => s.launcher.cancel(job).catch(() => {}))))
+      const result = (yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined
+      const nodeLog = join(store.root, "tmp", `${self.pid}-${runId}.node.log`)
+      mkdirSync(join(store.root, "tmp"), { recursive: true })
+      if (yield* promise(() => remote.getFile(remoteLog(key), nodeLog))) writeFileSync(logPath, readFileSync(nodeLog), { flag: "a" })
+      const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
+      if (!result || result.status !== "ok") {
+        const why = result?.error ?? `${s.launcher.name} job ${job.id} ended ${state.state}${state.reason ? ` (${state.reason})` : ""} without a result`
+        const tail = tailOf(nodeLog)
+        return yield* fail(`${why}${where}${tail ? `\n${tail}` : ""}`)
+      }
+      const manifest = result.manifest!
+      if (makeManifest(manifest.files).hash !== manifest.hash) return yield* fail(`the result of ${node.id} names files that do not make its artifact ${manifest.hash.slice(0, 12)}`)
+      // Every output blob into the local store, each checked by hash, before anything is recorded.
+      const blobs: Array<BlobStat> = []
+      for (const hash of new Set(manifest.files.map((f) => f.hash))) {
+        const known = store.records.blob(hash)
+        if (known && existsSync(blobPath(store.root, hash))) {
+          blobs.push(known)
+          continue
+        }
+        const tmp = join(store.root, "tmp", `${self.pid}-${runId}-${hash.slice(0, 16)}`)
+        yield* promise(() => remote.getBlob(hash, tmp))
+        blobs.push(yield* Effect.try({ try: () => putBlob(store.root, tmp, true, () => undefined, hash), catch: (e) => new StageError({ message: `storing ${hash.slice(0, 12)}: ${String(e)}` }) }))
+      }
+      if (result.series) writeFileSync(seriesFile(store.root, runId), result.series.map((f) => `${JSON.stringify(f)}\n`).join(""))
+      writeFileSync(logPath, `pipe: ran${where}\n`, { flag: "a" })
+      store.records.succeed(runId, task.pipeline, node.id, {
+        type: node.kind.output,
+        ...(result.metrics ? { metrics: result.metrics } : {}),
+        manifest,
+        blobs,
+        inputs: Object.fromEntries(node.needs.map((n) => [n, task.inputs.get(n)!]))
+      })
+      return { runId, output: manifest.hash, logPath, ...(result.metrics ? { metrics: result.metrics } : {}) }
+    })
+
+    return yield* work.pipe(
+      Effect.onInterrupt(() => Effect.sync(() => store.records.fail(runId, "interrupted", "interrupted"))),
+      Effect.tapError((e) => Effect.sync(() => store.records.fail(runId, "failed", e.message))),
+      Effect.mapError((e) => failure(e.message)),
+      Effect.catchAllDefect((d) => {
+        store.records.fail(runId, "failed", `internal error: ${String(d)}`)
+        return Effect.fail(failure(`internal error: ${String(d)}`))
+      })
+    )
+  })
+
+/** The Executor for stages run through `s.launcher`, sharing blobs through `s.remote`. */
+export const remoteExecutor = (s: RemoteSettings): Layer.Layer<Executor> =>
+  Layer.succeed(Executor, { execute: (task: Task) => Effect.flatMap(Store, (store) => runRemotely(store, s, task)) })

@@ -1,0 +1,107 @@
+/**
+ * Stages run elsewhere through a shared remote, as on a cluster but without a scheduler: `--executor process`
+ * starts `pipe exec-node KEY --remote DIR` as a child process per stage. The outputs are the bytes a local run
+ * makes (same keys, same artifacts, so either executor's results are the other's cache hits), a failing job
+ * fails its stage with the log's tail and records nothing, a blob altered in the remote is refused by hash, and
+ * an unusable remote is exit 3 before anything runs. (SLURM itself: cluster.test.ts, with the cluster up.)
+ */
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
+
+const PIPELINE = `
+name: remote
+stages:
+  data:
+    kind: command
+    cmd: [sh, -c, 'echo data >> ran.log; seq 1 1000 > $PIPE_OUT/numbers; mkdir $PIPE_OUT/sub; echo hi > $PIPE_OUT/sub/x']
+  sum:
+    kind: command
+    needs: [data]
+    params: { fail: 0 }
+    cmd: [sh, -c, 'echo sum >> ran.log; [ \${params.fail} = 0 ] || { echo "boom from the node" >&2; exit 3; }; awk "{s+=\\$1} END {print s}" $PIPE_IN_DATA/numbers > $PIPE_OUT/sum; echo "{\\"total\\": $(cat $PIPE_OUT/sum)}" > $PIPE_METRICS']
+`
+
+let ws: Workspace
+let local: Workspace | undefined
+afterEach(() => {
+  ws?.cleanup()
+  local?.cleanup()
+  local = undefined
+})
+
+const outputs = (events: ReadonlyArray<Record<string, any>>) =>
+  Object.fromEntries(events.filter((e) => e["event"] === "stage").map((e) => [e["stage"], e["output"]]))
+
+describe("--executor process --remote DIR", () => {
+  it("runs each stage through the remote, with the same keys and bytes as a local run", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const remote = join(ws.dir, "remote")
+    const r = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(r.code, r.stderr).toBe(0)
+    expect(statuses(r.events)).toEqual({ data: "ran", sum: "ran" })
+    expect(r.events.find((e) => e["stage"] === "sum")!["metrics"]).toEqual({ total: 500500 })
+    // The remote holds pipe's layout: the blobs, and each stage's job, result and log.
+    expect(readdirSync(remote).sort()).toEqual(["blobs", "jobs", "logs", "results"])
+    expect(readdirSync(join(remote, "jobs"))).toHaveLength(2)
+    // The same pipeline run here gives the same artifacts.
+    local = workspace({ "pipeline.yaml": PIPELINE })
+    const l = await local.json(["run"])
+    expect(outputs(l.events)).toEqual(outputs(r.events))
+    // And the local executor finds the remote's results in the store.
+    const again = await ws.json(["run"])
+    expect(statuses(again.events)).toEqual({ data: "cached", sum: "cached" })
+    const show = await ws.pipe(["show", "sum"])
+    expect(show.stdout).toMatch(/pipe: ran on \S+/)
+  })
+
+  it("a failing job fails its stage with the node's log, records no output, and the next run retries", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const remote = join(ws.dir, "remote")
+    const r = await ws.pipe(["run", "--executor", "process", "--remote", remote, "--set", "sum.fail=1"])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/✗ sum: failed after .*command exited with code 3/)
+    expect(r.stdout).toContain("boom from the node")
+    const d = ws.db()
+    expect(d.prepare("SELECT stage, status, output FROM runs ORDER BY id").all()).toEqual([
+      { stage: "data", status: "ok", output: expect.any(String) },
+      { stage: "sum", status: "failed", output: null }
+    ])
+    d.close()
+    const again = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(statuses(again.events)).toEqual({ data: "cached", sum: "ran" })
+  })
+
+  it("refuses an input blob altered in the remote, by its hash", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const remote = join(ws.dir, "remote")
+    expect((await ws.json(["run", "data"])).code).toBe(0)
+    // Another coordinator put a damaged copy of data's blob on the remote first (same size, other bytes).
+    const first = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(first.code).toBe(0)
+    const blobs = join(remote, "blobs")
+    const numbers = readdirSync(blobs)
+      .flatMap((d) => readdirSync(join(blobs, d)).map((f) => join(blobs, d, f)))
+      .find((p) => statSync(p).size > 3000)!
+    chmodSync(numbers, 0o644)
+    const text = readFileSync(numbers, "utf8")
+    writeFileSync(numbers, text.replace("500", "501"))
+    const r = await ws.pipe(["run", "--executor", "process", "--remote", remote, "--force", "sum"])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/✗ sum: failed .*(does not match|mismatch|hash)/i)
+  })
+
+  it("an unusable remote is exit 3, naming it, before anything runs; --remote needs a remote executor", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    writeFileSync(join(ws.dir, "afile"), "")
+    const r = await ws.pipe(["run", "--executor", "process", "--remote", join(ws.dir, "afile", "remote")])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(join(ws.dir, "afile"))
+    expect(ws.ranLog()).toEqual([])
+    const none = await ws.pipe(["run", "--executor", "slurm"])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/--executor slurm needs --remote URL/)
+    expect(summary((await ws.json(["run"])).events)).toMatchObject({ ran: 2 })
+  })
+})
