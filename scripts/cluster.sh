@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# A throwaway SLURM cluster and S3 store on this machine, for the cluster tests (test/e2e/cluster.test.ts).
+#
+#   eval "$(scripts/cluster.sh up)"   start everything and export what the tests need
+#   scripts/cluster.sh env            print those export lines again (fails when the cluster is not up)
+#   scripts/cluster.sh down           stop everything `up` started; safe to call twice or when nothing is up
+#
+# `up` starts, all on 127.0.0.1:
+#   - munged, as the munge user, with its own key, socket, pid, seed and log files (slurm.conf points at the
+#     socket with AuthInfo), so it does not touch a system munged on /run/munge;
+#   - slurmctld, and two slurmd "nodes" n1 and n2 of 1 CPU each (`slurmd -N n1` / `-N n2`, one port each),
+#     in one partition `debug`; no cgroups (proctrack/linuxproc, task/none), no accounting;
+#   - s3rver (node_modules/.bin/s3rver, pure JavaScript) with the bucket $PIPE_TEST_S3_BUCKET (pipe-test).
+# It waits until `sinfo` shows both nodes idle and the bucket answers over HTTP, then prints on stdout:
+#   export SLURM_CONF=<dir>/slurm.conf PIPE_TEST_CLUSTER=1 AWS_ENDPOINT_URL=http://127.0.0.1:<s3 port>
+#   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 PIPE_TEST_S3_BUCKET=pipe-test
+# (one variable a line). Progress and errors go to stderr. `up` on a directory left by an earlier `up` first
+# runs `down` and starts from an empty directory (the S3 data goes with it).
+#
+# Every config, pid file, spool and state dir, log and the S3 data lives under one directory:
+#   PIPE_CLUSTER_DIR         default /tmp/pipe-cluster (it holds a .pipe-cluster marker; `up` only ever
+#                            deletes a directory that has that marker)
+#   PIPE_CLUSTER_PORT_BASE   default 17000: slurmctld on BASE, n1 on BASE+1, n2 on BASE+2, s3rver on BASE+10;
+#                            give two clusters on one machine different bases (and directories)
+# Logs: <dir>/log/{munged,slurmctld,slurmd-n1,slurmd-n2,s3rver}.log; `up` prints their tails when it fails.
+#
+# Needs root (slurmd runs jobs as the submitting user and SlurmUser=root), Debian's slurmctld, slurmd,
+# slurm-client and munge packages (.ci/run installs them), and `npm ci` done (for s3rver and node).
+# Measured here (2 busy cores): `up` 1.2-1.8 s from nothing (nodes idle after ~0.5-1 s, s3rver answers
+# ~1 s after its start), 2.2-3 s when it first stops a running cluster; `down` ~0.5 s. `down` keeps the
+# directory (logs) until the next `up`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+D="${PIPE_CLUSTER_DIR:-/tmp/pipe-cluster}"
+BASE="${PIPE_CLUSTER_PORT_BASE:-17000}"
+CTLD_PORT=$BASE
+N1_PORT=$((BASE + 1))
+N2_PORT=$((BASE + 2))
+S3_PORT=$((BASE + 10))
+BUCKET=pipe-test
+NODES="n1 n2"
+
+log() { echo "cluster.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# The export lines the tests need; `up` writes them to <dir>/env and `env` prints that file.
+env_lines() {
+  cat <<EOF
+export SLURM_CONF=$D/slurm.conf
+export PIPE_TEST_CLUSTER=1
+export AWS_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+export AWS_ACCESS_KEY_ID=S3RVER
+export AWS_SECRET_ACCESS_KEY=S3RVER
+export AWS_REGION=us-east-1
+export PIPE_TEST_S3_BUCKET=$BUCKET
+EOF
+}
+
+# A process that exited but is not yet reaped (a zombie: PID 1 here reaps only every second or two) is gone.
+alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+pid_of() { if [ -f "$1" ]; then tr -dc '0-9' <"$1"; fi; }
+
+# Ours: started by `up` with this cluster's PIPE_CLUSTER_TOKEN (a stale pid file may name someone else's pid).
+ours() {
+  local token
+  token="$(cat "$D/run/token" 2>/dev/null)" && [ -n "$token" ] || return 1
+  grep -qzxF "PIPE_CLUSTER_TOKEN=$token" "/proc/$1/environ" 2>/dev/null
+}
+
+# Stop the process in pid file $1 if it is ours: TERM, up to ~5 s, then KILL.
+stop_pidfile() {
+  local pid t0
+  pid="$(pid_of "$1")"
+  if alive "$pid" && ours "$pid"; then
+    t0=$(date +%s%N)
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then log "pid $pid ($1) ignored TERM; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+    [ -z "${CLUSTER_DEBUG:-}" ] || log "stopped $1 in $((($(date +%s%N) - t0) / 1000000)) ms"
+  fi
+  rm -f "$1"
+}
+
+# Processes outside the pid files that this cluster started (slurmstepd, which slurmd forks with its own
+# environment): `up` starts the daemons, and only them, with PIPE_CLUSTER_TOKEN=<random> (kept in run/token).
+leftovers() {
+  local token
+  token="$(cat "$D/run/token" 2>/dev/null)" && [ -n "$token" ] || return 0
+  grep -lzxF "PIPE_CLUSTER_TOKEN=$token" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
+}
+
+down() {
+  [ -d "$D" ] || { log "nothing at $D"; return 0; }
+  [ -f "$D/.pipe-cluster" ] || die "$D is not a cluster directory (no .pipe-cluster marker); not touching it"
+  # Cancel jobs while the controller still answers, so slurmd can end their steps.
+  if alive "$(pid_of "$D/run/slurmctld.pid")"; then
+    SLURM_CONF="$D/slurm.conf" timeout 5 scancel --full --quiet --partition=debug 2>/dev/null || true
+  fi
+  stop_pidfile "$D/run/s3rver.pid"
+  for n in $NODES; do stop_pidfile "$D/run/slurmd-$n.pid"; done
+  stop_pidfile "$D/run/slurmctld.pid"
+  stop_pidfile "$D/munge/munged.pid"
+  local left
+  left="$(leftovers | tr '\n' ' ')"
+  if [ -n "$left" ]; then
+    log "killing leftover job processes: $left"
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null || true
+  fi
+  rm -f "$D/env"
+  log "down ($D)"
+}
+
+tail_logs() {
+  local f
+  for f in "$D"/log/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+}
+
+fail_up() {
+  log "$*"
+  tail_logs
+  down || true
+  exit 1
+}
+
+up() {
+  local t0 n
+  t0=$(date +%s%N)
+  for n in sinfo sbatch slurmctld slurmd munged mungekey; do
+    command -v "$n" >/dev/null || die "no $n: apt-get install -y slurmctld slurmd slurm-client munge"
+  done
+  [ -x "$ROOT/node_modules/.bin/s3rver" ] || die "no $ROOT/node_modules/.bin/s3rver: run npm ci first"
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  if [ -e "$D" ]; then
+    [ -f "$D/.pipe-cluster" ] || die "$D exists and is not a cluster directory (no .pipe-cluster marker)"
+    down
+    rm -rf "$D"
+  fi
+  local t_down=$((($(date +%s%N) - t0) / 1000000))
+  mkdir -p "$D"/{run,log,state,spool/n1,spool/n2,s3,munge}
+  touch "$D/.pipe-cluster"
+  chmod 755 "$D" "$D/log"
+  local token
+  token="$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+  echo "$token" >"$D/run/token"
+  # Only the daemons get the token (this script's own subshells must not match it in `down`).
+  tagged() { env PIPE_CLUSTER_TOKEN="$token" "$@"; }
+
+  # s3rver first (node takes the longest to start: ~1 s); it runs in the background with its own log.
+  # (env, not the tagged function: $! must be s3rver's own pid, not a subshell's.)
+  env PIPE_CLUSTER_TOKEN="$token" "$ROOT/node_modules/.bin/s3rver" --directory "$D/s3" --address 127.0.0.1 --port "$S3_PORT" \
+    --configure-bucket "$BUCKET" >"$D/log/s3rver.log" 2>&1 </dev/null &
+  echo $! >"$D/run/s3rver.pid"
+
+  # munge: a fresh key, owned by munge and mode 600; munged runs as munge and writes only under $D/munge.
+  # munged wants its socket's directory searchable by all (clients connect to it); the key stays mode 600.
+  chown munge:munge "$D/munge"
+  chmod 755 "$D/munge"
+  touch "$D/log/munged.log"
+  chown munge:munge "$D/log/munged.log"
+  runuser -u munge -- mungekey --create --keyfile="$D/munge/munge.key" 2>/dev/null \
+    || fail_up "mungekey --create failed"
+  chmod 600 "$D/munge/munge.key"
+  tagged runuser -u munge -- munged --socket="$D/munge/munge.socket" --key-file="$D/munge/munge.key" \
+    --pid-file="$D/munge/munged.pid" --seed-file="$D/munge/munged.seed" --log-file="$D/log/munged.log" \
+    || fail_up "munged did not start"
+  for _ in $(seq 50); do [ -S "$D/munge/munge.socket" ] && break; sleep 0.1; done
+  [ -S "$D/munge/munge.socket" ] || fail_up "munged: no socket after 5 s"
+
+  cat >"$D/slurm.conf" <<EOF
+# Written by scripts/cluster.sh up; everything lives under $D.
+ClusterName=pipe
+SlurmctldHost=$(hostname -s)(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$D/munge/munge.socket
+StateSaveLocation=$D/state
+SlurmdSpoolDir=$D/spool/%n
+SlurmctldPidFile=$D/run/slurmctld.pid
+SlurmdPidFile=$D/run/slurmd-%n.pid
+SlurmctldLogFile=$D/log/slurmctld.log
+SlurmdLogFile=$D/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+# A submitted batch job waits for the next scheduling pass at most batch_sched_delay seconds after the last
+# (default 3: 2-3 s per job); with 0 it starts on the controller's next 1 s tick.
+SchedulerParameters=batch_sched_delay=0
+ReturnToService=2
+MinJobAge=300
+KillWait=2
+MailProg=/bin/true
+NodeName=n1 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N1_PORT CPUs=1 RealMemory=1000 State=UNKNOWN
+NodeName=n2 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N2_PORT CPUs=1 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+EOF
+  export SLURM_CONF="$D/slurm.conf"
+
+  tagged slurmctld -f "$D/slurm.conf" -i >"$D/log/slurmctld.out" 2>&1 </dev/null || fail_up "slurmctld did not start"
+  for n in $NODES; do
+    tagged slurmd -f "$D/slurm.conf" -N "$n" >"$D/log/slurmd-$n.out" 2>&1 </dev/null || fail_up "slurmd -N $n did not start"
+  done
+
+  local t_started=$((($(date +%s%N) - t0) / 1000000))
+  for _ in $(seq 300); do
+    [ "$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u | tr '\n' ' ')" = "n1 idle n2 idle " ] && break
+    sleep 0.1
+  done
+  [ "$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u | tr '\n' ' ')" = "n1 idle n2 idle " ] \
+    || fail_up "nodes not idle after 30 s: $(sinfo -h -N -o '%N %t' 2>&1 | tr '\n' ' ')"
+  local t_nodes=$((($(date +%s%N) - t0) / 1000000))
+
+  # The bucket answers a plain GET (s3rver lets unsigned requests through) once s3rver listens.
+  local probe="fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  for _ in $(seq 150); do
+    alive "$(pid_of "$D/run/s3rver.pid")" || fail_up "s3rver exited"
+    node -e "$probe" "http://127.0.0.1:$S3_PORT/$BUCKET" && break
+    sleep 0.1
+  done
+  node -e "$probe" "http://127.0.0.1:$S3_PORT/$BUCKET" || fail_up "s3rver: bucket $BUCKET does not answer after 30 s"
+
+  env_lines >"$D/env"
+  log "up in $((($(date +%s%N) - t0) / 1000000)) ms (old cluster down at $t_down ms, daemons started at $t_started ms, nodes idle at $t_nodes ms) in $D"
+  cat "$D/env"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) [ -f "$D/env" ] || die "no cluster up at $D (run: eval \"\$(scripts/cluster.sh up)\")"; cat "$D/env" ;;
+  *) echo "usage: $0 up|down|env   (state in \${PIPE_CLUSTER_DIR:-/tmp/pipe-cluster})" >&2; exit 2 ;;
+esac
