@@ -1,5 +1,6 @@
 // Bundles the CLI into dist/: one minified ESM entry (fast start) plus lazily loaded chunks
-// (stage implementations, esbuild for TypeScript pipelines). better-sqlite3 and esbuild stay external.
+// (stage implementations, esbuild for TypeScript pipelines). better-sqlite3, esbuild and the AWS SDK (loaded only
+// for an s3:// remote) stay external.
 import { build } from "esbuild"
 import { chmodSync, readFileSync, rmSync } from "node:fs"
 
@@ -19,7 +20,7 @@ await build({
   target: "node20",
   sourcemap: "linked",
   // TensorFlow.js stays a package: it finds its .wasm files next to its own code, and loads only in training.
-  external: ["better-sqlite3", "esbuild", "@tensorflow/*"],
+  external: ["better-sqlite3", "esbuild", "@tensorflow/*", "@aws-sdk/*"],
   define: { PIPE_VERSION: JSON.stringify(pkg.version) },
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
   logLevel: "warning"
