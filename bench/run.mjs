@@ -482,6 +482,41 @@ stages:
   }
 }
 
+/**
+ * Stages on the SLURM cluster and S3 store of scripts/cluster.sh (run `eval "$(scripts/cluster.sh up)"` first;
+ * skipped without it): the per-stage overhead of a no-op command stage through SLURM + S3 against `srun true`
+ * alone and against the local executor, and a 32-point sweep of a 1-second stage on the two single-CPU nodes
+ * against the ideal 16 s.
+ */
+const cluster = async ({ runs }) => {
+  if (process.env.PIPE_TEST_CLUSTER !== "1") return { section: "cluster (skipped: no cluster; eval \"$(scripts/cluster.sh up)\" first)", lines: [] }
+  const bucket = process.env.PIPE_TEST_S3_BUCKET ?? "pipe-test"
+  const n = Math.min(runs, 5)
+  const one = ["name: one", "stages:", "  s:", "    kind: command", "    params: { i: 0 }", `    cmd: [sh, -c, ${q("echo ${params.i} > $PIPE_OUT/x")}]`].join("\n")
+  const srun = Array.from({ length: n }, () => timed("srun", ["true"]).seconds)
+  const dir = makeWorkspace("cluster", `${one}\n`, {})
+  const local = Array.from({ length: n }, (_, i) => pipe(dir, ["run", "--set", `s.i=${1000 + i}`]).seconds)
+  const remote = `s3://${bucket}/bench-${process.pid}`
+  const slurm = Array.from({ length: n }, (_, i) => pipe(dir, ["run", "--executor", "slurm", "--remote", remote, "--set", `s.i=${i}`]).seconds)
+  const noop = stats(Array.from({ length: n }, () => pipe(dir, ["run", "--set", "s.i=0"]).seconds)).median
+  const sleepy = ["name: sleepy", "stages:", "  s:", "    kind: command", "    params: { i: 0 }", `    cmd: [sh, -c, ${q("sleep 1; echo ${params.i} > $PIPE_OUT/x")}]`].join("\n")
+  const sdir = makeWorkspace("cluster-sweep", `${sleepy}\n`, {})
+  const points = Array.from({ length: 32 }, (_, i) => i).join(",")
+  const sweep = pipe(sdir, ["sweep", `s.i=${points}`, "--jobs", "8", "--executor", "slurm", "--remote", `${remote}-sweep`]).seconds
+  const f = (x) => `${x.toFixed(3)} s`
+  const med = (xs) => stats(xs).median
+  return {
+    section: `cluster: SLURM (2 single-CPU nodes) + S3 (s3rver) on loopback, medians of ${n}`,
+    lines: [
+      `  srun true alone:                                     ${f(med(srun))}`,
+      `  one command stage, local executor (pipe run):        ${f(med(local))}`,
+      `  one command stage, --executor slurm --remote s3://:  ${f(med(slurm))}`,
+      `  pipe's own per-stage cost over srun (slurm - srun - no-op run): ${f(med(slurm) - med(srun) - noop)}`,
+      `  32-point sweep of a 1 s stage, --jobs 8:             ${f(sweep)} (ideal 16 s: ${(sweep / 16).toFixed(2)}x)`
+    ]
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
@@ -493,7 +528,8 @@ const benchmarks = [
   { id: "queries", run: queries },
   { id: "torch", run: torchOverhead },
   { id: "accuracy", run: accuracy },
-  { id: "mlp-seeds", run: mlpSeeds }
+  { id: "mlp-seeds", run: mlpSeeds },
+  { id: "cluster", run: cluster }
 ]
 
 // ---------------------------------------------------------------------------------------------
