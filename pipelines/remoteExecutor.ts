@@ -8,7 +8,7 @@
  * launcher's state and reason and the log's tail; nothing is recorded as a hit, so the next run retries.
  */
 import { Effect, Layer } from "effect"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { blobPath, putBlob, type BlobStat } from "../artifacts/blobs.js"
 import { makeManifest } from "../artifacts/manifest.js"
@@ -98,11 +98,15 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       const result = (yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined
       const nodeLog = join(store.root, "tmp", `${self.pid}-${runId}.node.log`)
       mkdirSync(join(store.root, "tmp"), { recursive: true })
-      if (yield* promise(() => remote.getFile(remoteLog(key), nodeLog))) writeFileSync(logPath, readFileSync(nodeLog), { flag: "a" })
+      let tail = ""
+      if (yield* promise(() => remote.getFile(remoteLog(key), nodeLog))) {
+        writeFileSync(logPath, readFileSync(nodeLog), { flag: "a" })
+        tail = tailOf(nodeLog)
+        rmSync(nodeLog, { force: true })
+      }
       const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
       if (!result || result.status !== "ok") {
         const why = result?.error ?? `${s.launcher.name} job ${job.id} ended ${state.state}${state.reason ? ` (${state.reason})` : ""} without a result`
-        const tail = tailOf(nodeLog)
         return yield* fail(`${why}${where}${tail ? `\n${tail}` : ""}`)
       }
       const manifest = result.manifest!
