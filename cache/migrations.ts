@@ -178,5 +178,9 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     PRIMARY KEY (experiment, stage)
   ) WITHOUT ROWID;
   CREATE INDEX experiment_runs_run ON experiment_runs(run_id);
+  `,
+  /* 10: where a stage ran when it ran elsewhere (a cluster node) and the scheduler's id for its job */ `
+  ALTER TABLE runs ADD COLUMN ran_on TEXT;
+  ALTER TABLE runs ADD COLUMN job_id TEXT;
   `
 ]

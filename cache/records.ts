@@ -31,6 +31,9 @@ export interface RunRow {
   readonly host: string | null
   readonly pipe_version: string | null
   readonly git_commit: string | null
+  /** Where the stage ran, when not on `host` (a cluster node), and the scheduler's job id. */
+  readonly ran_on?: string | null
+  readonly job_id?: string | null
 }
 
 export interface BeginRun {
@@ -145,6 +148,7 @@ export class Records {
         [],
         { id: number; pid: number; pstart: string | null; host: string | null; child_pgid: number | null; child_pstart: string | null }
       >("SELECT id, pid, pstart, host, child_pgid, child_pstart FROM runs WHERE status = 'running'"),
+      placed: db.prepare("UPDATE runs SET ran_on = ?, job_id = ? WHERE id = ?"),
       child: db.prepare("UPDATE runs SET child_pgid = ?, child_pstart = ? WHERE id = ?"),
       // A sweep's number is never reused, even after gc dropped the newest sweeps.
       sweep: db.prepare(
@@ -267,6 +271,11 @@ export class Records {
   }
 
   /** The process group a running stage's command leads, and its leader's start time (see reapDead). */
+  /** Where a run's stage ran elsewhere (a cluster node), and the scheduler's id for its job. */
+  placed(runId: number, host: string, jobId: string | null): void {
+    this.s.placed.run(host, jobId, runId)
+  }
+
   setChild(runId: number, pgid: number, pstart: string | null): void {
     this.s.child.run(pgid, pstart, runId)
   }

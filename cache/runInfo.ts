@@ -16,6 +16,9 @@ export interface RunInfo extends Pick<RunRow, "id" | "key" | "pipeline" | "stage
   readonly host: string | null
   readonly pipeVersion: string | null
   readonly gitCommit: string | null
+  /** Where the stage ran when it ran elsewhere (a cluster node), and the scheduler's job id. */
+  readonly ranOn: string | null
+  readonly jobId: string | null
 }
 
 export const runInfo = (r: RunRow): RunInfo => ({
@@ -36,7 +39,9 @@ export const runInfo = (r: RunRow): RunInfo => ({
   metrics: r.metrics ? (JSON.parse(r.metrics) as Record<string, unknown>) : null,
   host: r.host ?? null,
   pipeVersion: r.pipe_version ?? null,
-  gitCommit: r.git_commit ?? null
+  gitCommit: r.git_commit ?? null,
+  ranOn: r.ran_on ?? null,
+  jobId: r.job_id ?? null
 })
 
 /** A run as scripts see it (`pipe runs --json`, `pipe show --json`): key record fields lifted to the top. */
@@ -59,5 +64,7 @@ export const runJson = (r: RunInfo) => ({
   error: r.error,
   pipe_version: r.pipeVersion,
   git_commit: r.gitCommit,
-  host: r.host
+  host: r.host,
+  ran_on: r.ranOn,
+  job_id: r.jobId
 })

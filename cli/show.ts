@@ -57,7 +57,7 @@ export const showCommand = Command.make(
           const lines = [
             `run #${r.id}  ${r.pipeline} / ${r.stage}  [${r.kind} v${r.record.kindVersion}]  ${r.status}`,
             `  key       ${r.key}`,
-            `  started   ${when(r.startedAt)}, took ${duration(r.durationMs)}${r.host ? ` on ${r.host}` : ""}`,
+            `  started   ${when(r.startedAt)}, took ${duration(r.durationMs)}${r.ranOn ? ` on ${r.ranOn}${r.jobId ? ` (job ${r.jobId})` : ""}, for ${r.host ?? "?"}` : r.host ? ` on ${r.host}` : ""}`,
             `  why       ${r.reason ?? "-"}`,
             `  code      pipe ${r.pipeVersion ?? "?"}${r.gitCommit ? `, commit ${r.gitCommit}` : ""}`
           ]

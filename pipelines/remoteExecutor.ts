@@ -104,6 +104,7 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
         tail = tailOf(nodeLog)
         rmSync(nodeLog, { force: true })
       }
+      if (result) store.records.placed(runId, result.host, result.jobId)
       const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
       if (!result || result.status !== "ok") {
         const why = result?.error ?? `${s.launcher.name} job ${job.id} ended ${state.state}${state.reason ? ` (${state.reason})` : ""} without a result`

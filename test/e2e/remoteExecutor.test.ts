@@ -54,6 +54,8 @@ describe("--executor process --remote DIR", () => {
     expect(statuses(again.events)).toEqual({ data: "cached", sum: "cached" })
     const show = await ws.pipe(["show", "sum"])
     expect(show.stdout).toMatch(/pipe: ran on \S+/)
+    // Where it ran is part of the run's record (no scheduler here: no job id).
+    expect((await ws.json(["show", "sum"])).events[0]).toMatchObject({ ran_on: expect.any(String), job_id: null })
   })
 
   it("a failing job fails its stage with the node's log, records no output, and the next run retries", async () => {

@@ -44,6 +44,10 @@ describe.runIf(UP)("--executor slurm --remote s3://", () => {
     const show = await ws.pipe(["show", "sum"])
     expect(show.stdout).toMatch(/submitted to slurm as \d+/)
     expect(show.stdout).toMatch(/pipe: ran on \S+ \(job \d+\)/)
+    expect(show.stdout).toMatch(/took .* on \S+ \(job \d+\), for \S+/)
+    const json = (await ws.json(["show", "sum"])).events[0]!
+    expect(json["job_id"]).toMatch(/^\d+$/)
+    expect(typeof json["ran_on"]).toBe("string")
     const again = await ws.json(["run"])
     expect(statuses(again.events)).toEqual({ data: "cached", sum: "cached" })
   }, 120_000)
