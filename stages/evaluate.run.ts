@@ -1,16 +1,10 @@
 /** Running `evaluate`: the engine that trained the model evaluates it on the test split. */
 import { Effect, Schema } from "effect"
-import { StageError, type InputArtifact, type StageContext, type StageMetrics, type StageRunner } from "../pipelines/kind.js"
-import { EngineError, settingsOf, type JobInput } from "../engines/engine.js"
+import { StageError, type StageMetrics, type StageRunner } from "../pipelines/kind.js"
+import { asStageError, inputOf, jobBase } from "./engineJob.js"
 import { EvaluationParams } from "../engines/params.js"
 import { engineNamed, type Engines } from "../engines/registry.js"
 import { readModelConfig } from "../ml/modelArtifact.js"
-
-const inputOf = (ctx: StageContext<unknown, unknown>, slot: string): JobInput => {
-  const input: InputArtifact | undefined = ctx.inputs.find((i) => i.slot === slot)
-  if (!input) throw new StageError({ message: `bug: no ${slot} input` })
-  return { stage: input.stage, dir: input.dir, hash: input.hash }
-}
 
 export const runner = (engines: Engines): StageRunner<unknown, EvaluationParams & { readonly engine: string }> => ({
   run: (ctx) =>
@@ -27,20 +21,10 @@ export const runner = (engines: Engines): StageRunner<unknown, EvaluationParams 
         return await engine.evaluate({
           model,
           split: inputOf(ctx, "split"),
-          outDir: ctx.outDir,
           evaluation: Schema.validateSync(EvaluationParams)(ctx.params),
-          params: settingsOf(engine, ctx.params),
-          log: ctx.log,
-          progress: ctx.progress,
-          spawn: ctx.spawn,
-          signal
+          ...jobBase(ctx, engine, signal)
         })
       },
-      catch: (e) =>
-        e instanceof StageError
-          ? e
-          : e instanceof EngineError
-            ? new StageError({ message: e.message })
-            : new StageError({ message: `evaluation failed: ${(e as Error).stack ?? String(e)}` })
+      catch: asStageError("evaluation")
     })
 })
