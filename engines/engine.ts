@@ -11,7 +11,8 @@
 import { Data, type Effect, Schema } from "effect"
 import type { Readable } from "node:stream"
 import type { Figures } from "../ml/evaluation.js"
-import type { EngineIdentity } from "../ml/modelArtifact.js"
+import { writeModelSummary, type EngineIdentity } from "../ml/modelArtifact.js"
+import { withoutTimings } from "../ml/timings.js"
 import type { EvaluationParams, TrainingParams } from "./params.js"
 
 export type { EngineIdentity }
@@ -125,3 +126,36 @@ export interface Engine<F extends Schema.Struct.Fields = Schema.Struct.Fields> {
  */
 export const settingsOf = <F extends Schema.Struct.Fields>(engine: Engine<F>, params: unknown): Settings<F> =>
   Schema.validateSync(Schema.Struct(engine.params))(params)
+
+/** One epoch of a training's history, as both engines record it. */
+export interface EpochFigures {
+  readonly train_loss: number
+  readonly train_acc: number
+  readonly val_loss: number
+  readonly val_acc: number
+  readonly images_per_s: number
+}
+
+/**
+ * A training's headline figures from its history (the last epoch's losses and accuracies, the mean images/s),
+ * written to the model's summary.json without the timings, which stay with the run.
+ */
+export const finishTraining = (
+  outDir: string,
+  what: { readonly model: string; readonly backend: string; readonly parameters: number; readonly epochs: number },
+  history: ReadonlyArray<EpochFigures>,
+  seconds: number
+): TrainFigures => {
+  const last = history.at(-1)!
+  const figures: TrainFigures = {
+    ...what,
+    train_loss: last.train_loss,
+    train_accuracy: last.train_acc,
+    val_loss: last.val_loss,
+    val_accuracy: last.val_acc,
+    images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
+    seconds: Math.round(seconds * 10) / 10
+  }
+  writeModelSummary(outDir, withoutTimings(figures))
+  return figures
+}

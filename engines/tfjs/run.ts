@@ -4,9 +4,9 @@ import { join } from "node:path"
 import { normalizeBatch, type AugmentPolicy } from "../../ml/augment.js"
 import { writeEvaluation, type Figures } from "../../ml/evaluation.js"
 import { readImageSet } from "../../ml/imageSet.js"
-import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig, writeModelSummary } from "../../ml/modelArtifact.js"
+import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig } from "../../ml/modelArtifact.js"
 import { withoutTimings } from "../../ml/timings.js"
-import { EngineError, type EvaluateJob, type TrainFigures, type TrainJob } from "../engine.js"
+import { EngineError, finishTraining, type EvaluateJob, type TrainFigures, type TrainJob } from "../engine.js"
 import { loadBackend, pickBackend, tfjsVersion } from "./engine.js"
 import { loadModel, saveModel } from "./modelFiles.js"
 import { buildModel, trainableParams } from "./models.js"
@@ -59,7 +59,6 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
   const seconds = (performance.now() - t0) / 1000
   await saveModel(tf, model, job.outDir)
   copyPolicy(job.policy.dir, job.outDir)
-  const last = history.at(-1)!
   writeModelConfig(job.outDir, {
     model: params.model,
     // The training params and the engine's name: the backend is in the identity (naming the backend that `auto`
@@ -70,20 +69,8 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
     classes: data.manifest.classes,
     inputs: { split: job.split.hash, augment: job.policy.hash }
   })
-  const figures: TrainFigures = {
-    model: params.model,
-    backend,
-    parameters: count,
-    epochs: params.epochs,
-    train_loss: last.train_loss,
-    train_accuracy: last.train_acc,
-    val_loss: last.val_loss,
-    val_accuracy: last.val_acc,
-    images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
-    seconds: Math.round(seconds * 10) / 10
-  }
   // The timings stay with the run (its metrics), out of the artifact.
-  writeModelSummary(job.outDir, withoutTimings(figures))
+  const figures = finishTraining(job.outDir, { model: params.model, backend, parameters: count, epochs: params.epochs }, history, seconds)
   model.dispose()
   return figures
 }

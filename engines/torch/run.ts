@@ -13,9 +13,9 @@ import { createInterface } from "node:readline"
 import type { Schema } from "effect"
 import { bar, writeEvaluation, type Figures } from "../../ml/evaluation.js"
 import { readImageSet } from "../../ml/imageSet.js"
-import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig, writeModelSummary } from "../../ml/modelArtifact.js"
+import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig } from "../../ml/modelArtifact.js"
 import { withoutTimings } from "../../ml/timings.js"
-import { EngineError, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
+import { EngineError, finishTraining, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
 import { Evaluated, eventOf, Failed, Trained, TrainProgress, type Epoch } from "./events.js"
 import { torchIdentity, workerPath, type TorchIdentity } from "./probe.js"
 import type { TorchParams } from "./torchEngine.js"
@@ -127,20 +127,7 @@ export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigur
     parameters: done.parameters,
     inputs: { split: job.split.hash, augment: job.policy.hash }
   })
-  const figures: TrainFigures = {
-    model: training.model,
-    backend: `torch-${id.device}`,
-    parameters: done.parameters,
-    epochs: history.length,
-    train_loss: last.train_loss,
-    train_accuracy: last.train_acc,
-    val_loss: last.val_loss,
-    val_accuracy: last.val_acc,
-    images_per_s: Math.round(history.reduce((s, h) => s + h.images_per_s, 0) / history.length),
-    seconds: Math.round(seconds * 10) / 10
-  }
-  writeModelSummary(job.outDir, withoutTimings(figures))
-  return figures
+  return finishTraining(job.outDir, { model: training.model, backend: `torch-${id.device}`, parameters: done.parameters, epochs: history.length }, history, seconds)
 }
 
 export const evaluateTorch = async (job: EvaluateJob<TorchParams>): Promise<Figures> => {
