@@ -1,43 +1,86 @@
 /**
  * Where stages run: `--executor local` (this process, the default), `slurm` (one sbatch job per stage, through
  * `--remote`), or `process` (a `pipe exec-node` child process per stage, through `--remote`: a cluster's path
- * without a scheduler). The choice becomes the Executor Layer a run is given.
+ * without a scheduler). The pipeline file's `executor:` block gives the same settings; each flag given on the
+ * command line wins over the file. The choice becomes the Executor Layer a run is given.
  */
 import { Options } from "@effect/cli"
 import { Effect, Layer, Option } from "effect"
+import { isAbsolute, resolve } from "node:path"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import type { Executor } from "../pipelines/executor.js"
+import type { Loaded } from "../pipelines/loader.js"
 import { localExecutor } from "../pipelines/localExecutor.js"
+import { EXECUTORS, type ExecutorKind } from "../pipelines/spec.js"
 
-export const executorOpt = Options.choice("executor", ["local", "slurm", "process"]).pipe(
-  Options.withDescription("Where stages run: local (here, default), slurm (an sbatch job each), process (a child process each); slurm and process need --remote"),
-  Options.withDefault("local" as const)
-)
-export const remoteOpt = Options.text("remote").pipe(
-  Options.withDescription("The store the executor's jobs share: s3://bucket/prefix (credentials and endpoint from the AWS environment) or a directory on a shared file system"),
+export const executorOpt = Options.choice("executor", EXECUTORS).pipe(
+  Options.withDescription(
+    "Where stages run: local (here, default), slurm (an sbatch job each), process (a child process each); slurm and process need a remote. Overrides the pipeline file's executor.kind"
+  ),
   Options.optional
 )
-export const partitionOpt = Options.text("partition").pipe(Options.withDescription("The SLURM partition to submit to (default: the cluster's)"), Options.optional)
+export const remoteOpt = Options.text("remote").pipe(
+  Options.withDescription(
+    "The store the executor's jobs share: s3://bucket/prefix (credentials and endpoint from the AWS environment) or a directory on a shared file system. Overrides executor.remote"
+  ),
+  Options.optional
+)
+export const partitionOpt = Options.text("partition").pipe(
+  Options.withDescription("The SLURM partition to submit to (default: executor.partition, else the cluster's)"),
+  Options.optional
+)
+export const retriesOpt = Options.integer("retries").pipe(
+  Options.withDescription("How often a job lost with its node (SLURM's NODE_FAIL) is resubmitted on another node (default: executor.retries, else 1)"),
+  Options.optional
+)
 
-/** The Executor Layer the options choose; opening the remote first (an unreachable one is exit 3). */
-export const executorLayer = (
-  executor: "local" | "slurm" | "process",
-  remote: Option.Option<string>,
-  partition: Option.Option<string>
-): Effect.Effect<Layer.Layer<Executor>, UsageError | StoreError> =>
+export const executorOptions = { executor: executorOpt, remote: remoteOpt, partition: partitionOpt, retries: retriesOpt }
+
+export interface ExecutorFlags {
+  readonly executor: Option.Option<ExecutorKind>
+  readonly remote: Option.Option<string>
+  readonly partition: Option.Option<string>
+  readonly retries: Option.Option<number>
+}
+
+export interface Chosen {
+  readonly kind: ExecutorKind
+  readonly layer: Layer.Layer<Executor>
+}
+
+/** The Executor Layer the flags and the pipeline file choose; opening the remote first (an unreachable one is exit 3). */
+export const executorLayer = (flags: ExecutorFlags, loaded: Loaded): Effect.Effect<Chosen, UsageError | StoreError> =>
   Effect.gen(function* () {
-    if (executor === "local") {
-      if (Option.isSome(remote)) return yield* new UsageError({ message: "--remote is for --executor slurm or process; stages run here with the local executor" })
-      return localExecutor
+    const file = loaded.pipeline.executor
+    const kind = Option.getOrElse(flags.executor, () => file?.kind ?? "local")
+    // The file's settings go with the file's executor: `--executor local` on a slurm pipeline runs it here.
+    const fromFile = file?.kind === kind ? file : undefined
+    // A remote directory named in the file is relative to the file; one on the command line, to where pipe runs.
+    const remote = Option.isSome(flags.remote)
+      ? flags.remote.value
+      : fromFile?.remote !== undefined && !/^[a-z0-9]+:\/\//i.test(fromFile.remote) && !isAbsolute(fromFile.remote)
+        ? resolve(loaded.workspace, fromFile.remote)
+        : fromFile?.remote
+    const retries = Option.getOrElse(flags.retries, () => fromFile?.retries ?? 1)
+    if (retries < 0 || retries > 10) return yield* new UsageError({ message: `--retries ${retries}: give 0 to 10` })
+    if (kind === "local") {
+      if (Option.isSome(flags.remote)) return yield* new UsageError({ message: "--remote is for --executor slurm or process; stages run here with the local executor" })
+      if (Option.isSome(flags.partition)) return yield* new UsageError({ message: "--partition is for --executor slurm; stages run here with the local executor" })
+      return { kind, layer: localExecutor }
     }
-    if (Option.isNone(remote)) return yield* new UsageError({ message: `--executor ${executor} needs --remote URL (s3://bucket/prefix, or a shared directory)` })
+    if (remote === undefined) {
+      return yield* new UsageError({
+        message: `--executor ${kind} needs a remote both sides reach: --remote s3://bucket/prefix (or a shared directory), or executor.remote in ${loaded.display}`
+      })
+    }
+    if (kind !== "slurm" && Option.isSome(flags.partition)) return yield* new UsageError({ message: `--partition is for --executor slurm, not ${kind}` })
     const [{ openRemote }, { remoteExecutor }, launchers] = yield* Effect.promise(() =>
       Promise.all([import("../artifacts/remote.js"), import("../pipelines/remoteExecutor.js"), import("../pipelines/launchers.js")])
     )
     // Opened and tried (a small record written and removed) before anything runs: an unusable remote is exit 3.
     const r = yield* Effect.tryPromise({
       try: async () => {
-        const opened = await openRemote(remote.value, { create: true })
+        const opened = await openRemote(remote, { create: true })
         const probe = `jobs/probe-${process.pid}.json`
         await opened.putJson(probe, { pid: process.pid })
         await opened.delete(probe)
@@ -45,6 +88,10 @@ export const executorLayer = (
       },
       catch: (e) => new StoreError({ message: e instanceof Error ? e.message : String(e) })
     })
-    const launcher = executor === "slurm" ? launchers.slurmLauncher(Option.isSome(partition) ? { partition: partition.value } : {}) : launchers.processLauncher()
-    return remoteExecutor({ remote: r, launcher, pipe: [process.execPath, process.argv[1]!] })
+    const partition = Option.getOrUndefined(flags.partition) ?? fromFile?.partition
+    const launcher =
+      kind === "slurm"
+        ? launchers.slurmLauncher({ ...(partition !== undefined ? { partition } : {}), ...(fromFile?.sbatch ? { extra: fromFile.sbatch } : {}) })
+        : launchers.processLauncher()
+    return { kind, layer: remoteExecutor({ remote: r, launcher, pipe: [process.execPath, process.argv[1]!], retries }) }
   })

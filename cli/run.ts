@@ -7,7 +7,7 @@ import type { StageEvent } from "../pipelines/events.js"
 import { commandLine, experimentOf } from "../pipelines/experiment.js"
 import { planRun, runPipeline } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
-import { executorLayer, executorOpt, partitionOpt, remoteOpt } from "./executors.js"
+import { executorLayer, executorOptions } from "./executors.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
 import { jsonReporter, summaryText, textReporter } from "./reporters.js"
@@ -28,13 +28,13 @@ const err = (line: string) => process.stderr.write(`${line}\n`)
 
 export const runCommand = Command.make(
   "run",
-  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, check, verbose, name: O.expName, tag: O.expTags, executor: executorOpt, remote: remoteOpt, partition: partitionOpt, stages: O.stages },
+  { file: O.file, store: O.store, json: O.json, set: O.set, force, dryRun, check, verbose, name: O.expName, tag: O.expTags, ...executorOptions, stages: O.stages },
   (a) =>
     Effect.gen(function* () {
       const name = Option.getOrUndefined(a.name)
       yield* O.checkExpWords(a.name, a.tag)
       const loaded = yield* O.load(a.file, a.set, a.stages)
-      const executor = yield* executorLayer(a.executor, a.remote, a.partition)
+      const executor = (yield* executorLayer(a, loaded)).layer
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
         if (a.dryRun || a.check) {

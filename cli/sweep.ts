@@ -22,7 +22,7 @@ import { expLabel } from "../cache/experiments.js"
 import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
-import { executorLayer, executorOpt, partitionOpt, remoteOpt } from "./executors.js"
+import { executorLayer, executorOptions } from "./executors.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
 import { renderError } from "./render.js"
@@ -109,7 +109,7 @@ const chooseMetric = (
 
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, executor: executorOpt, remote: remoteOpt, partition: partitionOpt, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, ...executorOptions, grid },
   (a) =>
     Effect.gen(function* () {
       yield* O.checkExpWords(a.name, a.tag)
@@ -192,6 +192,7 @@ export const sweepCommand = Command.make(
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
 
+      const executor = yield* executorLayer(a, base)
       yield* Effect.gen(function* () {
         const store = yield* Store
         if (a.dryRun) {
@@ -212,7 +213,8 @@ export const sweepCommand = Command.make(
           points: pts,
           targets: a.stage,
           jobs: a.jobs,
-          kindLimits: { train: 1 },
+          // One training at a time here (they share the GPU); a scheduler places its jobs itself.
+          kindLimits: executor.kind === "local" ? { train: 1 } : {},
           ...(ranked ? { metric: ranked.ref } : {}),
           sweepId,
           command: commandLine(),
@@ -276,7 +278,7 @@ export const sweepCommand = Command.make(
           out(`pipe exps --sweep ${sweepId} lists its points with every param and figure${compare}`)
         }
         if (results.some((r) => r.status === "failed")) setExitCode(ExitCode.stageFailed)
-      }).pipe(Effect.provide(O.withStore(base, a.store)), Effect.provide(yield* executorLayer(a.executor, a.remote, a.partition)))
+      }).pipe(Effect.provide(O.withStore(base, a.store)), Effect.provide(executor.layer))
     }).pipe(Effect.catchAll(renderError(a.json)))
 ).pipe(
   Command.withDescription(

@@ -11,6 +11,7 @@
  */
 import type { Schema } from "effect"
 import type { InputSlot, StageKind } from "./kind.js"
+import type { ExecutorSpec, Resources } from "./spec.js"
 
 /** A stage's output, typed by its artifact type. */
 export interface Handle<T extends string> {
@@ -29,6 +30,8 @@ export type StageOptions<K extends AnyKind> = {
   readonly needs?: ReadonlyArray<Handle<Accepted<K["inputs"]>>>
   readonly params?: Schema.Schema.Encoded<K["params"]>
   readonly description?: string
+  /** What the stage needs to run (`resources:` in pipeline.yaml); not part of its key. */
+  readonly resources?: Schema.Schema.Encoded<typeof Resources>
 } & Schema.Struct.Encoded<K["fields"]>
 
 export interface PipelineDocument {
@@ -36,6 +39,7 @@ export interface PipelineDocument {
   readonly description?: string
   readonly metric?: { readonly name: string; readonly goal?: "max" | "min" }
   readonly sweeps?: Record<string, SweepDeclaration>
+  readonly executor?: Schema.Schema.Encoded<typeof ExecutorSpec>
   readonly stages: Record<string, Record<string, unknown>>
 }
 
@@ -53,6 +57,7 @@ export class PipelineBuilder {
   private readonly stages: Record<string, Record<string, unknown>> = {}
   private metricDecl: PipelineDocument["metric"]
   private readonly sweeps: Record<string, SweepDeclaration> = {}
+  private executorDecl: PipelineDocument["executor"]
 
   constructor(
     readonly name: string,
@@ -83,12 +88,19 @@ export class PipelineBuilder {
     return this
   }
 
+  /** Where stages run unless the command line says otherwise (`executor:` in pipeline.yaml). */
+  executor(declaration: NonNullable<PipelineDocument["executor"]>): this {
+    this.executorDecl = declaration
+    return this
+  }
+
   toDocument(): PipelineDocument {
     return {
       name: this.name,
       ...(this.description !== undefined ? { description: this.description } : {}),
       ...(this.metricDecl ? { metric: { ...this.metricDecl } } : {}),
       ...(Object.keys(this.sweeps).length ? { sweeps: structuredClone(this.sweeps) } : {}),
+      ...(this.executorDecl ? { executor: structuredClone(this.executorDecl) } : {}),
       stages: structuredClone(this.stages)
     }
   }

@@ -26,6 +26,8 @@ export interface Task {
   readonly record: KeyRecord
   /** Why it runs (shown and recorded). */
   readonly reason: string
+  /** Run even if this key's output exists somewhere (`--force`): an executor must not reuse another's result. */
+  readonly forced?: boolean
   /** The output hash of each needed stage, by stage id. */
   readonly inputs: ReadonlyMap<string, string>
   /** The run that produced each input, and its headline figures, by stage id (shown, never part of the key). */

@@ -1,14 +1,15 @@
 /**
  * Launchers for the remote executor: what starts `pipe exec-node` and reports on it.
  * - slurm: one `sbatch` job per stage, named after its key (`pipe-<key prefix>`), watched with `scontrol show
- *   job` (not `sbatch --wait`, which polls slowly), cancelled with `scancel`. A stage's `resources` become
- *   sbatch options when the caller gives them.
+ *   job -o` (not `sbatch --wait`, which polls slowly; one call answers for every job in flight), cancelled with
+ *   `scancel`. A stage's `resources` become sbatch options; a restarted coordinator finds its jobs by name.
  * - process: a child process on this machine, for a remote on a local directory or bucket (and for tests): the
  *   same path as a cluster's, without a scheduler.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process"
 import { promisify } from "node:util"
 import type { JobState, Launched, Launcher } from "./remoteExecutor.js"
+import type { Resources } from "./spec.js"
 
 const run = promisify(execFile)
 
@@ -29,52 +30,101 @@ const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.rep
 
 export interface SlurmOptions {
   readonly partition?: string
-  /** Extra sbatch options (e.g. from a stage's resources). */
+  /** Extra sbatch options (the pipeline file's `executor.sbatch`). */
   readonly extra?: ReadonlyArray<string>
   readonly pollMs?: number
 }
 
-export const slurmLauncher = (o: SlurmOptions = {}): Launcher => ({
-  name: "slurm",
-  pollMs: o.pollMs ?? 250,
-  submit: async ({ key, command }) => {
-    const args = [
-      "--parsable",
-      `--job-name=pipe-${key.slice(0, 16)}`,
-      "--output=/dev/null",
-      ...(o.partition ? [`--partition=${o.partition}`] : []),
-      ...(o.extra ?? []),
-      `--wrap=${command.map(quote).join(" ")}`
-    ]
-    try {
-      const { stdout } = await run("sbatch", args)
-      const id = stdout.trim().split(";")[0]!
-      if (!/^\d+$/.test(id)) throw new Error(`sbatch printed '${stdout.trim()}'`)
-      return { id }
-    } catch (e) {
-      throw new Error(`sbatch failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`)
-    }
-  },
-  poll: async (job: Launched): Promise<JobState> => {
-    try {
-      const { stdout } = await run("scontrol", ["show", "job", "-o", job.id])
-      const f = scontrolFields(stdout)
-      const state = (f["JobState"] ?? "UNKNOWN").split(/[ +]/)[0]!
-      const reason = [f["Reason"] && f["Reason"] !== "None" ? f["Reason"] : "", f["ExitCode"] && f["ExitCode"] !== "0:0" ? `exit code ${f["ExitCode"]}` : ""]
-        .filter(Boolean)
-        .join(", ")
-      return { ended: ENDED.has(state), state, ...(reason ? { reason } : {}) }
-    } catch (e) {
-      const msg = (e as { stderr?: string }).stderr ?? String(e)
-      // A job slurmctld has forgotten has ended; its result (or its absence) says how.
-      if (/Invalid job id/i.test(msg)) return { ended: true, state: "UNKNOWN", reason: "no longer known to slurmctld" }
-      throw new Error(`scontrol failed: ${msg.trim()}`)
-    }
-  },
-  cancel: async (job) => {
-    await run("scancel", [job.id]).catch(() => {})
+/** A stage's resources as sbatch options: cpus -c, gpus --gres=gpu:N, mem --mem (megabytes without a unit), time --time. */
+export const sbatchResources = (r: Resources | undefined): Array<string> => {
+  if (!r) return []
+  return [
+    ...(r.cpus !== undefined ? [`--cpus-per-task=${r.cpus}`] : []),
+    ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
+    ...(r.mem !== undefined ? [`--mem=${typeof r.mem === "number" ? `${r.mem}M` : r.mem}`] : []),
+    ...(r.time !== undefined ? [`--time=${r.time}`] : [])
+  ]
+}
+
+/** The name a stage's job has: how a coordinator finds its jobs again after a restart. */
+export const jobName = (key: string) => `pipe-${key.slice(0, 16)}`
+
+const stateOf = (f: Record<string, string>): JobState => {
+  const state = (f["JobState"] ?? "UNKNOWN").split(/[ +]/)[0]!
+  const reason = [f["Reason"] && f["Reason"] !== "None" ? f["Reason"] : "", f["ExitCode"] && f["ExitCode"] !== "0:0" ? `exit code ${f["ExitCode"]}` : ""]
+    .filter(Boolean)
+    .join(", ")
+  const node = f["BatchHost"] && f["BatchHost"] !== "(null)" ? f["BatchHost"] : f["NodeList"] && f["NodeList"] !== "(null)" ? f["NodeList"] : undefined
+  return { ended: ENDED.has(state), state, ...(reason ? { reason } : {}), ...(node ? { node } : {}) }
+}
+
+export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
+  const pollMs = o.pollMs ?? 250
+  // One `scontrol show job -o` answers for every job this pipe watches: polls within half a tick share it.
+  let snapshot: { at: number; jobs: Promise<Map<string, Record<string, string>>> } | undefined
+  const jobs = (): Promise<Map<string, Record<string, string>>> => {
+    if (snapshot && Date.now() - snapshot.at < pollMs / 2) return snapshot.jobs
+    const at = Date.now()
+    const p = run("scontrol", ["show", "job", "-o"], { maxBuffer: 64 * 1024 * 1024 }).then(
+      ({ stdout }) => new Map(stdout.split("\n").filter((l) => l.startsWith("JobId=")).map((l) => { const f = scontrolFields(l); return [f["JobId"]!, f] as const })),
+      (e) => {
+        const msg = (e as { stderr?: string }).stderr ?? String(e)
+        // No jobs at all is not an error.
+        if (/No jobs in the system/i.test(msg)) return new Map<string, Record<string, string>>()
+        throw new Error(`scontrol failed: ${msg.trim()}`)
+      }
+    )
+    snapshot = { at, jobs: p }
+    p.catch(() => (snapshot = undefined))
+    return p
   }
-})
+  return {
+    name: "slurm",
+    pollMs,
+    submit: async ({ key, command, resources, exclude }) => {
+      const args = [
+        "--parsable",
+        `--job-name=${jobName(key)}`,
+        "--output=/dev/null",
+        // A job lost with its node comes back to this pipe, which resubmits it (--retries), not to SLURM's requeue.
+        "--no-requeue",
+        ...(o.partition ? [`--partition=${o.partition}`] : []),
+        ...sbatchResources(resources),
+        ...(exclude && exclude.length > 0 ? [`--exclude=${exclude.join(",")}`] : []),
+        ...(o.extra ?? []),
+        `--wrap=${command.map(quote).join(" ")}`
+      ]
+      try {
+        const { stdout } = await run("sbatch", args)
+        const id = stdout.trim().split(";")[0]!
+        if (!/^\d+$/.test(id)) throw new Error(`sbatch printed '${stdout.trim()}'`)
+        snapshot = undefined
+        return { id }
+      } catch (e) {
+        throw new Error(`sbatch failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`)
+      }
+    },
+    poll: async (job: Launched): Promise<JobState> => {
+      const f = (await jobs()).get(job.id)
+      // A job slurmctld has forgotten has ended; its result (or its absence) says how.
+      return f ? stateOf(f) : { ended: true, state: "UNKNOWN", reason: "no longer known to slurmctld" }
+    },
+    find: async (key) => {
+      snapshot = undefined
+      const name = jobName(key)
+      const uid = process.getuid?.()
+      for (const [id, f] of await jobs()) {
+        if (f["JobName"] !== name || stateOf(f).ended) continue
+        if (uid !== undefined && f["UserId"] && !f["UserId"].includes(`(${uid})`)) continue
+        return { id }
+      }
+      return undefined
+    },
+    cancel: async (job) => {
+      await run("scancel", [job.id]).catch(() => {})
+    }
+  }
+}
 
 /** A child process per job, on this machine. */
 export const processLauncher = (): Launcher => {

@@ -8,7 +8,8 @@
  */
 import { gitCommit, pipeVersion } from "./provenance.js"
 import { Cause, Effect, Exit, Layer } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { removeTree } from "../artifacts/blobs.js"
 import { self } from "../cache/liveness.js"
@@ -95,7 +96,39 @@ export const executeLocally = (store: StoreApi, task: Task): Effect.Effect<Execu
     )
   })
 
-/** Today's execution, as the Executor: stages run in this process against the Store. */
-export const localExecutor: Layer.Layer<Executor> = Layer.succeed(Executor, {
-  execute: (task: Task) => Effect.flatMap(Store, (store) => executeLocally(store, task))
-})
+/** The GPUs this machine offers: as CUDA_VISIBLE_DEVICES lists them, else the NVIDIA devices in /dev. */
+export const localGpus = (env: NodeJS.ProcessEnv = process.env, dev = "/dev"): number => {
+  const visible = env["CUDA_VISIBLE_DEVICES"]
+  if (visible !== undefined) return visible.split(",").filter((d) => d.trim() !== "" && d.trim() !== "-1").length
+  try {
+    return readdirSync(dev).filter((f) => /^nvidia\d+$/.test(f)).length
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Today's execution, as the Executor: stages run in this process against the Store. A stage that declares
+ * `resources: { cpus, gpus }` holds that many of this machine's CPUs and GPUs while it runs (at most all of
+ * them), so stages running at once (a sweep's points) never ask for more than there is; a stage that declares
+ * none is limited only by --jobs.
+ */
+export const localExecutor: Layer.Layer<Executor> = Layer.effect(
+  Executor,
+  Effect.gen(function* () {
+    const cpuCount = availableParallelism()
+    const gpuCount = localGpus()
+    const cpus = yield* Effect.makeSemaphore(cpuCount)
+    const gpus = yield* Effect.makeSemaphore(Math.max(1, gpuCount))
+    const hold = (task: Task) => {
+      const r = task.node.resources
+      const c = Math.min(r?.cpus ?? 0, cpuCount)
+      const g = gpuCount === 0 ? 0 : Math.min(r?.gpus ?? 0, gpuCount)
+      return <A, E, R>(run: Effect.Effect<A, E, R>) => {
+        const withGpus = g > 0 ? gpus.withPermits(g)(run) : run
+        return c > 0 ? cpus.withPermits(c)(withGpus) : withGpus
+      }
+    }
+    return { execute: (task: Task) => Effect.flatMap(Store, (store) => hold(task)(executeLocally(store, task))) }
+  })
+)

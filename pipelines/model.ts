@@ -2,7 +2,7 @@
 import type { Json } from "../artifacts/canonical.js"
 import type { AnyStageKind } from "./kind.js"
 import type { MetricDecl } from "./metric.js"
-import type { SweepSpec } from "./spec.js"
+import type { ExecutorSpec, Resources, SweepSpec } from "./spec.js"
 
 export interface StageNode {
   readonly id: string
@@ -19,6 +19,8 @@ export interface StageNode {
   readonly canonicalParams: Json
   readonly canonicalConfig: Json
   readonly deps: ReadonlyArray<string>
+  /** What it needs to run (not part of its key). */
+  readonly resources?: Resources
 }
 
 export interface Pipeline {
@@ -32,4 +34,6 @@ export interface Pipeline {
   readonly metric?: MetricDecl
   /** Sweeps declared in the file, by name. */
   readonly sweeps: Readonly<Record<string, SweepSpec>>
+  /** Where its stages run, when the file says. */
+  readonly executor?: ExecutorSpec
 }

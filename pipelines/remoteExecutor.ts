@@ -17,6 +17,7 @@ import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
 import { Store, type StoreApi } from "../cache/store.js"
 import { Executor, type Executed, type StageFailure, type Task } from "./executor.js"
+import type { Resources } from "./spec.js"
 import { StageError } from "./kind.js"
 import { gitCommit, pipeVersion } from "./provenance.js"
 import { jobOf, jobPath, logPath as remoteLog, resultPath, type JobResult } from "./remoteJob.js"
@@ -32,13 +33,24 @@ export interface JobState {
   /** As the launcher says it: COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, exit 1... */
   readonly state: string
   readonly reason?: string
+  /** The node it ran (or runs) on, when the launcher knows. */
+  readonly node?: string
 }
 
 /** Starts `pipe exec-node` somewhere and reports on it. */
 export interface Launcher {
   readonly name: string
-  readonly submit: (job: { key: string; stage: string; command: ReadonlyArray<string>; resources?: unknown }) => Promise<Launched>
+  readonly submit: (job: {
+    key: string
+    stage: string
+    command: ReadonlyArray<string>
+    resources?: Resources | undefined
+    /** Nodes not to run on (where an earlier try was lost). */
+    exclude?: ReadonlyArray<string>
+  }) => Promise<Launched>
   readonly poll: (job: Launched) => Promise<JobState>
+  /** A job for this key still queued or running (submitted by an earlier coordinator), if the launcher can tell. */
+  readonly find?: (key: string) => Promise<Launched | undefined>
   readonly cancel: (job: Launched) => Promise<void>
   /** How often to poll a running job, ms. */
   readonly pollMs: number
@@ -49,7 +61,12 @@ export interface RemoteSettings {
   readonly launcher: Launcher
   /** The command that starts this pipe on the other side: [node, .../pipe.mjs]. */
   readonly pipe: ReadonlyArray<string>
+  /** How often a job lost with its node (NODE_FAIL, BOOT_FAIL) is resubmitted, elsewhere. */
+  readonly retries: number
 }
+
+/** Job states that say the node was lost, not that the stage failed: worth another try elsewhere. */
+const LOST = new Set(["NODE_FAIL", "BOOT_FAIL"])
 
 const LOG_TAIL = 20
 
@@ -80,21 +97,50 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       )
       const damaged = node.needs.flatMap((n) => store.repair(task.inputs.get(n)!))
       if (damaged.length > 0) return yield* fail(`an input is damaged in the store (blob ${damaged[0]!.hash.slice(0, 12)} ${damaged[0]!.problem}); it will be rebuilt next time`)
-      yield* promise(async () => {
-        for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
-        await remote.delete(resultPath(key))
-        await remote.putJson(jobPath(key), spec)
-      })
-      const job = yield* promise(() => s.launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url] }))
-      writeFileSync(logPath, `pipe: ${node.id} submitted to ${s.launcher.name} as ${job.id} (remote ${remote.url})\n`, { flag: "a" })
-      // Watch it; an interrupted pipe cancels what it submitted.
-      const state = yield* Effect.gen(function* () {
-        for (;;) {
-          const st = yield* promise(() => s.launcher.poll(job))
-          if (st.ended) return st
-          yield* Effect.sleep(s.launcher.pollMs)
+      const note = (line: string) => writeFileSync(logPath, `pipe: ${line}\n`, { flag: "a" })
+      const launcher = s.launcher
+      const submit = (exclude: ReadonlyArray<string>) =>
+        promise(() => launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url], resources: node.resources, exclude }))
+      // Watch a job until it ends; an interrupted pipe cancels what it submitted.
+      const watch = (job: Launched) =>
+        Effect.gen(function* () {
+          for (;;) {
+            const st = yield* promise(() => launcher.poll(job))
+            if (st.ended) return st
+            yield* Effect.sleep(launcher.pollMs)
+          }
+        }).pipe(Effect.onInterrupt(() => Effect.promise(() => launcher.cancel(job).catch(() => {}))))
+
+      // A coordinator killed mid-run left its jobs behind: one that finished left its result (collected, not
+      // rerun: the key says what it made), one still queued or running is found by its name and watched again.
+      const earlier = task.forced ? undefined : ((yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined)
+      let job: Launched | undefined
+      let state: JobState = { ended: true, state: "COMPLETED" }
+      if (earlier?.status === "ok") note(`collected the result already on the remote (from ${earlier.host}${earlier.jobId ? `, job ${earlier.jobId}` : ""})`)
+      else {
+        job = task.forced || !launcher.find ? undefined : yield* promise(() => launcher.find!(key))
+        if (job) note(`re-attached to ${launcher.name} job ${job.id}, submitted earlier and still queued or running`)
+        else {
+          yield* promise(async () => {
+            for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
+            await remote.delete(resultPath(key))
+            await remote.putJson(jobPath(key), spec)
+          })
+          job = yield* submit([])
+          note(`${node.id} submitted to ${launcher.name} as ${job.id} (remote ${remote.url})`)
         }
-      }).pipe(Effect.onInterrupt(() => Effect.promise(() => s.launcher.cancel(job).catch(() => {}))))
+        // A job lost with its node is resubmitted, elsewhere, up to `retries` times.
+        const lostOn: Array<string> = []
+        for (let attempt = 0; ; attempt++) {
+          state = yield* watch(job)
+          if (!LOST.has(state.state) || attempt >= s.retries) break
+          if (state.node) lostOn.push(...state.node.split(","))
+          note(`${launcher.name} job ${job.id} ended ${state.state}${state.node ? ` on ${state.node}` : ""}; resubmitting (try ${attempt + 2} of ${s.retries + 1})`)
+          yield* promise(() => remote.delete(resultPath(key)))
+          job = yield* submit(lostOn)
+          note(`${node.id} submitted to ${launcher.name} as ${job.id}${lostOn.length ? ` (not on ${lostOn.join(", ")})` : ""}`)
+        }
+      }
       const result = (yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined
       const nodeLog = join(store.root, "tmp", `${self.pid}-${runId}.node.log`)
       mkdirSync(join(store.root, "tmp"), { recursive: true })
@@ -107,7 +153,7 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       if (result) store.records.placed(runId, result.host, result.jobId)
       const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
       if (!result || result.status !== "ok") {
-        const why = result?.error ?? `${s.launcher.name} job ${job.id} ended ${state.state}${state.reason ? ` (${state.reason})` : ""} without a result`
+        const why = result?.error ?? `${launcher.name} job ${job?.id ?? "?"} ended ${state.state}${state.reason ? ` (${state.reason})` : ""}${state.node ? ` on ${state.node}` : ""} without a result`
         return yield* fail(`${why}${where}${tail ? `\n${tail}` : ""}`)
       }
       const manifest = result.manifest!

@@ -140,6 +140,7 @@ export const runPipeline = (opts: RunOptions): Effect.Effect<Summary, PipelineIn
             key: d.key,
             record: d.record,
             reason: d.reason,
+            forced: force,
             inputs: new Map(node.needs.map((n) => [n, outputs.get(n)!])),
             upstream,
             echo: opts.echo ?? "none",

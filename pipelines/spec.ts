@@ -48,6 +48,64 @@ export const SweepSpec = Schema.Struct({
 
 export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
 
+/** SLURM's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+const SLURM_TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/
+
+/**
+ * What a stage needs to run: `resources: { cpus: 4, gpus: 1, mem: 16G, time: "2:00:00" }`. A scheduler gets
+ * them as job options; the local executor runs no more stages at once than this machine's CPUs and GPUs hold.
+ * They do not enter the stage's key: the same stage with more memory makes the same artifact.
+ */
+export const Resources = Schema.Struct({
+  cpus: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "a positive whole number of CPUs" }), { exact: true }),
+  gpus: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "a whole number of GPUs (0 or more)" }), { exact: true }),
+  mem: Schema.optionalWith(
+    Schema.Union(Schema.Number, Schema.String).pipe(
+      Schema.filter((v) => (typeof v === "number" ? Number.isInteger(v) && v > 0 : /^[1-9][0-9]*[KMGT]?$/.test(v)), {
+        description: "memory as megabytes (4096) or with a unit K, M, G or T (16G)"
+      })
+    ),
+    { exact: true }
+  ),
+  time: Schema.optionalWith(
+    Schema.Union(Schema.Number, Schema.String).pipe(
+      Schema.filter((v) => (typeof v === "number" ? Number.isInteger(v) && v > 0 : SLURM_TIME.test(v)), {
+        description: "a time limit as minutes (90) or as MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+      })
+    ),
+    { exact: true }
+  )
+}).annotations({ description: "resources: { cpus, gpus, mem, time }" })
+
+export type Resources = Schema.Schema.Type<typeof Resources>
+
+export const EXECUTORS = ["local", "slurm", "process"] as const
+export type ExecutorKind = (typeof EXECUTORS)[number]
+
+/**
+ * Where stages run, as the pipeline file says it (the command line's --executor, --remote, --partition and
+ * --retries win over it): `executor: { kind: slurm, remote: s3://bucket/prefix, partition: gpu }`.
+ */
+export const ExecutorSpec = Schema.Struct({
+  kind: Schema.Literal(...EXECUTORS).annotations({ description: "local, slurm or process" }),
+  remote: Schema.optionalWith(
+    Schema.String.pipe(Schema.minLength(1)).annotations({ description: "s3://bucket/prefix, or a directory the nodes share (relative to the pipeline file)" }),
+    { exact: true }
+  ),
+  partition: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.,-]+$/)).annotations({ description: "a SLURM partition name" }), {
+    exact: true
+  }),
+  retries: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)).annotations({ description: "how often a job lost with its node is resubmitted (0 to 10)" }), {
+    exact: true
+  }),
+  sbatch: Schema.optionalWith(
+    Schema.Array(Schema.String.pipe(Schema.pattern(/^--[a-z][a-z-]*(=.*)?$/)).annotations({ description: "an sbatch option in its long form, e.g. --account=lab" })),
+    { exact: true }
+  )
+}).annotations({ description: "an executor: { kind: local|slurm|process, remote, partition, retries, sbatch }" })
+
+export type ExecutorSpec = Schema.Schema.Type<typeof ExecutorSpec>
+
 export const TopLevel = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { description: "a non-empty pipeline name" })),
   description: Schema.optionalWith(Schema.String, { exact: true }),
@@ -55,7 +113,8 @@ export const TopLevel = Schema.Struct({
     description: "a map of stage ids to stages"
   }),
   metric: Schema.optionalWith(MetricSpec, { exact: true }),
-  sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
+  sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true }),
+  executor: Schema.optionalWith(ExecutorSpec, { exact: true })
 })
 
 const stageSchemas = new WeakMap<AnyStageKind, Schema.Schema<any, any>>()
@@ -72,6 +131,7 @@ export const stageSchema = (kind: AnyStageKind): Schema.Schema<any, any> => {
         exact: true
       }),
       params: Schema.optionalWith(kind.params, { exact: true }),
+      resources: Schema.optionalWith(Resources, { exact: true }),
       ...kind.fields
     }).annotations({ title: kind.kind, description: kind.description })
     stageSchemas.set(kind, s)
@@ -88,7 +148,8 @@ export const pipelineJsonSchema = (registry: Registry): object => {
     description: Schema.optional(Schema.String),
     stages: Schema.Record({ key: StageId, value: stage }),
     metric: Schema.optionalWith(MetricSpec, { exact: true }),
-    sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true })
+    sweeps: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SweepSpec }), { exact: true }),
+    executor: Schema.optionalWith(ExecutorSpec, { exact: true })
   }).annotations({ title: "pipe pipeline", description: "pipeline.yaml: stages, their params and what they need" })
   return JSONSchema.make(doc)
 }

@@ -13,7 +13,7 @@ import { detectCycle, topoOrder } from "./dag.js"
 import type { Diagnostic } from "./diagnostic.js"
 import type { Pipeline, StageNode } from "./model.js"
 import { diagnosticsOf, show } from "./parseIssues.js"
-import { configSchema, STAGE_ID, stageSchema, TopLevel } from "./spec.js"
+import { configSchema, STAGE_ID, stageSchema, TopLevel, type Resources } from "./spec.js"
 import { didYouMean } from "./suggest.js"
 import { resolveMetric, type MetricStage } from "./metric.js"
 import { resolveKey, sweepDiagnostics } from "./sweep.js"
@@ -24,7 +24,7 @@ const decodeOptions = { errors: "all", onExcessProperty: "error" } as const
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
-const COMMON_KEYS = new Set(["kind", "description", "needs", "params"])
+const COMMON_KEYS = new Set(["kind", "description", "needs", "params", "resources"])
 
 interface Decoded {
   readonly id: string
@@ -33,6 +33,7 @@ interface Decoded {
   readonly needs: ReadonlyArray<string>
   readonly config: Record<string, unknown>
   readonly params: unknown
+  readonly resources?: Resources
 }
 
 const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Diagnostic>): Decoded | undefined => {
@@ -83,6 +84,7 @@ const decodeStage = (id: string, raw: unknown, registry: Registry, out: Array<Di
     needs: (v["needs"] as ReadonlyArray<string> | undefined) ?? [],
     config,
     params: v["params"],
+    ...(v["resources"] !== undefined ? { resources: v["resources"] as Resources } : {}),
     ...(typeof v["description"] === "string" ? { description: v["description"] } : {})
   }
 }
@@ -262,6 +264,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       canonicalParams: withoutKeys(Schema.encodeSync(d.kind.params)(d.kind.keyParams?.(d.params) ?? d.params) as Json, d.kind.unkeyedParams),
       canonicalConfig: Schema.encodeSync(configSchema(d.kind))(d.config) as Json,
       deps: d.kind.deps?.(d.config) ?? [],
+      ...(d.resources !== undefined ? { resources: d.resources } : {}),
       ...(d.description !== undefined ? { description: d.description } : {})
     })
   }
@@ -271,6 +274,15 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     out.push(...sweepDiagnostics(top.right.sweeps, decoded, unchecked))
   }
   if (Either.isRight(top) && decoded.size === ids.length) out.push(...metricDiagnostics(top.right, decoded))
+  const ex = Either.isRight(top) ? top.right.executor : undefined
+  if (ex && ex.kind !== "slurm") {
+    for (const k of ["partition", "sbatch"] as const) {
+      if (ex[k] !== undefined) out.push({ path: ["executor", k], at: "key", message: `'${k}' is for kind slurm; this executor is ${ex.kind}` })
+    }
+  }
+  if (ex?.kind === "local" && ex.remote !== undefined) {
+    out.push({ path: ["executor", "remote"], at: "key", message: "a local executor runs stages here and needs no remote; use kind slurm or process to run through one" })
+  }
 
   if (out.length > 0) return Either.left(out)
   const r = top.pipe(Either.getOrThrow)
@@ -278,6 +290,7 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
     name: r.name,
     ...(r.description !== undefined ? { description: r.description } : {}),
     ...(r.metric !== undefined ? { metric: r.metric } : {}),
+    ...(r.executor !== undefined ? { executor: r.executor } : {}),
     stages: nodes,
     order: topoOrder(graph),
     sweeps: r.sweeps ?? {}

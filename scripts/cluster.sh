@@ -9,11 +9,14 @@
 #   - munged, as the munge user, with its own key, socket, pid, seed and log files (slurm.conf points at the
 #     socket with AuthInfo), so it does not touch a system munged on /run/munge;
 #   - slurmctld, and two slurmd "nodes" n1 and n2 of 1 CPU each (`slurmd -N n1` / `-N n2`, one port each),
-#     in one partition `debug`; no cgroups (proctrack/linuxproc, task/none), no accounting;
+#     in one partition `debug`, each offering one pretend GPU (gres gpu:1 backed by /dev/null); no
+#     cgroups (proctrack/linuxproc, task/none), no accounting; each slurmd in a private mount namespace with an
+#     empty tmpfs over <dir>/private, so jobs cannot see what the machine keeps there;
 #   - s3rver (node_modules/.bin/s3rver, pure JavaScript) with the bucket $PIPE_TEST_S3_BUCKET (pipe-test).
 # It waits until `sinfo` shows both nodes idle and the bucket answers over HTTP, then prints on stdout:
 #   export SLURM_CONF=<dir>/slurm.conf PIPE_TEST_CLUSTER=1 AWS_ENDPOINT_URL=http://127.0.0.1:<s3 port>
 #   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 PIPE_TEST_S3_BUCKET=pipe-test
+#   export PIPE_TEST_HIDDEN_DIR=<dir>/private   (the nodes see an empty tmpfs there: see below)
 # (one variable a line). Progress and errors go to stderr. `up` on a directory left by an earlier `up` first
 # runs `down` and starts from an empty directory (the S3 data goes with it).
 #
@@ -54,6 +57,7 @@ export AWS_ACCESS_KEY_ID=S3RVER
 export AWS_SECRET_ACCESS_KEY=S3RVER
 export AWS_REGION=us-east-1
 export PIPE_TEST_S3_BUCKET=$BUCKET
+export PIPE_TEST_HIDDEN_DIR=$D/private
 EOF
 }
 
@@ -141,7 +145,7 @@ up() {
     rm -rf "$D"
   fi
   local t_down=$((($(date +%s%N) - t0) / 1000000))
-  mkdir -p "$D"/{run,log,state,spool/n1,spool/n2,s3,munge}
+  mkdir -p "$D"/{run,log,state,spool/n1,spool/n2,s3,munge,private}
   touch "$D/.pipe-cluster"
   chmod 755 "$D" "$D/log"
   local token
@@ -200,18 +204,25 @@ SchedulerType=sched/backfill
 # (default 3: 2-3 s per job); with 0 it starts on the controller's next 1 s tick.
 SchedulerParameters=batch_sched_delay=0
 ReturnToService=2
+# Each node offers one (pretend) GPU, so jobs asking for --gres=gpu:N are scheduled as on a GPU cluster.
+GresTypes=gpu
 MinJobAge=300
 KillWait=2
 MailProg=/bin/true
-NodeName=n1 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N1_PORT CPUs=1 RealMemory=1000 State=UNKNOWN
-NodeName=n2 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N2_PORT CPUs=1 RealMemory=1000 State=UNKNOWN
+NodeName=n1 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N1_PORT CPUs=1 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
+NodeName=n2 NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 Port=$N2_PORT CPUs=1 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 EOF
+  # The pretend GPU is /dev/null (SLURM wants a device file for a GPU): enough for scheduling and CUDA_VISIBLE_DEVICES.
+  printf "AutoDetect=off\nNodeName=n1,n2 Name=gpu File=/dev/null\n" >"$D/gres.conf"
   export SLURM_CONF="$D/slurm.conf"
 
   tagged slurmctld -f "$D/slurm.conf" -i >"$D/log/slurmctld.out" 2>&1 </dev/null || fail_up "slurmctld did not start"
+  # Each slurmd (and so every job) runs in a private mount namespace where $D/private is an empty tmpfs: what
+  # the coordinator keeps there (the isolation test's store) is out of the jobs' sight, as on a real cluster.
   for n in $NODES; do
-    tagged slurmd -f "$D/slurm.conf" -N "$n" >"$D/log/slurmd-$n.out" 2>&1 </dev/null || fail_up "slurmd -N $n did not start"
+    tagged unshare -m --propagation private sh -c 'mount -t tmpfs -o size=1m none "$1" && exec slurmd -f "$2" -N "$3"' sh \
+      "$D/private" "$D/slurm.conf" "$n" >"$D/log/slurmd-$n.out" 2>&1 </dev/null || fail_up "slurmd -N $n did not start"
   done
 
   local t_started=$((($(date +%s%N) - t0) / 1000000))

@@ -103,7 +103,7 @@ describe("--executor process --remote DIR", () => {
     expect(ws.ranLog()).toEqual([])
     const none = await ws.pipe(["run", "--executor", "slurm"])
     expect(none.code).toBe(2)
-    expect(none.stderr).toMatch(/--executor slurm needs --remote URL/)
+    expect(none.stderr).toMatch(/--executor slurm needs a remote both sides reach: --remote s3:\/\/bucket\/prefix/)
     expect(summary((await ws.json(["run"])).events)).toMatchObject({ ran: 2 })
   })
 })

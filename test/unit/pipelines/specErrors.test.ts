@@ -307,7 +307,7 @@ const cases: ReadonlyArray<Case> = [
           cmd: [echo]
     `,
     text: [
-      "pipeline.yaml:2:1 owner: unknown key 'owner'; allowed keys: name, description, stages, metric, sweeps",
+      "pipeline.yaml:2:1 owner: unknown key 'owner'; allowed keys: name, description, stages, metric, sweeps, executor",
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["owner: me"]
@@ -444,7 +444,7 @@ const cases: ReadonlyArray<Case> = [
           timeout: 10
     `,
     text: [
-      "pipeline.yaml:6:5 stages.a.timeout: unknown key 'timeout'; allowed keys: kind, description, needs, params, cmd, deps",
+      "pipeline.yaml:6:5 stages.a.timeout: unknown key 'timeout'; allowed keys: kind, description, needs, params, resources, cmd, deps",
       "pipeline.yaml: 1 problem; nothing ran"
     ].join("\n"),
     at: ["timeout:"]
@@ -752,8 +752,8 @@ const cases: ReadonlyArray<Case> = [
       `pipeline.yaml:1:7 name: expected a non-empty pipeline name, got ""`,
       "pipeline.yaml:5:10 stages.b.cmd: expected a non-empty list of strings (program and arguments), got an empty list",
       `pipeline.yaml:7:11 stages.a.kind: unknown stage kind 'comand' (did you mean 'command'?); known kinds: ${KINDS}`,
-      "pipeline.yaml:12:5 stages.c.extra: unknown key 'extra'; allowed keys: kind, description, needs, params, cmd, deps",
-      "pipeline.yaml:13:1 bogus: unknown key 'bogus'; allowed keys: name, description, stages, metric, sweeps",
+      "pipeline.yaml:12:5 stages.c.extra: unknown key 'extra'; allowed keys: kind, description, needs, params, resources, cmd, deps",
+      "pipeline.yaml:13:1 bogus: unknown key 'bogus'; allowed keys: name, description, stages, metric, sweeps, executor",
       "pipeline.yaml: 5 problems; nothing ran"
     ].join("\n"),
     at: [`""`, "[]", "comand", "extra:", "bogus:"]
