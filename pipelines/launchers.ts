@@ -46,6 +46,9 @@ export const sbatchResources = (r: Resources | undefined): Array<string> => {
   ]
 }
 
+/** A job's comment: the remote it works through (one word, as scontrol prints fields space-separated). */
+const remoteTag = (remote: string) => `pipe:${encodeURIComponent(remote)}`
+
 /** The name a stage's job has: how a coordinator finds its jobs again after a restart. */
 export const jobName = (key: string) => `pipe-${key.slice(0, 16)}`
 
@@ -81,13 +84,15 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
   return {
     name: "slurm",
     pollMs,
-    submit: async ({ key, command, resources, exclude }) => {
+    submit: async ({ key, command, resources, exclude, remote }) => {
       const args = [
         "--parsable",
         `--job-name=${jobName(key)}`,
         "--output=/dev/null",
         // A job lost with its node comes back to this pipe, which resubmits it (--retries), not to SLURM's requeue.
         "--no-requeue",
+        // Which remote the job works through: a restarted coordinator re-attaches only to its own jobs.
+        `--comment=${remoteTag(remote)}`,
         ...(o.partition ? [`--partition=${o.partition}`] : []),
         ...sbatchResources(resources),
         ...(exclude && exclude.length > 0 ? [`--exclude=${exclude.join(",")}`] : []),
@@ -109,12 +114,12 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
       // A job slurmctld has forgotten has ended; its result (or its absence) says how.
       return f ? stateOf(f) : { ended: true, state: "UNKNOWN", reason: "no longer known to slurmctld" }
     },
-    find: async (key) => {
+    find: async (key, remote) => {
       snapshot = undefined
       const name = jobName(key)
       const uid = process.getuid?.()
       for (const [id, f] of await jobs()) {
-        if (f["JobName"] !== name || stateOf(f).ended) continue
+        if (f["JobName"] !== name || f["Comment"] !== remoteTag(remote) || stateOf(f).ended) continue
         if (uid !== undefined && f["UserId"] && !f["UserId"].includes(`(${uid})`)) continue
         return { id }
       }

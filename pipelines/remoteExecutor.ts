@@ -47,10 +47,12 @@ export interface Launcher {
     resources?: Resources | undefined
     /** Nodes not to run on (where an earlier try was lost). */
     exclude?: ReadonlyArray<string>
+    /** The remote's URL, which the job works through. */
+    remote: string
   }) => Promise<Launched>
   readonly poll: (job: Launched) => Promise<JobState>
   /** A job for this key still queued or running (submitted by an earlier coordinator), if the launcher can tell. */
-  readonly find?: (key: string) => Promise<Launched | undefined>
+  readonly find?: (key: string, remote: string) => Promise<Launched | undefined>
   readonly cancel: (job: Launched) => Promise<void>
   /** How often to poll a running job, ms. */
   readonly pollMs: number
@@ -100,7 +102,7 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       const note = (line: string) => writeFileSync(logPath, `pipe: ${line}\n`, { flag: "a" })
       const launcher = s.launcher
       const submit = (exclude: ReadonlyArray<string>) =>
-        promise(() => launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url], resources: node.resources, exclude }))
+        promise(() => launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url], resources: node.resources, exclude, remote: remote.url }))
       // Watch a job until it ends; an interrupted pipe cancels what it submitted.
       const watch = (job: Launched) =>
         Effect.gen(function* () {
@@ -118,7 +120,7 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       let state: JobState = { ended: true, state: "COMPLETED" }
       if (earlier?.status === "ok") note(`collected the result already on the remote (from ${earlier.host}${earlier.jobId ? `, job ${earlier.jobId}` : ""})`)
       else {
-        job = task.forced || !launcher.find ? undefined : yield* promise(() => launcher.find!(key))
+        job = task.forced || !launcher.find ? undefined : yield* promise(() => launcher.find!(key, remote.url))
         if (job) note(`re-attached to ${launcher.name} job ${job.id}, submitted earlier and still queued or running`)
         else {
           yield* promise(async () => {

@@ -4,6 +4,9 @@
 #   eval "$(scripts/cluster.sh up)"   start everything and export what the tests need
 #   scripts/cluster.sh env            print those export lines again (fails when the cluster is not up)
 #   scripts/cluster.sh down           stop everything `up` started; safe to call twice or when nothing is up
+#   scripts/cluster.sh kill-node N    a node dies: its slurmd and the processes of its jobs are killed (-9)
+#                                     and slurmctld is told it is DOWN (as it would find after SlurmdTimeout)
+#   scripts/cluster.sh revive-node N  start node N's slurmd again and return it to service
 #
 # `up` starts, all on 127.0.0.1:
 #   - munged, as the munge user, with its own key, socket, pid, seed and log files (slurm.conf points at the
@@ -218,12 +221,7 @@ EOF
   export SLURM_CONF="$D/slurm.conf"
 
   tagged slurmctld -f "$D/slurm.conf" -i >"$D/log/slurmctld.out" 2>&1 </dev/null || fail_up "slurmctld did not start"
-  # Each slurmd (and so every job) runs in a private mount namespace where $D/private is an empty tmpfs: what
-  # the coordinator keeps there (the isolation test's store) is out of the jobs' sight, as on a real cluster.
-  for n in $NODES; do
-    tagged unshare -m --propagation private sh -c 'mount -t tmpfs -o size=1m none "$1" && exec slurmd -f "$2" -N "$3"' sh \
-      "$D/private" "$D/slurm.conf" "$n" >"$D/log/slurmd-$n.out" 2>&1 </dev/null || fail_up "slurmd -N $n did not start"
-  done
+  for n in $NODES; do start_node "$n" || fail_up "slurmd -N $n did not start"; done
 
   local t_started=$((($(date +%s%N) - t0) / 1000000))
   for _ in $(seq 300); do
@@ -248,9 +246,53 @@ EOF
   cat "$D/env"
 }
 
+start_node() {
+  # Each slurmd (and so every job) runs in a private mount namespace where $D/private is an empty tmpfs: what
+  # the coordinator keeps there (the isolation test's store) is out of the jobs' sight, as on a real cluster.
+  env PIPE_CLUSTER_TOKEN="$(cat "$D/run/token")" unshare -m --propagation private \
+    sh -c 'mount -t tmpfs -o size=1m none "$1" && exec slurmd -f "$2" -N "$3"' sh "$D/private" "$D/slurm.conf" "$1" \
+    >"$D/log/slurmd-$1.out" 2>&1 </dev/null
+}
+
+node_arg() {
+  case " $NODES " in *" ${1:-} "*) ;; *) die "no node '${1:-}'; nodes: $NODES" ;; esac
+  [ -f "$D/env" ] || die "no cluster up at $D"
+  export SLURM_CONF="$D/slurm.conf"
+}
+
+kill_node() {
+  node_arg "$1"
+  local jobs pid p
+  jobs="$(squeue -h -w "$1" -o %i 2>/dev/null | tr '\n' ' ')"
+  pid="$(pid_of "$D/run/slurmd-$1.pid")"
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  # The job steps (slurmstepd names itself "slurmstepd: [ID.batch]") and everything the jobs started.
+  for p in $(ls /proc | grep -E '^[0-9]+$'); do
+    if grep -qzxF "SLURMD_NODENAME=$1" "/proc/$p/environ" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; continue; fi
+    for j in $jobs; do
+      if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "[$j."; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
+  done
+  scontrol update NodeName="$1" State=DOWN Reason="killed by cluster.sh" >&2
+  log "node $1 killed (jobs on it: ${jobs:-none})"
+}
+
+revive_node() {
+  node_arg "$1"
+  alive "$(pid_of "$D/run/slurmd-$1.pid")" || start_node "$1" || die "slurmd -N $1 did not start"
+  scontrol update NodeName="$1" State=RESUME >&2 || true
+  for _ in $(seq 100); do
+    case "$(sinfo -h -n "$1" -o %t)" in idle | mix | alloc) log "node $1 back"; return 0 ;; esac
+    sleep 0.1
+  done
+  die "node $1 not back after 10 s: $(sinfo -h -n "$1" -o %t)"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  kill-node) kill_node "${2:-}" ;;
+  revive-node) revive_node "${2:-}" ;;
   env) [ -f "$D/env" ] || die "no cluster up at $D (run: eval \"\$(scripts/cluster.sh up)\")"; cat "$D/env" ;;
-  *) echo "usage: $0 up|down|env   (state in \${PIPE_CLUSTER_DIR:-/tmp/pipe-cluster})" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|kill-node N|revive-node N   (state in \${PIPE_CLUSTER_DIR:-/tmp/pipe-cluster})" >&2; exit 2 ;;
 esac
