@@ -485,8 +485,10 @@ stages:
 /**
  * Stages on the SLURM cluster and S3 store of scripts/cluster.sh (run `eval "$(scripts/cluster.sh up)"` first;
  * skipped without it): the per-stage overhead of a no-op command stage through SLURM + S3 against `srun true`
- * alone and against the local executor, and a 32-point sweep of a 1-second stage on the two single-CPU nodes
- * against the ideal 16 s.
+ * alone, against a bare `sbatch` job watched as pipe watches its jobs (SLURM's own batch round trip), and
+ * against the local executor; a 32-point sweep of a 1-second stage on the two single-CPU nodes against the
+ * ideal 16 s; and a real ML sweep (the MLP on a 6,000-image subset, 4 learning rates) on both nodes, then again
+ * (fully cached).
  */
 const cluster = async ({ runs }) => {
   if (process.env.PIPE_TEST_CLUSTER !== "1") return { section: "cluster (skipped: no cluster; eval \"$(scripts/cluster.sh up)\" first)", lines: [] }
@@ -494,6 +496,9 @@ const cluster = async ({ runs }) => {
   const n = Math.min(runs, 5)
   const one = ["name: one", "stages:", "  s:", "    kind: command", "    params: { i: 0 }", `    cmd: [sh, -c, ${q("echo ${params.i} > $PIPE_OUT/x")}]`].join("\n")
   const srun = Array.from({ length: n }, () => timed("srun", ["true"]).seconds)
+  // A bare batch job of `true`, submitted and then watched with scontrol every 50 ms until it completes.
+  const sbatchTrue = `j=$(sbatch --parsable --output=/dev/null --wrap true) && while ! scontrol show job -o "$j" | grep -q "JobState=COMPLETED"; do sleep 0.05; done`
+  const sbatch = Array.from({ length: n }, () => timed("sh", ["-c", sbatchTrue]).seconds)
   const dir = makeWorkspace("cluster", `${one}\n`, {})
   const local = Array.from({ length: n }, (_, i) => pipe(dir, ["run", "--set", `s.i=${1000 + i}`]).seconds)
   const remote = `s3://${bucket}/bench-${process.pid}`
@@ -503,16 +508,34 @@ const cluster = async ({ runs }) => {
   const sdir = makeWorkspace("cluster-sweep", `${sleepy}\n`, {})
   const points = Array.from({ length: 32 }, (_, i) => i).join(",")
   const sweep = pipe(sdir, ["sweep", `s.i=${points}`, "--jobs", "8", "--executor", "slurm", "--remote", `${remote}-sweep`]).seconds
+  // The real thing: the repository's pipeline, the MLP on 6,000 images, 4 learning rates, on both nodes.
+  const mdir = makeWorkspace("cluster-ml", readFileSync(join(root, "pipeline.yaml"), "utf8"), {})
+  const ml = ["sweep", "train-mlp.lr=0.0003,0.001,0.003,0.01", "--stage", "evaluate-mlp", "--set", "download.limit=6000", "--set", "train-mlp.epochs=3", "--jobs", "4", "--executor", "slurm", "--remote", `${remote}-ml`, "--json"]
+  const first = pipe(mdir, ml, 1_200_000)
+  const events = (r) => r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+  const pts = events(first).filter((e) => e.event === "point")
+  const summary = events(first).find((e) => e.event === "summary") ?? {}
+  const sweepId = summary.sweep ?? 1
+  const listed = pipe(mdir, ["runs", "--sweep", String(sweepId), "--json", "--limit", "100"]).stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l))
+  const nodes = new Set(listed.map((r) => r.ran_on).filter(Boolean))
+  const again = pipe(mdir, ml, 600_000)
+  const againSummary = events(again).find((e) => e.event === "summary") ?? {}
+  const accs = pts.map((p) => `lr ${p.params["train-mlp.lr"]}: ${typeof p.metric === "number" ? p.metric.toFixed(4) : p.metric}`).join(", ")
   const f = (x) => `${x.toFixed(3)} s`
   const med = (xs) => stats(xs).median
   return {
     section: `cluster: SLURM (2 single-CPU nodes) + S3 (s3rver) on loopback, medians of ${n}`,
     lines: [
       `  srun true alone:                                     ${f(med(srun))}`,
+      `  sbatch job of true, watched (SLURM's batch round trip): ${f(med(sbatch))}`,
       `  one command stage, local executor (pipe run):        ${f(med(local))}`,
       `  one command stage, --executor slurm --remote s3://:  ${f(med(slurm))}`,
-      `  pipe's own per-stage cost over srun (slurm - srun - no-op run): ${f(med(slurm) - med(srun) - noop)}`,
-      `  32-point sweep of a 1 s stage, --jobs 8:             ${f(sweep)} (ideal 16 s: ${(sweep / 16).toFixed(2)}x)`
+      `  pipe's own per-stage cost over srun (slurm - srun - no-op run):              ${f(med(slurm) - med(srun) - noop)}`,
+      `  pipe's own per-stage cost over SLURM's batch round trip (slurm - sbatch - no-op run): ${f(med(slurm) - med(sbatch) - noop)}`,
+      `  32-point sweep of a 1 s stage, --jobs 8:             ${f(sweep)} (ideal 16 s: ${(sweep / 16).toFixed(2)}x)`,
+      `  ML sweep (MLP, 6,000 images, 3 epochs, 4 lrs) on SLURM: ${f(first.seconds)}; ${pts.filter((p) => p.status === "ok").length}/4 points ok; ${listed.length} runs in pipe runs --sweep ${sweepId}, on ${[...nodes].sort().join(" and ") || "?"}`,
+      `    test accuracy: ${accs}`,
+      `  the same sweep again: ${f(again.seconds)}, ${againSummary.ran ?? "?"} ran, ${againSummary.cached ?? "?"} cached`
     ]
   }
 }

@@ -6,7 +6,8 @@
  */
 import { Options } from "@effect/cli"
 import { Effect, Layer, Option } from "effect"
-import { isAbsolute, resolve } from "node:path"
+import { existsSync } from "node:fs"
+import { dirname, isAbsolute, join, resolve } from "node:path"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import type { Executor } from "../pipelines/executor.js"
 import type { Loaded } from "../pipelines/loader.js"
@@ -93,5 +94,8 @@ export const executorLayer = (flags: ExecutorFlags, loaded: Loaded): Effect.Effe
       kind === "slurm"
         ? launchers.slurmLauncher({ ...(partition !== undefined ? { partition } : {}), ...(fromFile?.sbatch ? { extra: fromFile.sbatch } : {}) })
         : launchers.processLauncher()
-    return { kind, layer: remoteExecutor({ remote: r, launcher, pipe: [process.execPath, process.argv[1]!], retries }) }
+    // The light entry beside the built pipe when there is one (it starts faster), else `pipe exec-node`.
+    const light = join(dirname(process.argv[1]!), "exec-node.mjs")
+    const execNode = existsSync(light) ? [process.execPath, light] : [process.execPath, process.argv[1]!, "exec-node"]
+    return { kind, layer: remoteExecutor({ remote: r, launcher, execNode, retries }) }
   })

@@ -61,8 +61,8 @@ export interface Launcher {
 export interface RemoteSettings {
   readonly remote: Remote
   readonly launcher: Launcher
-  /** The command that starts this pipe on the other side: [node, .../pipe.mjs]. */
-  readonly pipe: ReadonlyArray<string>
+  /** The command that runs `pipe exec-node` on the other side, before its KEY --remote URL: [node, .../exec-node.mjs]. */
+  readonly execNode: ReadonlyArray<string>
   /** How often a job lost with its node (NODE_FAIL, BOOT_FAIL) is resubmitted, elsewhere. */
   readonly retries: number
 }
@@ -102,7 +102,7 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
       const note = (line: string) => writeFileSync(logPath, `pipe: ${line}\n`, { flag: "a" })
       const launcher = s.launcher
       const submit = (exclude: ReadonlyArray<string>) =>
-        promise(() => launcher.submit({ key, stage: node.id, command: [...s.pipe, "exec-node", key, "--remote", remote.url], resources: node.resources, exclude, remote: remote.url }))
+        promise(() => launcher.submit({ key, stage: node.id, command: [...s.execNode, key, "--remote", remote.url], resources: node.resources, exclude, remote: remote.url }))
       // Watch a job until it ends; an interrupted pipe cancels what it submitted.
       const watch = (job: Launched) =>
         Effect.gen(function* () {

@@ -8,7 +8,8 @@ const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url),
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true })
 
 await build({
-  entryPoints: { pipe: "cli/main.ts" },
+  // exec-node.mjs: what a cluster job starts (cli/nodeMain.ts), without the command-line framework.
+  entryPoints: { pipe: "cli/main.ts", "exec-node": "cli/nodeMain.ts" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
