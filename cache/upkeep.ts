@@ -191,6 +191,12 @@ const size = (path: string): number => {
   }
 }
 
+/**
+ * The directory `--executor process` exchanges jobs, results and blobs through when given no remote: a remote
+ * inside the store, holding copies only. gc empties it when no run is in progress.
+ */
+export const EXCHANGE = "exchange"
+
 export const gc = (store: UpkeepParts, o: GcOptions): GcReport => {
   const db = store.db
   let report: Omit<GcReport, "removedBlobs" | "freedBytes" | "blobsDeferred" | "removedLogs"> & { logs: Array<string>; series: Array<string> } = {
@@ -298,6 +304,7 @@ export const gc = (store: UpkeepParts, o: GcOptions): GcReport => {
       if (!o.dryRun) rmSync(f.path, { force: true })
     }
   }
+  if (!blobsDeferred && !o.dryRun) rmSync(join(store.root, EXCHANGE), { recursive: true, force: true })
   let removedLogs = 0
   if (!o.dryRun) {
     for (const log of report.logs) {

@@ -13,10 +13,12 @@ import type { Executor } from "../pipelines/executor.js"
 import type { Loaded } from "../pipelines/loader.js"
 import { localExecutor } from "../pipelines/localExecutor.js"
 import { EXECUTORS, type ExecutorKind } from "../pipelines/spec.js"
+import { EXCHANGE } from "../cache/upkeep.js"
+import { storeRoot } from "./options.js"
 
 export const executorOpt = Options.choice("executor", EXECUTORS).pipe(
   Options.withDescription(
-    "Where stages run: local (here, default), slurm (an sbatch job each), process (a child process each); slurm and process need a remote. Overrides the pipeline file's executor.kind"
+    "Where stages run: local (in this process, default), slurm (an sbatch job each, through a remote), process (a pipe exec-node child process each, so --jobs runs stages truly in parallel; through --remote, else the store's exchange/ directory). Overrides the pipeline file's executor.kind"
   ),
   Options.optional
 )
@@ -49,8 +51,11 @@ export interface Chosen {
   readonly layer: Layer.Layer<Executor>
 }
 
-/** The Executor Layer the flags and the pipeline file choose; opening the remote first (an unreachable one is exit 3). */
-export const executorLayer = (flags: ExecutorFlags, loaded: Loaded): Effect.Effect<Chosen, UsageError | StoreError> =>
+/**
+ * The Executor Layer the flags and the pipeline file choose; opening the remote first (an unreachable one is
+ * exit 3). `process` without a remote exchanges through the store's own `exchange/` directory (pipe gc empties it).
+ */
+export const executorLayer = (flags: ExecutorFlags, loaded: Loaded, store: Option.Option<string>): Effect.Effect<Chosen, UsageError | StoreError> =>
   Effect.gen(function* () {
     const file = loaded.pipeline.executor
     const kind = Option.getOrElse(flags.executor, () => file?.kind ?? "local")
@@ -61,7 +66,7 @@ export const executorLayer = (flags: ExecutorFlags, loaded: Loaded): Effect.Effe
       ? flags.remote.value
       : fromFile?.remote !== undefined && !/^[a-z0-9]+:\/\//i.test(fromFile.remote) && !isAbsolute(fromFile.remote)
         ? resolve(loaded.workspace, fromFile.remote)
-        : fromFile?.remote
+        : (fromFile?.remote ?? (kind === "process" ? join(storeRoot(loaded, store), EXCHANGE) : undefined))
     const retries = Option.getOrElse(flags.retries, () => fromFile?.retries ?? 1)
     if (retries < 0 || retries > 10) return yield* new UsageError({ message: `--retries ${retries}: give 0 to 10` })
     if (kind === "local") {

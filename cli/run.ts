@@ -34,7 +34,7 @@ export const runCommand = Command.make(
       const name = Option.getOrUndefined(a.name)
       yield* O.checkExpWords(a.name, a.tag)
       const loaded = yield* O.load(a.file, a.set, a.stages)
-      const executor = (yield* executorLayer(a, loaded)).layer
+      const executor = (yield* executorLayer(a, loaded, a.store)).layer
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
         if (a.dryRun || a.check) {

@@ -192,7 +192,7 @@ export const sweepCommand = Command.make(
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
 
-      const executor = yield* executorLayer(a, base)
+      const executor = yield* executorLayer(a, base, a.store)
       yield* Effect.gen(function* () {
         const store = yield* Store
         if (a.dryRun) {

@@ -14,6 +14,7 @@ import { join } from "node:path"
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { execa } from "execa"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { holdCluster } from "../support/clusterLock.js"
 
 const ENABLED = process.env["PIPE_TEST_CLUSTER"] === "1"
 /** States a job does not leave by itself (squeue's long names, as `scontrol show job` prints them). */
@@ -41,6 +42,9 @@ async function finished(id: string, timeoutMs = 30_000): Promise<{ state: string
 }
 
 describe.runIf(ENABLED)("the test cluster (scripts/cluster.sh)", () => {
+  // One SLURM test file at a time: they need the nodes free, and some kill them.
+  holdCluster()
+
   let dir: string
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "pipe-cluster-test-"))

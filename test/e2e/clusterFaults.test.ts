@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import { scontrolFields } from "../../pipelines/launchers.js"
 import { statuses, workspace, type Workspace } from "../support/cli.js"
+import { holdCluster } from "../support/clusterLock.js"
 
 const UP = process.env["PIPE_TEST_CLUSTER"] === "1"
 const BUCKET = process.env["PIPE_TEST_S3_BUCKET"] ?? "pipe-test"
@@ -78,6 +79,9 @@ let ws: Workspace
 afterEach(() => ws?.cleanup())
 
 describe.runIf(UP)("a cluster run's settings and faults", () => {
+  // One SLURM test file at a time: they need the nodes free, and some kill them.
+  holdCluster()
+
   it("takes its executor from the pipeline file, and a stage's resources become its job's sbatch options", async () => {
     const tag = fresh()
     ws = workspace({ "pipeline.yaml": pipeline(tag) })

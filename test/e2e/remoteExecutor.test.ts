@@ -5,7 +5,7 @@
  * fails its stage with the log's tail and records nothing, a blob altered in the remote is refused by hash, and
  * an unusable remote is exit 3 before anything runs. (SLURM itself: cluster.test.ts, with the cluster up.)
  */
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
@@ -105,5 +105,34 @@ describe("--executor process --remote DIR", () => {
     expect(none.code).toBe(2)
     expect(none.stderr).toMatch(/--executor slurm needs a remote both sides reach: --remote s3:\/\/bucket\/prefix/)
     expect(summary((await ws.json(["run"])).events)).toMatchObject({ ran: 2 })
+  })
+})
+
+const BUILTIN = `
+name: builtin
+stages:
+  download: { kind: download, params: { limit: 300 } }
+  crop: { kind: augment, needs: [download], params: { pad: 4, flip: 0.5, mean: 0.5, std: 0.5 } }
+  plain: { kind: augment, needs: [download], params: { pad: 0, flip: 0, mean: 0, std: 1 } }
+`
+
+describe("--executor process without a remote", () => {
+  it("runs built-in stages as child processes through the store's exchange directory, which gc empties", async () => {
+    ws = workspace({ "pipeline.yaml": BUILTIN })
+    const r = await ws.json(["run", "--executor", "process"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(statuses(r.events)).toEqual({ download: "ran", crop: "ran", plain: "ran" })
+    const exchange = join(ws.dir, ".pipe", "exchange")
+    expect(readdirSync(join(exchange, "results")).sort()).toHaveLength(3)
+    expect((await ws.pipe(["show", "crop"])).stdout).toMatch(/pipe: ran on \S+/)
+    // The bytes a run in this process makes.
+    local = workspace({ "pipeline.yaml": BUILTIN })
+    const l = await local.json(["run"])
+    expect(outputs(l.events)).toEqual(outputs(r.events))
+    const gc = await ws.json(["gc"])
+    expect(gc.code, gc.stderr).toBe(0)
+    expect(existsSync(exchange)).toBe(false)
+    const again = await ws.json(["run", "--executor", "process"])
+    expect(statuses(again.events)).toEqual({ download: "cached", crop: "cached", plain: "cached" })
   })
 })

@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, workspace, type Workspace } from "../support/cli.js"
+import { holdCluster } from "../support/clusterLock.js"
 
 const UP = process.env["PIPE_TEST_CLUSTER"] === "1"
 const BUCKET = process.env["PIPE_TEST_S3_BUCKET"] ?? "pipe-test"
@@ -36,6 +37,9 @@ afterEach(() => ws?.cleanup())
 const remote = () => `s3://${BUCKET}/t-${randomBytes(4).toString("hex")}`
 
 describe.runIf(UP)("--executor slurm --remote s3://", () => {
+  // One SLURM test file at a time: they need the nodes free, and some kill them.
+  holdCluster()
+
   it("runs each stage as a SLURM job through S3 and records where it ran", async () => {
     ws = workspace({ "pipeline.yaml": PIPELINE })
     const r = await ws.json(["run", "--executor", "slurm", "--remote", remote()])
