@@ -14,6 +14,7 @@ const depth = O.integerAtLeast("depth", 1, "Follow at most N runs deep").pipe(Op
 
 export const runLine = (r: NonNullable<LineageNode["run"]>): string =>
   `run #${r.id} ${r.stage} [${r.kind}] ${r.status}, ${when(r.startedAt)}, ${duration(r.durationMs)}` +
+  (r.ranOn ? ` on ${r.ranOn}${r.jobId ? ` (job ${r.jobId})` : ""}` : "") +
   (r.sweeps.length === 0
     ? ""
     : r.sweeps.length <= 3

@@ -11,7 +11,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { blobPath, removeTree } from "../artifacts/blobs.js"
-import { openRemote, RemoteBlobMismatch, RemoteError, type Remote } from "../artifacts/remote.js"
+import { openRemote, remoteBlobKey, RemoteBlobMismatch, RemoteError, type Remote } from "../artifacts/remote.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { checkJob, JOB_VERSION, JobError, jobPath, logPath, nodeOf, resultPath, type JobResult, type JobSpec } from "../pipelines/remoteJob.js"
 import { runStageIn } from "../pipelines/stageWork.js"
@@ -38,9 +38,12 @@ const runJob = async (remote: Remote, spec: JobSpec, scratch: string): Promise<J
     } catch (e) {
       // A damaged input is the job's failure (reported in its result), not the remote's.
       if (!(e instanceof RemoteBlobMismatch)) throw e
-      appendFileSync(log, `pipe exec-node: ${e.message}\n`)
+      // Off the remote with it: the coordinator uploads the good copy next time (it skips blobs already there).
+      await remote.delete(remoteBlobKey(hash)).catch(() => {})
+      const error = `${e.message}; removed from the remote, so the next run uploads it again`
+      appendFileSync(log, `pipe exec-node: ${error}\n`)
       await remote.putFile(logPath(spec.key), log)
-      return { ...base, status: "failed", error: e.message, endedAt: Date.now() }
+      return { ...base, status: "failed", error, endedAt: Date.now() }
     }
   }
   const registry = makeRegistry()

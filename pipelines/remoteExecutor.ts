@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path"
 import { blobPath, putBlob, type BlobStat } from "../artifacts/blobs.js"
 import { makeManifest } from "../artifacts/manifest.js"
-import type { Remote } from "../artifacts/remote.js"
+import { remoteBlobKey, RemoteBlobMismatch, type Remote } from "../artifacts/remote.js"
 import { self } from "../cache/liveness.js"
 import { seriesFile } from "../cache/records.js"
 import { Store, type StoreApi } from "../cache/store.js"
@@ -169,7 +169,28 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
           continue
         }
         const tmp = join(store.root, "tmp", `${self.pid}-${runId}-${hash.slice(0, 16)}`)
-        yield* promise(() => remote.getBlob(hash, tmp))
+        // A blob altered on the remote after the node uploaded it is refused by its hash, and it and the result
+        // are removed there, so the next run runs the stage again instead of collecting it.
+        yield* Effect.tryPromise({
+          try: () => remote.getBlob(hash, tmp),
+          catch: (e) => e
+        }).pipe(
+          Effect.catchAll((e) =>
+            Effect.flatMap(
+              Effect.promise(async () => {
+                if (!(e instanceof RemoteBlobMismatch)) return
+                await remote.delete(remoteBlobKey(hash)).catch(() => {})
+                await remote.delete(resultPath(key)).catch(() => {})
+              }),
+              () =>
+                fail(
+                  e instanceof RemoteBlobMismatch
+                    ? `${e.message}; it and the result were removed from the remote, so the next run runs ${node.id} again`
+                    : e instanceof Error ? e.message : String(e)
+                )
+            )
+          )
+        )
         blobs.push(yield* Effect.try({ try: () => putBlob(store.root, tmp, true, () => undefined, hash), catch: (e) => new StageError({ message: `storing ${hash.slice(0, 12)}: ${String(e)}` }) }))
       }
       if (result.series) writeFileSync(seriesFile(store.root, runId), result.series.map((f) => `${JSON.stringify(f)}\n`).join(""))

@@ -95,6 +95,8 @@ describe.runIf(UP)("a cluster run's settings and faults", () => {
     expect(job["MinMemoryNode"]).toBe("200M")
     expect(job["NumCPUs"]).toBe("1")
     expect(job["TresPerNode"]).toMatch(/gpu:1/)
+    // pipe lineage names the node and the job too.
+    expect((await ws.pipe(["lineage", "work"])).stdout).toMatch(new RegExp(`made by run #\\d+ work \\[command\\] ok, .* on n[12] \\(job ${work["job_id"]}\\)`))
     // SLURM gave the job its GPU.
     expect(outputFile(work, "seen")).toMatch(/^hidden\ngpu=0 n=0\n1\n/)
     // The command line wins over the file: --executor local runs it here, with no job.

@@ -5,7 +5,8 @@
  * fails its stage with the log's tail and records nothing, a blob altered in the remote is refused by hash, and
  * an unusable remote is exit 3 before anything runs. (SLURM itself: cluster.test.ts, with the cluster up.)
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { statuses, summary, workspace, type Workspace } from "../support/cli.js"
@@ -91,7 +92,36 @@ describe("--executor process --remote DIR", () => {
     writeFileSync(numbers, text.replace("500", "501"))
     const r = await ws.pipe(["run", "--executor", "process", "--remote", remote, "--force", "sum"])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/✗ sum: failed .*(does not match|mismatch|hash)/i)
+    expect(r.stdout).toMatch(/✗ sum: failed .*hash to [0-9a-f]{64} \(corrupt\); removed from the remote, so the next run uploads it again/)
+    // The damaged copy is gone from the remote: the next run uploads the good one and succeeds.
+    const again = await ws.json(["run", "--executor", "process", "--remote", remote, "--force", "sum"])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.events.find((e) => e["stage"] === "sum")!["metrics"]).toEqual({ total: 500500 })
+  })
+
+  it("collects a result already on the remote instead of rerunning it, and refuses an output blob altered there", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const remote = join(ws.dir, "remote")
+    expect((await ws.json(["run", "--executor", "process", "--remote", remote])).code).toBe(0)
+    expect(ws.ranLog()).toEqual(["data", "sum"])
+    // A coordinator that lost its store (or was killed before recording): the results are still on the remote.
+    rmSync(join(ws.dir, ".pipe"), { recursive: true, force: true })
+    // ...but someone altered sum's output there (same size, other bytes).
+    const sumBlob = join(remote, "blobs", createHash("sha256").update("500500\n").digest("hex").slice(0, 2), createHash("sha256").update("500500\n").digest("hex"))
+    chmodSync(sumBlob, 0o644)
+    writeFileSync(sumBlob, "500501\n")
+    const r = await ws.pipe(["run", "--executor", "process", "--remote", remote])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/✓ data: ran/)
+    expect(r.stdout).toMatch(/✗ sum: failed .*\(corrupt\); it and the result were removed from the remote, so the next run runs sum again/)
+    // data was collected, not run again; nothing of sum was recorded.
+    expect(ws.ranLog()).toEqual(["data", "sum"])
+    expect((await ws.json(["show", "data"])).events[0]!["status"]).toBe("ok")
+    expect((await ws.json(["show", "sum"])).events[0]!["status"]).toBe("failed")
+    const again = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(statuses(again.events)).toEqual({ data: "cached", sum: "ran" })
+    expect(ws.ranLog()).toEqual(["data", "sum", "sum"])
+    expect(readFileSync(sumBlob, "utf8")).toBe("500500\n")
   })
 
   it("an unusable remote is exit 3, naming it, before anything runs; --remote needs a remote executor", async () => {
