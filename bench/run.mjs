@@ -540,6 +540,44 @@ const cluster = async ({ runs }) => {
   }
 }
 
+/**
+ * Built-in stages of a sweep running at once: two analyze runs (PCA, t-SNE, charts: JavaScript on pipe's own
+ * thread) as a 2-point sweep with --jobs 1 and with --jobs 2, where each gets a process of its own (exec-node).
+ * Upstream stages are cached first. On two cores the --jobs 2 sweep should take well under the --jobs 1 one.
+ */
+const parallelStages = async ({ runs }) => {
+  const yaml = [
+    "name: par",
+    "stages:",
+    "  download: { kind: download, params: { limit: 3000 } }",
+    "  split: { kind: split, needs: [download] }",
+    "  plain: { kind: augment, needs: [download], params: { pad: 0, flip: 0, mean: 0, std: 1 } }",
+    "  train-mlp: { kind: train, needs: [split, plain], params: { model: mlp, epochs: 1 } }",
+    "  evaluate-mlp: { kind: evaluate, needs: [train-mlp, split] }",
+    "  analyze: { kind: analyze, needs: [evaluate-mlp, train-mlp, split], params: { tsne_points: 1000, tsne_iterations: 300 } }"
+  ].join("\n")
+  const dir = makeWorkspace("parallel", `${yaml}\n`, {})
+  pipe(dir, ["run", "evaluate-mlp"])
+  const n = Math.min(runs, 3)
+  let seed = 1
+  const sweep = (jobs) => pipe(dir, ["sweep", `analyze.seed=${seed++},${seed++}`, "--jobs", String(jobs), "--metric", "analyze.figures"]).seconds
+  const one = []
+  const two = []
+  for (let i = 0; i < n; i++) {
+    one.push(sweep(1))
+    two.push(sweep(2))
+  }
+  const a = stats(one).median
+  const b = stats(two).median
+  return {
+    section: `parallel: two analyze runs as a 2-point sweep (3,000 images), medians of ${n}`,
+    lines: [
+      `  --jobs 1 (one after the other):              ${a.toFixed(2)} s`,
+      `  --jobs 2 (each in a process of its own):     ${b.toFixed(2)} s  (${(a / b).toFixed(2)}x faster)`
+    ]
+  }
+}
+
 const benchmarks = [
   { id: "node", run: nodeBaseline },
   { id: "noop6", run: noopRun("noop6", "6-stage pipeline", pipeline6, 0.3) },
@@ -552,6 +590,7 @@ const benchmarks = [
   { id: "torch", run: torchOverhead },
   { id: "accuracy", run: accuracy },
   { id: "mlp-seeds", run: mlpSeeds },
+  { id: "parallel", run: parallelStages },
   { id: "cluster", run: cluster }
 ]
 

@@ -9,7 +9,7 @@ import { Effect, Layer, Option } from "effect"
 import { existsSync } from "node:fs"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { StoreError, UsageError } from "../pipelines/errors.js"
-import type { Executor } from "../pipelines/executor.js"
+import { Executor as ExecutorTag, type Executor } from "../pipelines/executor.js"
 import type { Loaded } from "../pipelines/loader.js"
 import { localExecutor } from "../pipelines/localExecutor.js"
 import { EXECUTORS, type ExecutorKind } from "../pipelines/spec.js"
@@ -51,11 +51,52 @@ export interface Chosen {
   readonly layer: Layer.Layer<Executor>
 }
 
+/** A remote opened and tried (a small record written and removed): an unusable one is exit 3. */
+const openTried = (url: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const { openRemote } = await import("../artifacts/remote.js")
+      const opened = await openRemote(url, { create: true })
+      const probe = `jobs/probe-${process.pid}.json`
+      await opened.putJson(probe, { pid: process.pid })
+      await opened.delete(probe)
+      return opened
+    },
+    catch: (e) => new StoreError({ message: e instanceof Error ? e.message : String(e) })
+  })
+
+/** How to start `exec-node`: the light entry beside the built pipe when there is one (it starts faster), else `pipe exec-node`. */
+const execNodeCommand = (): ReadonlyArray<string> => {
+  const light = join(dirname(process.argv[1]!), "exec-node.mjs")
+  return existsSync(light) ? [process.execPath, light] : [process.execPath, process.argv[1]!, "exec-node"]
+}
+
+/**
+ * Stages run at once (a sweep's --jobs N) on the local executor: a stage whose kind works in pipe's own process
+ * (`inProcess`) gets a process of its own (`exec-node`, through the store's exchange/ directory), so such stages
+ * really run in parallel; the others (a command, already its own program) run as before.
+ */
+const parallelLocal = (exchange: string): Effect.Effect<Layer.Layer<Executor>, StoreError> =>
+  Effect.gen(function* () {
+    const [{ remoteExecutor }, { processLauncher }] = yield* Effect.promise(() => Promise.all([import("../pipelines/remoteExecutor.js"), import("../pipelines/launchers.js")]))
+    const remote = yield* openTried(exchange)
+    const apart = remoteExecutor({ remote, launcher: processLauncher(), execNode: execNodeCommand(), retries: 0 })
+    return Layer.effect(
+      ExecutorTag,
+      Effect.gen(function* () {
+        const here = yield* Effect.provide(ExecutorTag, localExecutor)
+        const own = yield* Effect.provide(ExecutorTag, apart)
+        return { execute: (task) => (task.node.kind.inProcess ? own : here).execute(task) }
+      })
+    )
+  })
+
 /**
  * The Executor Layer the flags and the pipeline file choose; opening the remote first (an unreachable one is
  * exit 3). `process` without a remote exchanges through the store's own `exchange/` directory (pipe gc empties it).
+ * `parallel`: stages will run at once (a sweep with --jobs > 1), which the local executor takes into account.
  */
-export const executorLayer = (flags: ExecutorFlags, loaded: Loaded, store: Option.Option<string>): Effect.Effect<Chosen, UsageError | StoreError> =>
+export const executorLayer = (flags: ExecutorFlags, loaded: Loaded, store: Option.Option<string>, parallel = false): Effect.Effect<Chosen, UsageError | StoreError> =>
   Effect.gen(function* () {
     const file = loaded.pipeline.executor
     const kind = Option.getOrElse(flags.executor, () => file?.kind ?? "local")
@@ -72,7 +113,7 @@ export const executorLayer = (flags: ExecutorFlags, loaded: Loaded, store: Optio
     if (kind === "local") {
       if (Option.isSome(flags.remote)) return yield* new UsageError({ message: "--remote is for --executor slurm or process; stages run here with the local executor" })
       if (Option.isSome(flags.partition)) return yield* new UsageError({ message: "--partition is for --executor slurm; stages run here with the local executor" })
-      return { kind, layer: localExecutor }
+      return { kind, layer: parallel ? yield* parallelLocal(join(storeRoot(loaded, store), EXCHANGE)) : localExecutor }
     }
     if (remote === undefined) {
       return yield* new UsageError({
@@ -80,27 +121,12 @@ export const executorLayer = (flags: ExecutorFlags, loaded: Loaded, store: Optio
       })
     }
     if (kind !== "slurm" && Option.isSome(flags.partition)) return yield* new UsageError({ message: `--partition is for --executor slurm, not ${kind}` })
-    const [{ openRemote }, { remoteExecutor }, launchers] = yield* Effect.promise(() =>
-      Promise.all([import("../artifacts/remote.js"), import("../pipelines/remoteExecutor.js"), import("../pipelines/launchers.js")])
-    )
-    // Opened and tried (a small record written and removed) before anything runs: an unusable remote is exit 3.
-    const r = yield* Effect.tryPromise({
-      try: async () => {
-        const opened = await openRemote(remote, { create: true })
-        const probe = `jobs/probe-${process.pid}.json`
-        await opened.putJson(probe, { pid: process.pid })
-        await opened.delete(probe)
-        return opened
-      },
-      catch: (e) => new StoreError({ message: e instanceof Error ? e.message : String(e) })
-    })
+    const [{ remoteExecutor }, launchers] = yield* Effect.promise(() => Promise.all([import("../pipelines/remoteExecutor.js"), import("../pipelines/launchers.js")]))
+    const r = yield* openTried(remote)
     const partition = Option.getOrUndefined(flags.partition) ?? fromFile?.partition
     const launcher =
       kind === "slurm"
         ? launchers.slurmLauncher({ ...(partition !== undefined ? { partition } : {}), ...(fromFile?.sbatch ? { extra: fromFile.sbatch } : {}) })
         : launchers.processLauncher()
-    // The light entry beside the built pipe when there is one (it starts faster), else `pipe exec-node`.
-    const light = join(dirname(process.argv[1]!), "exec-node.mjs")
-    const execNode = existsSync(light) ? [process.execPath, light] : [process.execPath, process.argv[1]!, "exec-node"]
-    return { kind, layer: remoteExecutor({ remote: r, launcher, execNode, retries }) }
+    return { kind, layer: remoteExecutor({ remote: r, launcher, execNode: execNodeCommand(), retries }) }
   })

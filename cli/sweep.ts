@@ -36,7 +36,7 @@ const grid = Args.text({ name: "KEY=VALUES | SWEEP" }).pipe(
   ),
   Args.repeated
 )
-const jobs = O.integerAtLeast("jobs", 1, "Points run at once (stages of one point run in order; at most one train runs at a time)").pipe(
+const jobs = O.integerAtLeast("jobs", 1, "Points run at once (stages of one point run in order; at most one train runs at a time). Above 1, built-in stages run in processes of their own, so they really run in parallel").pipe(
   Options.withDefault(1)
 )
 const maxPoints = O.integerAtLeast(
@@ -192,7 +192,7 @@ export const sweepCommand = Command.make(
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
 
-      const executor = yield* executorLayer(a, base, a.store)
+      const executor = yield* executorLayer(a, base, a.store, a.jobs > 1)
       yield* Effect.gen(function* () {
         const store = yield* Store
         if (a.dryRun) {

@@ -141,6 +141,12 @@ export interface StageKind<
     params: P
   ) => Effect.Effect<Readonly<Record<string, string>>, StageError>
   readonly load: () => Promise<StageRunner<Schema.Struct.Type<F>, P>>
+  /**
+   * Its work runs in pipe's own process (JavaScript on the main thread), not in a program it starts. When
+   * stages run at once (a sweep's --jobs N), the local executor gives each stage of such a kind a process of its
+   * own (`pipe exec-node`), so they really run in parallel instead of taking turns on one thread.
+   */
+  readonly inProcess?: boolean
 }
 
 export type AnyStageKind = StageKind<string, any, any, string, Readonly<Record<string, InputSlot>>, any>

@@ -39,5 +39,6 @@ export const analyzeKind = defineKind({
   },
   output: "report",
   figures: ["best_test_accuracy", "figures", "models"],
-  load: () => import("./analyze.run.js")
+  load: () => import("./analyze.run.js"),
+  inProcess: true
 })

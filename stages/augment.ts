@@ -31,5 +31,6 @@ export const augmentKind = defineKind({
   inputs: { dataset: { type: "dataset" } },
   output: "augmentation-policy",
   figures: [],
-  load: () => import("./augment.run.js")
+  load: () => import("./augment.run.js"),
+  inProcess: true
 })

@@ -35,5 +35,6 @@ export const downloadKind = defineKind({
   figures: [],
   sources: Object.fromEntries(FILES.map((f) => [f.name, f.sha256])),
   unkeyedParams: ["source", "dir", "url"],
-  load: () => import("./download.run.js")
+  load: () => import("./download.run.js"),
+  inProcess: true
 })

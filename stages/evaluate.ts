@@ -43,7 +43,8 @@ export const makeEvaluateKind = <P extends EvaluationParams & { readonly engine:
             ]
           : []
       }),
-    load: async () => (await import("./evaluate.run.js")).runner(engines)
+    load: async () => (await import("./evaluate.run.js")).runner(engines),
+    inProcess: true
   })
 
 export const evaluateKind = makeEvaluateKind(builtinEngines, evaluateParams(builtinEngines, DEFAULT_ENGINE))

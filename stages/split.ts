@@ -22,5 +22,6 @@ export const splitKind = defineKind({
   inputs: { dataset: { type: "dataset" } },
   output: "split",
   figures: [],
-  load: () => import("./split.run.js")
+  load: () => import("./split.run.js"),
+  inProcess: true
 })

@@ -31,7 +31,8 @@ export const makeTrainKind = <P extends TrainingParams & { readonly engine: stri
     unkeyedParams: settingNames(engines),
     keyParams: withoutDefaultDropout,
     engine: (_config, p) => identityOf(engines, p).pipe(Effect.mapError((e) => new StageError({ message: e.message }))),
-    load: async () => (await import("./train.run.js")).runner(engines)
+    load: async () => (await import("./train.run.js")).runner(engines),
+    inProcess: true
   })
 
 export const trainKind = makeTrainKind(builtinEngines, trainParams(builtinEngines, DEFAULT_ENGINE))

@@ -165,4 +165,20 @@ describe("--executor process without a remote", () => {
     const again = await ws.json(["run", "--executor", "process"])
     expect(statuses(again.events)).toEqual({ download: "cached", crop: "cached", plain: "cached" })
   })
+
+  it("a sweep with --jobs 2 runs built-in stages in processes of their own, making the same artifacts as --jobs 1", async () => {
+    ws = workspace({ "pipeline.yaml": BUILTIN })
+    const r = await ws.json(["sweep", "crop.flip=0.1,0.9", "--jobs", "2", "--stage", "crop"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.events.filter((e) => e["event"] === "point").map((p) => p["status"])).toEqual(["ok", "ok"])
+    // Each ran as exec-node through the store's exchange: download once, crop twice.
+    expect(readdirSync(join(ws.dir, ".pipe", "exchange", "results"))).toHaveLength(3)
+    const runs = (await ws.json(["runs", "--stage", "crop"])).events
+    for (const run of runs) expect((await ws.pipe(["show", String(run["id"])])).stdout).toMatch(/pipe: crop submitted to process as p\d+ \(pid \d+\)/)
+    local = workspace({ "pipeline.yaml": BUILTIN })
+    const one = await local.json(["sweep", "crop.flip=0.1,0.9", "--jobs", "1", "--stage", "crop"])
+    const outs = (events: ReadonlyArray<Record<string, any>>) => events.filter((e) => e["event"] === "stage" && e["status"] === "ran").map((e) => e["output"]).sort()
+    expect(outs(r.events)).toEqual(outs(one.events))
+    expect(existsSync(join(local.dir, ".pipe", "exchange"))).toBe(false)
+  })
 })
