@@ -508,6 +508,8 @@ const cluster = async ({ runs }) => {
   const sdir = makeWorkspace("cluster-sweep", `${sleepy}\n`, {})
   const points = Array.from({ length: 32 }, (_, i) => i).join(",")
   const sweep = pipe(sdir, ["sweep", `s.i=${points}`, "--jobs", "8", "--executor", "slurm", "--remote", `${remote}-sweep`]).seconds
+  // SLURM alone on the same 32 one-second jobs, all submitted at once: what the scheduler itself makes of them.
+  const bare = timed("sh", ["-c", `for i in $(seq 32); do sbatch --parsable --output=/dev/null --job-name=bench-bare --wrap "sleep 1" >/dev/null || exit 1; done; while [ -n "$(squeue -h -n bench-bare -o %i)" ]; do sleep 0.1; done`]).seconds
   // The real thing: the repository's pipeline, the MLP on 6,000 images, 4 learning rates, on both nodes.
   const mdir = makeWorkspace("cluster-ml", readFileSync(join(root, "pipeline.yaml"), "utf8"), {})
   const ml = ["sweep", "train-mlp.lr=0.0003,0.001,0.003,0.01", "--stage", "evaluate-mlp", "--set", "download.limit=6000", "--set", "train-mlp.epochs=3", "--jobs", "4", "--executor", "slurm", "--remote", `${remote}-ml`, "--json"]
@@ -532,7 +534,8 @@ const cluster = async ({ runs }) => {
       `  one command stage, --executor slurm --remote s3://:  ${f(med(slurm))}`,
       `  pipe's own per-stage cost over srun (slurm - srun - no-op run):              ${f(med(slurm) - med(srun) - noop)}`,
       `  pipe's own per-stage cost over SLURM's batch round trip (slurm - sbatch - no-op run): ${f(med(slurm) - med(sbatch) - noop)}`,
-      `  32-point sweep of a 1 s stage, --jobs 8:             ${f(sweep)} (ideal 16 s: ${(sweep / 16).toFixed(2)}x)`,
+      `  32 bare sbatch jobs of sleep 1, all at once (SLURM alone): ${f(bare)} (ideal 16 s: ${(bare / 16).toFixed(2)}x)`,
+      `  32-point sweep of a 1 s stage, --jobs 8:             ${f(sweep)} (ideal 16 s: ${(sweep / 16).toFixed(2)}x; SLURM alone: ${(sweep / bare).toFixed(2)}x)`,
       `  ML sweep (MLP, 6,000 images, 3 epochs, 4 lrs) on SLURM: ${f(first.seconds)}; ${pts.filter((p) => p.status === "ok").length}/4 points ok; ${listed.length} runs in pipe runs --sweep ${sweepId}, on ${[...nodes].sort().join(" and ") || "?"}`,
       `    test accuracy: ${accs}`,
       `  the same sweep again: ${f(again.seconds)}, ${againSummary.ran ?? "?"} ran, ${againSummary.cached ?? "?"} cached`

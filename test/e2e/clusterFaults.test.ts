@@ -125,6 +125,28 @@ describe.runIf(UP)("a cluster run's settings and faults", () => {
     }
   }, 120_000)
 
+  it("Ctrl-C cancels the jobs pipe submitted (scancel) and records nothing", async () => {
+    const tag = fresh()
+    ws = workspace({ "pipeline.yaml": pipeline(tag, "{ cpus: 1 }") })
+    const child = ws.spawn(["run", "--set", "work.wait=120"])
+    let job: Record<string, string> | undefined
+    try {
+      await until("work's job to run", 60_000, () => {
+        if (!hasRun(ws, "work", "running")) return false
+        job = jobs().find((j) => j["JobState"] === "RUNNING" && j["Comment"]?.includes(`f-${tag}`))
+        return job !== undefined
+      })
+      child.kill("SIGINT")
+      const r = await child
+      expect(r.exitCode).toBe(130)
+      await until("the job to be cancelled", 30_000, () => jobs().find((j) => j["JobId"] === job!["JobId"])?.["JobState"] === "CANCELLED")
+      expect(hasRun(ws, "work", "ok")).toBe(false)
+      expect(hasRun(ws, "work", "interrupted")).toBe(true)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  }, 120_000)
+
   it("a job over its time limit fails its stage with TIMEOUT, records nothing, and skips what needs it", async () => {
     const tag = fresh()
     ws = workspace({ "pipeline.yaml": `${pipeline(tag, "{ time: 1 }")}  after:\n    kind: command\n    needs: [work]\n    cmd: [sh, -c, 'cp $PIPE_IN_WORK/seen $PIPE_OUT/']\n` })
