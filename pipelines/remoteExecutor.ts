@@ -125,7 +125,8 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
         else {
           yield* promise(async () => {
             for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
-            await remote.delete(resultPath(key))
+            // A failed try's result would be read as this job's (a forced run did not look first).
+            if (earlier || task.forced) await remote.delete(resultPath(key))
             await remote.putJson(jobPath(key), spec)
           })
           job = yield* submit([])
