@@ -6,12 +6,12 @@
  */
 import { Options } from "@effect/cli"
 import { Effect, Layer, Option } from "effect"
-import { existsSync } from "node:fs"
+import { existsSync, realpathSync } from "node:fs"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { Executor as ExecutorTag, type Executor } from "../pipelines/executor.js"
 import type { Loaded } from "../pipelines/loader.js"
-import { localExecutor } from "../pipelines/localExecutor.js"
+import { inThisProcess, localExecutor, machineShare } from "../pipelines/localExecutor.js"
 import { EXECUTORS, type ExecutorKind } from "../pipelines/spec.js"
 import { EXCHANGE } from "../cache/upkeep.js"
 import { storeRoot } from "./options.js"
@@ -67,7 +67,8 @@ const openTried = (url: string) =>
 
 /** How to start `exec-node`: the light entry beside the built pipe when there is one (it starts faster), else `pipe exec-node`. */
 const execNodeCommand = (): ReadonlyArray<string> => {
-  const light = join(dirname(process.argv[1]!), "exec-node.mjs")
+  // Through npm's bin link, argv[1] is the link: the entry lies beside what it points to.
+  const light = join(dirname(realpathSync(process.argv[1]!)), "exec-node.mjs")
   return existsSync(light) ? [process.execPath, light] : [process.execPath, process.argv[1]!, "exec-node"]
 }
 
@@ -84,9 +85,11 @@ const parallelLocal = (exchange: string): Effect.Effect<Layer.Layer<Executor>, S
     return Layer.effect(
       ExecutorTag,
       Effect.gen(function* () {
-        const here = yield* Effect.provide(ExecutorTag, localExecutor)
+        // One share of this machine for both kinds of stage: a process of its own still runs here.
+        const share = yield* machineShare
+        const here = inThisProcess(share)
         const own = yield* Effect.provide(ExecutorTag, apart)
-        return { execute: (task) => (task.node.kind.inProcess ? own : here).execute(task) }
+        return { execute: (task) => (task.node.kind.inProcess ? share(task)(own.execute(task)) : here.execute(task)) }
       })
     )
   })

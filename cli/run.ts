@@ -7,6 +7,7 @@ import type { StageEvent } from "../pipelines/events.js"
 import { commandLine, experimentOf } from "../pipelines/experiment.js"
 import { planRun, runPipeline } from "../pipelines/runner.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
+import { localExecutor } from "../pipelines/localExecutor.js"
 import { executorLayer, executorOptions } from "./executors.js"
 import * as O from "./options.js"
 import { renderError } from "./render.js"
@@ -34,7 +35,8 @@ export const runCommand = Command.make(
       const name = Option.getOrUndefined(a.name)
       yield* O.checkExpWords(a.name, a.tag)
       const loaded = yield* O.load(a.file, a.set, a.stages)
-      const executor = (yield* executorLayer(a, loaded, a.store)).layer
+      // A plan (--dry-run, --check) runs nothing, so it needs no executor: the remote is not even opened.
+      const executor = a.dryRun || a.check ? localExecutor : (yield* executorLayer(a, loaded, a.store)).layer
       yield* O.checkTargets(loaded, a.stages)
       yield* Effect.gen(function* () {
         if (a.dryRun || a.check) {

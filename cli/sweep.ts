@@ -22,6 +22,7 @@ import { expLabel } from "../cache/experiments.js"
 import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { ExitCode, setExitCode } from "./exitCodes.js"
+import { localExecutor } from "../pipelines/localExecutor.js"
 import { executorLayer, executorOptions } from "./executors.js"
 import * as O from "./options.js"
 import { planState } from "./planText.js"
@@ -192,7 +193,8 @@ export const sweepCommand = Command.make(
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
 
-      const executor = yield* executorLayer(a, base, a.store, a.jobs > 1)
+      // A dry run runs nothing, so it needs no executor: the remote is not even opened.
+      const executor = a.dryRun ? { kind: "local" as const, layer: localExecutor } : yield* executorLayer(a, base, a.store, a.jobs > 1)
       yield* Effect.gen(function* () {
         const store = yield* Store
         if (a.dryRun) {
@@ -213,8 +215,8 @@ export const sweepCommand = Command.make(
           points: pts,
           targets: a.stage,
           jobs: a.jobs,
-          // One training at a time here (they share the GPU); a scheduler places its jobs itself.
-          kindLimits: executor.kind === "local" ? { train: 1 } : {},
+          // One training at a time on this machine (they share the GPU); a scheduler places its jobs itself.
+          kindLimits: executor.kind === "slurm" ? {} : { train: 1 },
           ...(ranked ? { metric: ranked.ref } : {}),
           sweepId,
           command: commandLine(),

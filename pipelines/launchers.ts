@@ -46,6 +46,9 @@ export const sbatchResources = (r: Resources | undefined): Array<string> => {
   ]
 }
 
+/** How long scontrol may keep failing before the jobs being watched are given up (and cancelled). */
+const UNREACHABLE_MS = 60_000
+
 /** A job's comment: the remote it works through (one word, as scontrol prints fields space-separated). */
 const remoteTag = (remote: string) => `pipe:${encodeURIComponent(remote)}`
 
@@ -63,6 +66,7 @@ const stateOf = (f: Record<string, string>): JobState => {
 
 export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
   const pollMs = o.pollMs ?? 250
+  let failingSince: number | undefined
   // One `scontrol show job -o` answers for every job this pipe watches: polls within half a tick share it.
   let snapshot: { at: number; jobs: Promise<Map<string, Record<string, string>>> } | undefined
   const jobs = (): Promise<Map<string, Record<string, string>>> => {
@@ -85,7 +89,9 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
     name: "slurm",
     pollMs,
     submit: async ({ key, command, resources, exclude, remote }) => {
+      // The file's own options first: for an option given twice sbatch keeps the last, and pipe's must hold.
       const args = [
+        ...(o.extra ?? []),
         "--parsable",
         `--job-name=${jobName(key)}`,
         "--output=/dev/null",
@@ -96,7 +102,6 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
         ...(o.partition ? [`--partition=${o.partition}`] : []),
         ...sbatchResources(resources),
         ...(exclude && exclude.length > 0 ? [`--exclude=${exclude.join(",")}`] : []),
-        ...(o.extra ?? []),
         `--wrap=${command.map(quote).join(" ")}`
       ]
       try {
@@ -110,7 +115,17 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
       }
     },
     poll: async (job: Launched): Promise<JobState> => {
-      const f = (await jobs()).get(job.id)
+      // slurmctld busy or restarting for a moment is not the job's end: asked again next tick, for up to a minute.
+      let all: Map<string, Record<string, string>>
+      try {
+        all = await jobs()
+        failingSince = undefined
+      } catch (e) {
+        failingSince ??= Date.now()
+        if (Date.now() - failingSince > UNREACHABLE_MS) throw e
+        return { ended: false, state: "UNKNOWN", reason: (e as Error).message }
+      }
+      const f = all.get(job.id)
       // A job slurmctld has forgotten has ended; its result (or its absence) says how.
       return f ? stateOf(f) : { ended: true, state: "UNKNOWN", reason: "no longer known to slurmctld" }
     },

@@ -108,27 +108,30 @@ export const localGpus = (env: NodeJS.ProcessEnv = process.env, dev = "/dev"): n
 }
 
 /**
- * Today's execution, as the Executor: stages run in this process against the Store. A stage that declares
- * `resources: { cpus, gpus }` holds that many of this machine's CPUs and GPUs while it runs (at most all of
- * them), so stages running at once (a sweep's points) never ask for more than there is; a stage that declares
- * none is limited only by --jobs.
+ * This machine's CPUs and GPUs shared among the stages running at once: a stage that declares `resources: {
+ * cpus, gpus }` holds that many (at most all of them) while it runs, so stages running together (a sweep's
+ * points) never ask for more than there is; a stage that declares none is limited only by --jobs.
  */
-export const localExecutor: Layer.Layer<Executor> = Layer.effect(
-  Executor,
-  Effect.gen(function* () {
-    const cpuCount = availableParallelism()
-    const gpuCount = localGpus()
-    const cpus = yield* Effect.makeSemaphore(cpuCount)
-    const gpus = yield* Effect.makeSemaphore(Math.max(1, gpuCount))
-    const hold = (task: Task) => {
-      const r = task.node.resources
-      const c = Math.min(r?.cpus ?? 0, cpuCount)
-      const g = gpuCount === 0 ? 0 : Math.min(r?.gpus ?? 0, gpuCount)
-      return <A, E, R>(run: Effect.Effect<A, E, R>) => {
-        const withGpus = g > 0 ? gpus.withPermits(g)(run) : run
-        return c > 0 ? cpus.withPermits(c)(withGpus) : withGpus
-      }
+export const machineShare = Effect.gen(function* () {
+  const cpuCount = availableParallelism()
+  const gpuCount = localGpus()
+  const cpus = yield* Effect.makeSemaphore(cpuCount)
+  const gpus = yield* Effect.makeSemaphore(Math.max(1, gpuCount))
+  return (task: Task) => {
+    const r = task.node.resources
+    const c = Math.min(r?.cpus ?? 0, cpuCount)
+    const g = gpuCount === 0 ? 0 : Math.min(r?.gpus ?? 0, gpuCount)
+    return <A, E, R>(run: Effect.Effect<A, E, R>) => {
+      const withGpus = g > 0 ? gpus.withPermits(g)(run) : run
+      return c > 0 ? cpus.withPermits(c)(withGpus) : withGpus
     }
-    return { execute: (task: Task) => Effect.flatMap(Store, (store) => hold(task)(executeLocally(store, task))) }
-  })
-)
+  }
+})
+
+/** Runs stages in this process against the Store, each within its share of the machine. */
+export const inThisProcess = (share: (task: Task) => <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => ({
+  execute: (task: Task) => Effect.flatMap(Store, (store) => share(task)(executeLocally(store, task)))
+})
+
+/** Today's execution, as the Executor: stages run in this process against the Store (see machineShare). */
+export const localExecutor: Layer.Layer<Executor> = Layer.effect(Executor, Effect.map(machineShare, inThisProcess))

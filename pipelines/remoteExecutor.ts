@@ -20,7 +20,7 @@ import { Executor, type Executed, type StageFailure, type Task } from "./executo
 import type { Resources } from "./spec.js"
 import { StageError } from "./kind.js"
 import { gitCommit, pipeVersion } from "./provenance.js"
-import { jobOf, jobPath, logPath as remoteLog, resultPath, type JobResult } from "./remoteJob.js"
+import { JOB_VERSION, jobOf, jobPath, logPath as remoteLog, resultPath, type JobResult } from "./remoteJob.js"
 
 /** A job as its launcher knows it. */
 export interface Launched {
@@ -67,8 +67,11 @@ export interface RemoteSettings {
   readonly retries: number
 }
 
-/** Job states that say the node was lost, not that the stage failed: worth another try elsewhere. */
-const LOST = new Set(["NODE_FAIL", "BOOT_FAIL"])
+/** Job states that say the node was lost (or taken back), not that the stage failed: worth another try elsewhere. */
+const LOST = new Set(["NODE_FAIL", "BOOT_FAIL", "PREEMPTED"])
+
+/** A manifest path as pipe writes them: relative, '/'-separated, no empty, '.' or '..' segment. */
+const safePath = (p: string) => p.length > 0 && !p.includes("\0") && !p.includes("\\") && p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..")
 
 const LOG_TAIL = 20
 
@@ -111,38 +114,99 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
             if (st.ended) return st
             yield* Effect.sleep(launcher.pollMs)
           }
-        }).pipe(Effect.onInterrupt(() => Effect.promise(() => launcher.cancel(job).catch(() => {}))))
+        }).pipe(Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Effect.promise(() => launcher.cancel(job).catch(() => {})))))
+
+      // A result checked before anything of it is used: for this key, in this format, naming files that make its
+      // artifact, each at a plain relative path (a result on a remote is not trusted to stay inside the store).
+      const checked = (r: JobResult | undefined): string | undefined => {
+        if (!r || typeof r !== "object") return "no result"
+        if (r.version !== JOB_VERSION || r.key !== key) return `the result on the remote is not this job's (key ${String(r.key).slice(0, 12)}, format ${String(r.version)})`
+        if (r.status !== "ok") return undefined
+        const files = r.manifest?.files
+        if (!Array.isArray(files)) return "the result names no files"
+        const bad = files.find((f) => typeof f?.path !== "string" || !safePath(f.path) || typeof f.hash !== "string" || !/^[0-9a-f]{64}$/.test(f.hash))
+        if (bad) return `the result names a file at ${JSON.stringify(bad?.path)}, which is not a plain relative path`
+        if (makeManifest(files).hash !== r.manifest!.hash) return `the result of ${node.id} names files that do not make its artifact ${String(r.manifest!.hash).slice(0, 12)}`
+        return undefined
+      }
+      // Every output blob into the local store, each checked by hash, before anything is recorded. A blob altered
+      // on the remote after the node uploaded it is refused, and it and the result are removed there, so the
+      // stage runs again instead of being collected.
+      const collect = (r: JobResult) =>
+        Effect.gen(function* () {
+          const problem = checked(r)
+          if (problem) return yield* fail(problem)
+          const blobs: Array<BlobStat> = []
+          for (const hash of new Set(r.manifest!.files.map((f) => f.hash))) {
+            const known = store.records.blob(hash)
+            if (known && existsSync(blobPath(store.root, hash))) {
+              blobs.push(known)
+              continue
+            }
+            const tmp = join(store.root, "tmp", `${self.pid}-${runId}-${hash.slice(0, 16)}`)
+            mkdirSync(join(store.root, "tmp"), { recursive: true })
+            const got = yield* Effect.either(Effect.tryPromise({ try: () => remote.getBlob(hash, tmp), catch: (e) => e }))
+            if (got._tag === "Left") {
+              const e = got.left
+              if (!(e instanceof RemoteBlobMismatch)) return yield* fail(e instanceof Error ? e.message : String(e))
+              yield* Effect.promise(async () => {
+                await remote.delete(remoteBlobKey(hash)).catch(() => {})
+                await remote.delete(resultPath(key)).catch(() => {})
+              })
+              return yield* fail(`${e.message}; it and the result were removed from the remote, so ${node.id} runs again`)
+            }
+            blobs.push(yield* Effect.try({ try: () => putBlob(store.root, tmp, true, () => undefined, hash), catch: (e) => new StageError({ message: `storing ${hash.slice(0, 12)}: ${String(e)}` }) }))
+          }
+          return blobs
+        })
+      const record = (r: JobResult, blobs: ReadonlyArray<BlobStat>): Executed => {
+        const where = ` on ${r.host}${r.jobId ? ` (job ${r.jobId})` : ""}`
+        store.records.placed(runId, r.host, r.jobId)
+        if (r.series) writeFileSync(seriesFile(store.root, runId), r.series.map((f) => `${JSON.stringify(f)}\n`).join(""))
+        note(`ran${where}`)
+        store.records.succeed(runId, task.pipeline, node.id, {
+          type: node.kind.output,
+          ...(r.metrics ? { metrics: r.metrics } : {}),
+          manifest: r.manifest!,
+          blobs: [...blobs],
+          inputs: Object.fromEntries(node.needs.map((n) => [n, task.inputs.get(n)!]))
+        })
+        return { runId, output: r.manifest!.hash, logPath, ...(r.metrics ? { metrics: r.metrics } : {}) }
+      }
 
       // A coordinator killed mid-run left its jobs behind: one that finished left its result (collected, not
       // rerun: the key says what it made), one still queued or running is found by its name and watched again.
       const earlier = task.forced ? undefined : ((yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined)
-      let job: Launched | undefined
-      let state: JobState = { ended: true, state: "COMPLETED" }
-      if (earlier?.status === "ok") note(`collected the result already on the remote (from ${earlier.host}${earlier.jobId ? `, job ${earlier.jobId}` : ""})`)
+      if (earlier?.status === "ok") {
+        const got = yield* Effect.either(collect(earlier))
+        if (got._tag === "Right") {
+          note(`collected the result already on the remote (from ${earlier.host}${earlier.jobId ? `, job ${earlier.jobId}` : ""})`)
+          return record(earlier, got.right)
+        }
+        note(`the result already on the remote cannot be used (${got.left.message}); running ${node.id}`)
+      }
+      let job = task.forced || earlier || !launcher.find ? undefined : yield* promise(() => launcher.find!(key, remote.url))
+      let state: JobState
+      if (job) note(`re-attached to ${launcher.name} job ${job.id}, submitted earlier and still queued or running`)
       else {
-        job = task.forced || !launcher.find ? undefined : yield* promise(() => launcher.find!(key, remote.url))
-        if (job) note(`re-attached to ${launcher.name} job ${job.id}, submitted earlier and still queued or running`)
-        else {
-          yield* promise(async () => {
-            for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
-            // A failed try's result would be read as this job's (a forced run did not look first).
-            if (earlier || task.forced) await remote.delete(resultPath(key))
-            await remote.putJson(jobPath(key), spec)
-          })
-          job = yield* submit([])
-          note(`${node.id} submitted to ${launcher.name} as ${job.id} (remote ${remote.url})`)
-        }
-        // A job lost with its node is resubmitted, elsewhere, up to `retries` times.
-        const lostOn: Array<string> = []
-        for (let attempt = 0; ; attempt++) {
-          state = yield* watch(job)
-          if (!LOST.has(state.state) || attempt >= s.retries) break
-          if (state.node) lostOn.push(...state.node.split(","))
-          note(`${launcher.name} job ${job.id} ended ${state.state}${state.node ? ` on ${state.node}` : ""}; resubmitting (try ${attempt + 2} of ${s.retries + 1})`)
-          yield* promise(() => remote.delete(resultPath(key)))
-          job = yield* submit(lostOn)
-          note(`${node.id} submitted to ${launcher.name} as ${job.id}${lostOn.length ? ` (not on ${lostOn.join(", ")})` : ""}`)
-        }
+        yield* promise(async () => {
+          for (const input of Object.values(spec.inputs)) for (const f of input.files) await remote.putBlob(f.hash, blobPath(store.root, f.hash))
+          // A result there (an earlier failure; a forced run did not look) would be read as this job's.
+          if (earlier || task.forced) await remote.delete(resultPath(key))
+          await remote.putJson(jobPath(key), spec)
+        })
+        job = yield* submit([])
+        note(`${node.id} submitted to ${launcher.name} as ${job.id} (remote ${remote.url})`)
+      }
+      // A job lost with its node is resubmitted up to `retries` times, not on the node it was lost with.
+      for (let attempt = 0; ; attempt++) {
+        state = yield* watch(job)
+        if (!LOST.has(state.state) || attempt >= s.retries) break
+        const lostOn = state.node ? state.node.split(",") : []
+        note(`${launcher.name} job ${job.id} ended ${state.state}${state.node ? ` on ${state.node}` : ""}; resubmitting (try ${attempt + 2} of ${s.retries + 1})`)
+        yield* promise(() => remote.delete(resultPath(key)))
+        job = yield* submit(lostOn)
+        note(`${node.id} submitted to ${launcher.name} as ${job.id}${lostOn.length ? ` (not on ${lostOn.join(", ")})` : ""}`)
       }
       const result = (yield* promise(() => remote.getJson(resultPath(key)))) as JobResult | undefined
       const nodeLog = join(store.root, "tmp", `${self.pid}-${runId}.node.log`)
@@ -153,57 +217,15 @@ const runRemotely = (store: StoreApi, s: RemoteSettings, task: Task): Effect.Eff
         tail = tailOf(nodeLog)
         rmSync(nodeLog, { force: true })
       }
+      const problem = result ? checked(result) : undefined
+      if (problem) return yield* fail(problem)
       if (result) store.records.placed(runId, result.host, result.jobId)
-      const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
       if (!result || result.status !== "ok") {
-        const why = result?.error ?? `${launcher.name} job ${job?.id ?? "?"} ended ${state.state}${state.reason ? ` (${state.reason})` : ""}${state.node ? ` on ${state.node}` : ""} without a result`
+        const where = result ? ` on ${result.host}${result.jobId ? ` (job ${result.jobId})` : ""}` : ""
+        const why = result?.error ?? `${launcher.name} job ${job.id} ended ${state.state}${state.reason ? ` (${state.reason})` : ""}${state.node ? ` on ${state.node}` : ""} without a result`
         return yield* fail(`${why}${where}${tail ? `\n${tail}` : ""}`)
       }
-      const manifest = result.manifest!
-      if (makeManifest(manifest.files).hash !== manifest.hash) return yield* fail(`the result of ${node.id} names files that do not make its artifact ${manifest.hash.slice(0, 12)}`)
-      // Every output blob into the local store, each checked by hash, before anything is recorded.
-      const blobs: Array<BlobStat> = []
-      for (const hash of new Set(manifest.files.map((f) => f.hash))) {
-        const known = store.records.blob(hash)
-        if (known && existsSync(blobPath(store.root, hash))) {
-          blobs.push(known)
-          continue
-        }
-        const tmp = join(store.root, "tmp", `${self.pid}-${runId}-${hash.slice(0, 16)}`)
-        // A blob altered on the remote after the node uploaded it is refused by its hash, and it and the result
-        // are removed there, so the next run runs the stage again instead of collecting it.
-        yield* Effect.tryPromise({
-          try: () => remote.getBlob(hash, tmp),
-          catch: (e) => e
-        }).pipe(
-          Effect.catchAll((e) =>
-            Effect.flatMap(
-              Effect.promise(async () => {
-                if (!(e instanceof RemoteBlobMismatch)) return
-                await remote.delete(remoteBlobKey(hash)).catch(() => {})
-                await remote.delete(resultPath(key)).catch(() => {})
-              }),
-              () =>
-                fail(
-                  e instanceof RemoteBlobMismatch
-                    ? `${e.message}; it and the result were removed from the remote, so the next run runs ${node.id} again`
-                    : e instanceof Error ? e.message : String(e)
-                )
-            )
-          )
-        )
-        blobs.push(yield* Effect.try({ try: () => putBlob(store.root, tmp, true, () => undefined, hash), catch: (e) => new StageError({ message: `storing ${hash.slice(0, 12)}: ${String(e)}` }) }))
-      }
-      if (result.series) writeFileSync(seriesFile(store.root, runId), result.series.map((f) => `${JSON.stringify(f)}\n`).join(""))
-      writeFileSync(logPath, `pipe: ran${where}\n`, { flag: "a" })
-      store.records.succeed(runId, task.pipeline, node.id, {
-        type: node.kind.output,
-        ...(result.metrics ? { metrics: result.metrics } : {}),
-        manifest,
-        blobs,
-        inputs: Object.fromEntries(node.needs.map((n) => [n, task.inputs.get(n)!]))
-      })
-      return { runId, output: manifest.hash, logPath, ...(result.metrics ? { metrics: result.metrics } : {}) }
+      return record(result, yield* collect(result))
     })
 
     return yield* work.pipe(

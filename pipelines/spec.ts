@@ -106,6 +106,31 @@ export const ExecutorSpec = Schema.Struct({
 
 export type ExecutorSpec = Schema.Schema.Type<typeof ExecutorSpec>
 
+/**
+ * The sbatch options pipe sets itself, with where their value comes from: the pipeline file's `executor.sbatch`
+ * may not give them (validation says so), since pipe finds, watches and places its jobs by them.
+ */
+export const OWN_SBATCH_OPTIONS: Readonly<Record<string, string>> = {
+  "job-name": "pipe names each job after its stage's key",
+  comment: "pipe marks each job with its remote",
+  output: "the stage's log travels through the remote",
+  error: "the stage's log travels through the remote",
+  parsable: "pipe reads the job id",
+  wrap: "pipe gives the command",
+  requeue: "pipe resubmits a job lost with its node itself (executor.retries)",
+  "no-requeue": "pipe resubmits a job lost with its node itself (executor.retries)",
+  exclude: "pipe excludes the nodes a job was lost with",
+  partition: "use executor.partition or --partition",
+  "cpus-per-task": "use a stage's resources.cpus",
+  gres: "use a stage's resources.gpus",
+  gpus: "use a stage's resources.gpus",
+  mem: "use a stage's resources.mem",
+  time: "use a stage's resources.time",
+  array: "each stage is one job",
+  wait: "pipe watches its jobs itself",
+  chdir: "the stage runs in its own scratch directory"
+}
+
 export const TopLevel = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1, { description: "a non-empty pipeline name" })),
   description: Schema.optionalWith(Schema.String, { exact: true }),

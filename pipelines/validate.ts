@@ -13,7 +13,7 @@ import { detectCycle, topoOrder } from "./dag.js"
 import type { Diagnostic } from "./diagnostic.js"
 import type { Pipeline, StageNode } from "./model.js"
 import { diagnosticsOf, show } from "./parseIssues.js"
-import { configSchema, STAGE_ID, stageSchema, TopLevel, type Resources } from "./spec.js"
+import { configSchema, OWN_SBATCH_OPTIONS, STAGE_ID, stageSchema, TopLevel, type Resources } from "./spec.js"
 import { didYouMean } from "./suggest.js"
 import { resolveMetric, type MetricStage } from "./metric.js"
 import { resolveKey, sweepDiagnostics } from "./sweep.js"
@@ -280,6 +280,11 @@ export const validate = (raw: unknown, registry: Registry): Validation => {
       if (ex[k] !== undefined) out.push({ path: ["executor", k], at: "key", message: `'${k}' is for kind slurm; this executor is ${ex.kind}` })
     }
   }
+  ex?.sbatch?.forEach((opt, i) => {
+    const name = opt.slice(2).split("=")[0]!
+    const why = Object.hasOwn(OWN_SBATCH_OPTIONS, name) ? OWN_SBATCH_OPTIONS[name] : undefined
+    if (why !== undefined) out.push({ path: ["executor", "sbatch", i], message: `--${name} is set by pipe (${why}); leave it out` })
+  })
   if (ex?.kind === "local" && ex.remote !== undefined) {
     out.push({ path: ["executor", "remote"], at: "key", message: "a local executor runs stages here and needs no remote; use kind slurm or process to run through one" })
   }

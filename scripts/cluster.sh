@@ -4,7 +4,8 @@
 #   eval "$(scripts/cluster.sh up)"   start everything and export what the tests need
 #   scripts/cluster.sh env            print those export lines again (fails when the cluster is not up)
 #   scripts/cluster.sh down           stop everything `up` started; safe to call twice or when nothing is up
-#   scripts/cluster.sh kill-node N    a node dies: its slurmd and the processes of its jobs are killed (-9)
+#   scripts/cluster.sh kill-node N    a node dies: its slurmd and every process of its jobs (all that runs in the
+#                                     node's own mount namespace) are killed (-9)
 #                                     and slurmctld is told it is DOWN (as it would find after SlurmdTimeout)
 #   scripts/cluster.sh revive-node N  start node N's slurmd again and return it to service
 #
@@ -262,16 +263,16 @@ node_arg() {
 
 kill_node() {
   node_arg "$1"
-  local jobs pid p
+  local jobs pid ns p
   jobs="$(squeue -h -w "$1" -o %i 2>/dev/null | tr '\n' ' ')"
   pid="$(pid_of "$D/run/slurmd-$1.pid")"
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  # The job steps (slurmstepd names itself "slurmstepd: [ID.batch]") and everything the jobs started.
+  alive "$pid" && ours "$pid" || die "node $1: its slurmd is not running"
+  # The node is its mount namespace (start_node gives each slurmd its own): slurmd, the job steps it forked and
+  # everything the jobs started, and nothing else on this machine.
+  ns="$(readlink "/proc/$pid/ns/mnt")"
+  [ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/mnt)" ] || die "node $1 has no mount namespace of its own; not killing"
   for p in $(ls /proc | grep -E '^[0-9]+$'); do
-    if grep -qzxF "SLURMD_NODENAME=$1" "/proc/$p/environ" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; continue; fi
-    for j in $jobs; do
-      if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "[$j."; then kill -KILL "$p" 2>/dev/null || true; fi
-    done
+    [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -KILL "$p" 2>/dev/null || true
   done
   scontrol update NodeName="$1" State=DOWN Reason="killed by cluster.sh" >&2
   log "node $1 killed (jobs on it: ${jobs:-none})"

@@ -99,7 +99,7 @@ describe("--executor process --remote DIR", () => {
     expect(again.events.find((e) => e["stage"] === "sum")!["metrics"]).toEqual({ total: 500500 })
   })
 
-  it("collects a result already on the remote instead of rerunning it, and refuses an output blob altered there", async () => {
+  it("collects a result already on the remote instead of rerunning it, but not one whose output was altered there", async () => {
     ws = workspace({ "pipeline.yaml": PIPELINE })
     const remote = join(ws.dir, "remote")
     expect((await ws.json(["run", "--executor", "process", "--remote", remote])).code).toBe(0)
@@ -111,17 +111,47 @@ describe("--executor process --remote DIR", () => {
     chmodSync(sumBlob, 0o644)
     writeFileSync(sumBlob, "500501\n")
     const r = await ws.pipe(["run", "--executor", "process", "--remote", remote])
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/✓ data: ran/)
-    expect(r.stdout).toMatch(/✗ sum: failed .*\(corrupt\); it and the result were removed from the remote, so the next run runs sum again/)
-    // data was collected, not run again; nothing of sum was recorded.
-    expect(ws.ranLog()).toEqual(["data", "sum"])
-    expect((await ws.json(["show", "data"])).events[0]!["status"]).toBe("ok")
-    expect((await ws.json(["show", "sum"])).events[0]!["status"]).toBe("failed")
-    const again = await ws.json(["run", "--executor", "process", "--remote", remote])
-    expect(statuses(again.events)).toEqual({ data: "cached", sum: "ran" })
+    expect(r.code, r.stdout).toBe(0)
+    // data was collected, not run again; sum's altered output was refused, so sum ran again.
     expect(ws.ranLog()).toEqual(["data", "sum", "sum"])
+    expect((await ws.pipe(["show", "data"])).stdout).toMatch(/collected the result already on the remote/)
+    expect((await ws.pipe(["show", "sum"])).stdout).toMatch(
+      /the result already on the remote cannot be used \(blob [0-9a-f]{64} .*\(corrupt\); it and the result were removed from the remote, so sum runs again\); running sum/
+    )
+    const again = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(statuses(again.events)).toEqual({ data: "cached", sum: "cached" })
+    expect(again.events.find((e) => e["stage"] === "sum")!["metrics"]).toEqual({ total: 500500 })
     expect(readFileSync(sumBlob, "utf8")).toBe("500500\n")
+  })
+
+  it("uses no result from the remote that would write outside the store: it runs the stage instead", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const remote = join(ws.dir, "remote")
+    expect((await ws.json(["run", "--executor", "process", "--remote", remote])).code).toBe(0)
+    rmSync(join(ws.dir, ".pipe"), { recursive: true, force: true })
+    // A result planted on the remote for sum's key, naming a file above the artifact's directory.
+    const results = join(remote, "results")
+    const planted = readdirSync(results).map((f) => join(results, f)).find((f) => JSON.parse(readFileSync(f, "utf8")).manifest.files.some((x: { path: string }) => x.path === "sum"))!
+    const result = JSON.parse(readFileSync(planted, "utf8"))
+    result.manifest.files[0].path = "../../escape"
+    writeFileSync(planted, JSON.stringify(result))
+    const r = await ws.json(["run", "--executor", "process", "--remote", remote])
+    expect(r.code, r.stderr).toBe(0)
+    expect(ws.ranLog()).toEqual(["data", "sum", "sum"])
+    expect((await ws.pipe(["show", "sum"])).stdout).toContain('the result already on the remote cannot be used (the result names a file at "../../escape", which is not a plain relative path); running sum')
+    expect(existsSync(join(ws.dir, "..", "escape"))).toBe(false)
+  })
+
+  it("a plan (--dry-run, --check) needs no executor: the file's remote is not even opened", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE.replace("name: remote", "name: remote\nexecutor: { kind: process, remote: afile/remote }") })
+    writeFileSync(join(ws.dir, "afile"), "")
+    expect((await ws.pipe(["run", "--dry-run"])).code).toBe(0)
+    expect((await ws.pipe(["run", "--check"])).code).toBe(1)
+    expect((await ws.pipe(["sweep", "sum.fail=0,1", "--dry-run", "--jobs", "2"])).code).toBe(0)
+    expect(existsSync(join(ws.dir, ".pipe", "exchange"))).toBe(false)
+    const r = await ws.pipe(["run"])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(join(ws.dir, "afile", "remote"))
   })
 
   it("an unusable remote is exit 3, naming it, before anything runs; --remote needs a remote executor", async () => {

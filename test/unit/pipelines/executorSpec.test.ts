@@ -94,6 +94,16 @@ stages:
     expect(bad.text).toMatch(/^pipeline\.yaml:4:12 executor\.retries: expected how often a job lost with its node is resubmitted \(0 to 10\), got 11/m)
     expect(bad.text).toMatch(/^pipeline\.yaml:5:12 executor\.sbatch\[0\]: expected an sbatch option in its long form, e\.g\. --account=lab, got "-A lab"/m)
     expect(bad.text).toMatch(/^pipeline\.yaml:6:3 executor\.remte: unknown key 'remte' \(did you mean 'remote'\?\)/m)
+    const own = await load(`name: e
+executor: { kind: slurm, sbatch: [--account=lab, --time=10, --job-name=x] }
+stages:
+  a: { kind: command, cmd: [echo] }
+`)
+    expect(own.text.split("\n")).toEqual([
+      "pipeline.yaml:2:50 executor.sbatch[1]: --time is set by pipe (use a stage's resources.time); leave it out",
+      "pipeline.yaml:2:61 executor.sbatch[2]: --job-name is set by pipe (pipe names each job after its stage's key); leave it out",
+      "pipeline.yaml: 2 problems; nothing ran"
+    ])
     const local = await load(`name: e
 executor:
   kind: local
