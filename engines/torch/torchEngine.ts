@@ -1,6 +1,6 @@
 /**
- * The PyTorch engine as the stages see it: its settings are the device and the Python interpreter; its identity
- * is the torch version, device and CUDA version that interpreter would run on (probe.ts, remembered on disk, so a
+ * The PyTorch engine as the stages see it: its settings are the device, the Python interpreter and the precision;
+ * its identity is the torch version, device, CUDA version and precision (when not fp32) that interpreter would run on (probe.ts, remembered on disk, so a
  * cached run starts no Python). Training and evaluation run in the worker (run.ts, worker.py).
  */
 import { Effect, Schema } from "effect"
@@ -11,8 +11,14 @@ const TorchParams = Schema.Struct({
   /** Where to run; the device actually used is part of the key. */
   device: withDefault(Schema.Literal("auto", "cpu", "cuda").annotations({ description: "auto, cpu or cuda" }), "auto"),
   /** The Python interpreter (default: $PIPE_PYTHON, else the first of python3, /usr/bin/python3 with torch). */
-  python: Schema.optionalWith(Schema.String.annotations({ description: "a path to a Python interpreter" }), { exact: true })
+  python: Schema.optionalWith(Schema.String.annotations({ description: "a path to a Python interpreter" }), { exact: true }),
+  /** Arithmetic: bf16 autocast, or fp32; auto is bf16 on a CUDA GPU and fp32 on a CPU. Part of the key when not fp32. */
+  precision: withDefault(Schema.Literal("auto", "fp32", "bf16").annotations({ description: "auto, fp32 or bf16" }), "auto")
 })
+
+/** The precision a run on `device` uses: auto is bf16 on CUDA (where it is fast and safe), fp32 on a CPU. */
+export const precisionOn = (precision: "auto" | "fp32" | "bf16", device: "cpu" | "cuda"): "fp32" | "bf16" =>
+  precision === "auto" ? (device === "cuda" ? "bf16" : "fp32") : precision
 
 export type TorchParams = Schema.Schema.Type<typeof TorchParams>
 
@@ -24,7 +30,9 @@ export const torchEngine: Engine<typeof TorchParams.fields> = {
       try: async () => {
         const { torchIdentity } = await import("./probe.js")
         const id = await torchIdentity(params.python, params.device)
-        return { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}) }
+        // fp32 is how every earlier torch run computed: it adds nothing to the identity, so their keys stay.
+        const precision = precisionOn(params.precision, id.device)
+        return { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}), ...(precision !== "fp32" ? { precision } : {}) }
       },
       catch: (e) => new EngineError({ message: (e as Error).message })
     }),

@@ -77,6 +77,31 @@ def shuffle(a, r):
     return a
 
 
+def draws(r, count):
+    """The next `count` values of r.next() at once, advancing r past them (mulberry32 is counter-based: the k-th
+    call's state is the start state plus k times the increment), as float64 in [0, 1), bit for bit r.next()'s."""
+    k = np.arange(1, count + 1, dtype=np.uint64)
+    m = np.uint64(M32)
+    st = (np.uint64(r.s) + k * np.uint64(0x6D2B79F5)) & m
+    t = ((st ^ (st >> np.uint64(15))) * (st | np.uint64(1))) & m
+    t = ((t + (((t ^ (t >> np.uint64(7))) * (t | np.uint64(61))) & m)) & m) ^ t
+    r.s = (r.s + count * 0x6D2B79F5) & M32
+    return ((t ^ (t >> np.uint64(14))) & m).astype(np.float64) / 4294967296
+
+
+def epoch_order(n, r):
+    """shuffle(list(range(n)), r) with the draws computed at once; the swaps stay in order."""
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    d = draws(r, n - 1)
+    bound = np.arange(n, 1, -1, dtype=np.float64)  # i + 1 for i = n-1 .. 1
+    js = np.floor(d * bound).astype(np.int64).tolist()
+    a = list(range(n))
+    for i, j in zip(range(n - 1, 0, -1), js):
+        a[i], a[j] = a[j], a[i]
+    return np.array(a, dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Data: the split artifact's raw arrays, and the augmentation policy.
 
@@ -113,6 +138,61 @@ def augment_epoch(policy, images, order, epoch):
             img = _rotate_brighten(img, (u * 2 - 1) * policy.get("rotate", 0), 1 + (v * 2 - 1) * policy.get("brightness", 0))
         out[k] = img
     return out
+
+
+def epoch_draws(policy, count, epoch):
+    """The per-image draws of augment_epoch (dx, dy, flip, u, v for each image in turn), computed at once."""
+    pad = policy["pad"]
+    d = draws(Rng(policy["seed"], epoch), 5 * count).reshape(count, 5)
+    dx = np.floor(d[:, 0] * (2 * pad + 1)).astype(np.int64)
+    dy = np.floor(d[:, 1] * (2 * pad + 1)).astype(np.int64)
+    return dx, dy, d[:, 2] < policy["flip"], d[:, 3], d[:, 4]
+
+
+def augment_epoch_tensor(policy, images, order, epoch):
+    """augment_epoch as batched tensor ops on the device `images` (a uint8 tensor [N, h, w]) lives on: the same
+    draws, so the same bytes. `order` is a tensor of indices (int64, on the same device)."""
+    h, w, pad = policy["height"], policy["width"], policy["pad"]
+    dev = images.device
+    n = len(order)
+    dx, dy, flip, u, v = epoch_draws(policy, n, epoch)
+    src = images.index_select(0, order)
+    if pad > 0:
+        src = F.pad(src, (pad, pad, pad, pad))
+    rows = torch.from_numpy(dy).to(dev)[:, None] + torch.arange(h, device=dev)[None, :]
+    cols = torch.from_numpy(dx).to(dev)[:, None] + torch.arange(w, device=dev)[None, :]
+    flips = torch.from_numpy(flip).to(dev)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    idx = torch.arange(n, device=dev)[:, None, None]
+    out = src[idx, rows[:, :, None], cols[:, None, :]]
+    rotate, brightness = policy.get("rotate", 0), policy.get("brightness", 0)
+    if rotate > 0 or brightness > 0:
+        out = _rotate_brighten_batch(out, torch.from_numpy((u * 2 - 1) * rotate).to(dev), torch.from_numpy(1 + (v * 2 - 1) * brightness).to(dev))
+    return out
+
+
+def _rotate_brighten_batch(imgs, degrees, factors):
+    """_rotate_brighten for a batch, in float64 as it computes, so the rounding is the same."""
+    n, h, w = imgs.shape
+    dev = imgs.device
+    a = degrees * (math.pi / 180)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=dev), torch.arange(w, dtype=torch.float64, device=dev), indexing="ij")
+    cos, sin = torch.cos(a)[:, None, None], torch.sin(a)[:, None, None]
+    sx = cos * (xs - cx) + sin * (ys - cy) + cx
+    sy = -sin * (xs - cx) + cos * (ys - cy) + cy
+    x0, y0 = torch.floor(sx).long(), torch.floor(sy).long()
+    fx, fy = sx - x0, sy - y0
+    src = imgs.to(torch.float64)
+    bi = torch.arange(n, device=dev)[:, None, None]
+
+    def at(xx, yy):
+        ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+        return torch.where(ok, src[bi, yy.clamp(0, h - 1), xx.clamp(0, w - 1)], torch.zeros((), dtype=torch.float64, device=dev))
+
+    val = at(x0, y0) * (1 - fx) * (1 - fy) + at(x0 + 1, y0) * fx * (1 - fy) + at(x0, y0 + 1) * (1 - fx) * fy + at(x0 + 1, y0 + 1) * fx * fy
+    val = torch.where((degrees != 0)[:, None, None], torch.round(val), src)
+    return torch.clamp(torch.round(val * factors[:, None, None]), max=255).to(torch.uint8)
 
 
 def _rotate_brighten(img, degrees, factor):
@@ -225,23 +305,44 @@ def probe(job):
 
 
 @torch.no_grad()
-def evaluate_set(model, x, y, device, batch=512):
+def evaluate_set(model, x, y, device, batch=512, precision="fp32", channels_last=False):
+    """Loss and accuracy of `model` on (x, y), tensors already on `device`: summed on the device, one sync at the end."""
     model.eval()
-    loss, correct = 0.0, 0
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     for s in range(0, len(y), batch):
-        xb, yb = x[s:s + batch].to(device), y[s:s + batch].to(device)
-        out = model(xb)
-        loss += F.cross_entropy(out, yb, reduction="sum").item()
-        correct += (out.argmax(1) == yb).sum().item()
-    return loss / len(y), correct / len(y)
+        xb, yb = layout(x[s:s + batch], channels_last), y[s:s + batch]
+        with autocast(device, precision):
+            out = model(xb)
+        loss += F.cross_entropy(out.float(), yb, reduction="sum").double()
+        correct += (out.argmax(1) == yb).sum()
+    return loss.item() / len(y), correct.item() / len(y)
+
+
+def autocast(device, precision):
+    """bf16 autocast where asked for (precision is resolved by the engine: auto is bf16 on CUDA, fp32 on CPU)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def layout(x, channels_last):
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def normalize_tensor(images, policy):
+    """normalize() for a uint8 tensor on any device: the same float32 operations, so the same values."""
+    return (images.float().unsqueeze(1) / 255.0 - policy["mean"]) / policy["std"]
 
 
 def train(job):
-    """job: split (dir), policy (policy.json path), out (dir), params (the train stage's params), device."""
+    """job: split (dir), policy (policy.json path), out (dir), params (the train stage's params), device,
+    precision (fp32 or bf16)."""
     p = job["params"]
     torch.manual_seed(p.get("seed", 0))
     np.random.seed(p.get("seed", 0) & M32)
     device = pick_device(job.get("device", "auto"))
+    precision = job.get("precision", "fp32")
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     manifest, parts = load_split(job["split"])
@@ -249,8 +350,12 @@ def train(job):
     (xtr, ytr), (xva, yva) = parts["train"], parts["val"]
     classes = len(manifest["classes"])
     model = build_model(p["model"], p.get("dropout"), classes).to(device)
+    # Channels-last suits the GPU's convolution kernels; on a CPU the default layout is as fast.
+    channels_last = device.type == "cuda" and p["model"] != "mlp"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     count = trainable_params(model)
-    emit(type="start", model=p["model"], parameters=count, device=device.type, train=len(ytr), val=len(yva))
+    emit(type="start", model=p["model"], parameters=count, device=device.type, train=len(ytr), val=len(yva), precision=precision)
     decay = p.get("weight_decay", 0)
     # Weight decay on the kernels (conv and dense weights) only, as the tfjs engine does: L2 added to the
     # gradient for adam, decoupled (the kernels shrink by lr * decay each step) for adamw.
@@ -258,8 +363,11 @@ def train(job):
     others = [q for n, q in model.named_parameters() if q.dim() <= 1]
     optimizer = torch.optim.AdamW if p.get("optimizer", "adam") == "adamw" else torch.optim.Adam
     opt = optimizer([{"params": kernels, "weight_decay": decay}, {"params": others, "weight_decay": 0}], lr=p["lr"])
-    xval = normalize(xva, policy)
-    yval = torch.from_numpy(yva.astype(np.int64))
+    # The data lives on the device for the whole stage (60,000 x 784 bytes): uploaded once, augmented there.
+    images = torch.from_numpy(xtr).to(device)
+    labels = torch.from_numpy(ytr.astype(np.int64)).to(device)
+    xval = normalize_tensor(torch.from_numpy(xva).to(device), policy)
+    yval = torch.from_numpy(yva.astype(np.int64)).to(device)
     batch = p["batch_size"]
     steps_per_epoch = math.ceil(len(ytr) / batch)
     log_every = max(1, steps_per_epoch // 10)
@@ -268,95 +376,119 @@ def train(job):
     history = []
     for epoch in range(1, p["epochs"] + 1):
         t0 = time.perf_counter()
-        order = shuffle(list(range(len(ytr))), Rng(p.get("seed", 0), epoch))
-        x = normalize(augment_epoch(policy, xtr, order, epoch), policy)
-        y = torch.from_numpy(ytr[order].astype(np.int64))
+        order = torch.from_numpy(epoch_order(len(ytr), Rng(p.get("seed", 0), epoch))).to(device)
+        x = normalize_tensor(augment_epoch_tensor(policy, images, order, epoch), policy)
+        y = labels.index_select(0, order)
         model.train()
-        loss_sum, correct = 0.0, 0
+        # Summed on the device: no host sync per step (a progress line syncs once, at most every second).
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        last_emit = t0
         lr = p["lr"]
         for b in range(steps_per_epoch):
-            xb, yb = x[b * batch:(b + 1) * batch].to(device), y[b * batch:(b + 1) * batch].to(device)
+            xb, yb = layout(x[b * batch:(b + 1) * batch], channels_last), y[b * batch:(b + 1) * batch]
             lr = learning_rate(p, step, steps_per_epoch)
             for g in opt.param_groups:
                 g["lr"] = lr
-            out = model(xb)
-            loss = F.cross_entropy(out, yb, label_smoothing=smoothing)
+            with autocast(device, precision):
+                out = model(xb)
+                loss = F.cross_entropy(out.float(), yb, label_smoothing=smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             n = len(yb)
-            loss_sum += loss.item() * n
-            correct += (out.argmax(1) == yb).sum().item()
+            loss_sum += loss.detach().double() * n
+            correct += (out.argmax(1) == yb).sum()
             step += 1
             seen = min(len(ytr), (b + 1) * batch)
-            if (b + 1) % log_every == 0 or b == steps_per_epoch - 1:
+            now = time.perf_counter()
+            if b == steps_per_epoch - 1 or ((b + 1) % log_every == 0 and now - last_emit >= 1):
+                last_emit = now
                 emit(type="step", epoch=epoch, step=step, loss=loss.item(), lr=lr, seen=seen, total=len(ytr),
-                     images_per_s=seen / (time.perf_counter() - t0))
+                     images_per_s=seen / (now - t0))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         train_seconds = time.perf_counter() - t0
-        val_loss, val_acc = evaluate_set(model, xval, yval, device)
-        rec = dict(type="epoch", epoch=epoch, step=step, train_loss=loss_sum / len(ytr), train_acc=correct / len(ytr),
+        val_loss, val_acc = evaluate_set(model, xval, yval, device, precision=precision, channels_last=channels_last)
+        rec = dict(type="epoch", epoch=epoch, step=step, train_loss=loss_sum.item() / len(ytr), train_acc=correct.item() / len(ytr),
                    val_loss=val_loss, val_acc=val_acc, lr=lr, images_per_s=len(ytr) / train_seconds,
                    seconds=time.perf_counter() - t0)
         history.append(rec)
         emit(**rec)
     out = job["out"]
+    model = model.to(memory_format=torch.contiguous_format)
     torch.save({"model": p["model"], "dropout": p.get("dropout"), "classes": classes, "state_dict": model.state_dict()},
                os.path.join(out, "model.pt"))
     emit(type="done", parameters=count, device=device.type)
 
 
 def evaluate(job):
-    """job: split (dir), model (dir with model.pt and policy.json), params (batch_size, timing_runs, tta), device."""
+    """job: split (dir), model (dir with model.pt and policy.json), params (batch_size, timing_runs, tta), device,
+    precision (fp32 or bf16)."""
     p = job.get("params", {})
     device = pick_device(job.get("device", "auto"))
+    precision = job.get("precision", "fp32")
     _, parts = load_split(job["split"])
     xte, yte = parts["test"]
     saved = torch.load(os.path.join(job["model"], "model.pt"), map_location="cpu")
     model = build_model(saved["model"], saved.get("dropout"), saved["classes"]).to(device)
     model.load_state_dict(saved["state_dict"])
+    channels_last = device.type == "cuda" and saved["model"] != "mlp"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.eval()
     policy = json.load(open(os.path.join(job["model"], "policy.json")))
-    x = normalize(xte, policy)
-    y = torch.from_numpy(yte.astype(np.int64))
+    x = normalize_tensor(torch.from_numpy(xte).to(device), policy)
+    y = torch.from_numpy(yte.astype(np.int64)).to(device)
     tta = p.get("tta", "none") == "flip"
     batch = p.get("batch_size", 256)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     @torch.no_grad()
     def scores(xb):
-        logits = model(xb)
-        if not tta:
-            return logits, logits
-        prob = (F.softmax(logits, 1) + F.softmax(model(torch.flip(xb, dims=[3])), 1)) / 2
+        xb = layout(xb, channels_last)
+        with autocast(device, precision):
+            logits = model(xb).float()
+            if not tta:
+                return logits, logits
+            prob = (F.softmax(logits, 1) + F.softmax(model(torch.flip(xb, dims=[3])).float(), 1)) / 2
         return torch.log(prob), logits
 
-    preds, plain_correct, loss, batch_times = [], 0, 0.0, []
+    # Summed on the device; each full batch timed on its own (synchronised), the first (warm-up) left out.
+    preds, batch_times = [], []
+    plain_correct = torch.zeros((), dtype=torch.int64, device=device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
     for s in range(0, len(y), batch):
-        xb, yb = x[s:s + batch].to(device), y[s:s + batch].to(device)
+        xb, yb = x[s:s + batch], y[s:s + batch]
+        sync()
         t0 = time.perf_counter()
         sc, plain = scores(xb)
         pred = sc.argmax(1)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if len(yb) == batch:
+        sync()
+        if len(yb) == batch and s > 0:
             batch_times.append((time.perf_counter() - t0) * 1000 / len(yb))
-        preds.append(pred.cpu())
-        plain_correct += (plain.argmax(1) == yb).sum().item()
-        loss += F.nll_loss(F.log_softmax(sc, 1), yb, reduction="sum").item()
+        preds.append(pred)
+        plain_correct += (plain.argmax(1) == yb).sum()
+        loss += F.nll_loss(F.log_softmax(sc, 1), yb, reduction="sum").double()
+    # One image at a time, after a few warm-up calls, on the device the model runs on.
+    for i in range(5):
+        scores(x[i:i + 1])[0].cpu()
     single = []
     for i in range(p.get("timing_runs", 50)):
-        xb = x[i % len(y): i % len(y) + 1].to(device)
+        xb = x[i % len(y): i % len(y) + 1]
+        sync()
         t0 = time.perf_counter()
         scores(xb)[0].cpu()
         single.append((time.perf_counter() - t0) * 1000)
     # The predicted class of every test image; the caller derives the confusion matrix and the rest from it.
-    predictions = torch.cat(preds).numpy().astype(np.uint8)
+    predictions = torch.cat(preds).cpu().numpy().astype(np.uint8)
     predictions.tofile(os.path.join(job["out"], "predictions.u8"))
     emit(
         type="done",
         correct=int((predictions == yte).sum()),
         count=len(yte),
-        loss=loss / len(yte),
-        plain_correct=plain_correct,
+        loss=loss.item() / len(yte),
+        plain_correct=int(plain_correct.item()),
         parameters=trainable_params(model),
         ms_per_image_batch=float(np.median(batch_times)) if batch_times else None,
         ms_per_image_single=float(np.median(single)),

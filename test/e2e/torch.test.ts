@@ -74,6 +74,22 @@ describe("the torch engine", () => {
     expect(md).toMatch(/\| train-cnn \| cnn \| 421,738 \| .* \| tfjs \/ wasm \|/)
   }, 180_000)
 
+  it("precision bf16 trains under autocast (on a CPU too), and enters the key where fp32 did not", async () => {
+    const bf16 = ["--set", "train-mlp.precision=bf16", "--set", "evaluate-mlp.precision=bf16"]
+    const r = await ws.json(["run", "evaluate-mlp", ...SMALL, ...TORCH, ...bf16])
+    expect(r.code, r.stderr).toBe(0)
+    expect(statuses(r.events)).toMatchObject({ "train-mlp": "ran", "evaluate-mlp": "ran" })
+    const train = stage(r.events, "train-mlp")
+    expect(train["key"]).not.toBe(stage(torchRun, "train-mlp")["key"])
+    const record = JSON.parse((ws.db().prepare("SELECT record FROM runs WHERE id = ?").get(train["run"]) as { record: string }).record)
+    expect(record.engine).toMatchObject({ engine: "torch", device: "cpu", precision: "bf16" })
+    // fp32 (auto on a CPU) records no precision, as the runs before it did.
+    const fp32 = JSON.parse((ws.db().prepare("SELECT record FROM runs WHERE id = ?").get(stage(torchRun, "train-mlp")["run"]) as { record: string }).record)
+    expect(fp32.engine.precision).toBeUndefined()
+    expect(stage(r.events, "evaluate-mlp")["metrics"]["test_accuracy"]).toBeGreaterThan(0.6)
+    expect((await ws.pipe(["show", `#${train["run"]}`])).stdout).toContain("(cpu, bf16)")
+  }, 180_000)
+
   it("refuses a tfjs evaluation of a torch model before anything runs", async () => {
     const before = ws.db().prepare("SELECT count(*) FROM runs").pluck().get() as number
     const r = await ws.pipe(["run", "evaluate-mlp", ...SMALL, "--set", "train-mlp.engine=torch"])

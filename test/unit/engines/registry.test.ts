@@ -35,8 +35,8 @@ const keys = (set: Record<string, Record<string, unknown>>, engine: Record<strin
 describe("the engine registry", () => {
   it("names each engine by its own name, and train and evaluate take those names", () => {
     for (const [name, engine] of Object.entries(engines)) expect(engine.name).toBe(name)
-    expect(trainKind.unkeyedParams).toEqual(["backend", "device", "python"])
-    expect(evaluateKind.unkeyedParams).toEqual(["backend", "device", "python"])
+    expect(trainKind.unkeyedParams).toEqual(["backend", "device", "python", "precision"])
+    expect(evaluateKind.unkeyedParams).toEqual(["backend", "device", "python", "precision"])
   })
 
   it("gives the identity records the key has always had", async () => {
