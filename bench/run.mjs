@@ -393,8 +393,9 @@ const queries = async ({ runs }) => {
 /**
  * The torch engine's overhead: the same training job through `pipe` (stage wall time: materialising inputs,
  * starting Python, training, writing and hashing the artifact) and run directly (`python3 worker.py job.json`
- * on the same split and policy), as images/s over the wall time; target: pipe >= 0.95x direct. Skipped
- * (with a line saying so) when no Python with torch is found.
+ * on the same split and policy), as images/s over the wall time; target: pipe >= 0.95x direct. With
+ * PIPE_BENCH_WORKER_BEFORE=<another worker.py> it also runs that one on the same job (before/after in one run).
+ * Skipped (with a line saying so) when no Python with torch is found.
  */
 const torchOverhead = async () => {
   const python = process.env.PIPE_PYTHON ?? "/usr/bin/python3"
@@ -407,7 +408,8 @@ const torchOverhead = async () => {
   const env = { ...cliEnv(), PIPE_PYTHON: python }
   const lines = []
   for (const [model, epochs, slot, policyStage] of [["mlp", 3, "train-mlp", "plain"], ["cnn", 1, "train-cnn", "augment"]]) {
-    const sets = ["--set", `${slot}.engine=torch`, "--set", `${slot}.epochs=${epochs}`, "--set", `${slot}.batch_size=128`, "--set", `${slot}.label_smoothing=0`]
+    // Its evaluate stage must be on the same engine for the pipeline to be valid (it does not run here).
+    const sets = ["--set", `${slot}.engine=torch`, "--set", `${slot.replace("train-", "evaluate-")}.engine=torch`, "--set", `${slot}.epochs=${epochs}`, "--set", `${slot}.batch_size=128`, "--set", `${slot}.label_smoothing=0`]
     const r = timed(process.execPath, [cli, "run", slot, "--json", ...sets], { cwd: dir, env })
     if (r.status !== 0) throw new BenchError(`torch ${model}: pipe run failed:\n${tail(r.stdout)}\n${tail(r.stderr)}`)
     const events = parseEvents(r.stdout).stages
@@ -427,6 +429,14 @@ const torchOverhead = async () => {
     writeFileSync(join(work, "job.json"), JSON.stringify({ task: "train", split: join(work, "split"), policy: join(work, "policy", "policy.json"), out: join(work, "out"), device: "cpu", params: trainParams }))
     const direct = timed(python, [join(root, "engines", "torch", "worker.py"), join(work, "job.json")], { env })
     if (direct.status !== 0) throw new BenchError(`torch ${model}: the worker failed:\n${tail(direct.stderr)}`)
+    // Before/after in one run: the same job on another worker.py (e.g. `git show REV:engines/torch/worker.py`).
+    const before = process.env.PIPE_BENCH_WORKER_BEFORE
+    const previous = before ? timed(python, [before, join(work, "job.json")], { env }) : undefined
+    if (previous && previous.status !== 0) throw new BenchError(`torch ${model}: ${before} failed:\n${tail(previous.stderr)}`)
+    const rateOf = (r) => {
+      const epochs = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).filter((e) => e.type === "epoch")
+      return epochs.length ? Math.round(epochs.reduce((a, e) => a + e.images_per_s, 0) / epochs.length) : NaN
+    }
     const images = 48000 * epochs
     const viaPipe = images / (stage.ms / 1000)
     const alone = images / direct.seconds
@@ -435,6 +445,12 @@ const torchOverhead = async () => {
         `worker alone ${Math.round(alone).toLocaleString("en")} img/s (${direct.seconds.toFixed(1)} s): ${(viaPipe / alone).toFixed(3)}x, target >= 0.95x ${viaPipe / alone >= 0.95 ? "ok" : "UNDER"}` +
         `   (training loop alone: ${stage.metrics.images_per_s} img/s)`
     )
+    if (previous) {
+      lines.push(
+        `  ${pad("", 16)}this worker ${rateOf(direct).toLocaleString("en")} img/s (${direct.seconds.toFixed(1)} s) against ${before}: ` +
+          `${rateOf(previous).toLocaleString("en")} img/s (${previous.seconds.toFixed(1)} s), ${(rateOf(direct) / rateOf(previous)).toFixed(2)}x`
+      )
+    }
   }
   return { section: "torch engine: training through pipe vs the worker alone (wall time, full training set, CPU)", lines }
 }
