@@ -129,8 +129,9 @@ export const slurmLauncher = (o: SlurmOptions = {}): Launcher => {
       // A job slurmctld has forgotten has ended; its result (or its absence) says how.
       return f ? stateOf(f) : { ended: true, state: "UNKNOWN", reason: "no longer known to slurmctld" }
     },
+    // The shared snapshot will do: the jobs sought were submitted before this pipe started (its key locks keep
+    // it from submitting a key twice itself).
     find: async (key, remote) => {
-      snapshot = undefined
       const name = jobName(key)
       const uid = process.getuid?.()
       for (const [id, f] of await jobs()) {
