@@ -29,7 +29,7 @@ executor: { kind: slurm, remote: s3://${BUCKET}/f-${tag}${extra} }
 stages:
   data:
     kind: command
-    params: { tag: ${tag} }
+    params: { tag: "t${tag}" }
     cmd: [sh, -c, 'seq 1 10 > $PIPE_OUT/numbers']
   work:
     kind: command
