@@ -182,5 +182,8 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   /* 10: where a stage ran when it ran elsewhere (a cluster node) and the scheduler's id for its job */ `
   ALTER TABLE runs ADD COLUMN ran_on TEXT;
   ALTER TABLE runs ADD COLUMN job_id TEXT;
+  `,
+  /* 11: how a sweep chose its points when it did not run a full grid: { search, trials, seed, points } */ `
+  ALTER TABLE sweeps ADD COLUMN search TEXT;
   `
 ]

@@ -9,6 +9,7 @@ import type { FileEntry, Manifest } from "../artifacts/manifest.js"
 import type { Db } from "./db.js"
 import type { CacheKey, KeyRecord } from "./fingerprint.js"
 import { isAlive, killGroupOf, self } from "./liveness.js"
+import type { SweepSearch } from "./sweeps.js"
 
 export type RunStatus = "running" | "ok" | "failed" | "interrupted" | "damaged"
 
@@ -152,9 +153,9 @@ export class Records {
       child: db.prepare("UPDATE runs SET child_pgid = ?, child_pstart = ? WHERE id = ?"),
       // A sweep's number is never reused, even after gc dropped the newest sweeps.
       sweep: db.prepare(
-        `INSERT INTO sweeps (id, pipeline, command, grid, created_at, metric, goal) VALUES (
+        `INSERT INTO sweeps (id, pipeline, command, grid, created_at, metric, goal, search) VALUES (
            (SELECT MAX(n) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS n FROM sweeps UNION ALL SELECT COALESCE(MAX(id), 0) FROM dropped_sweeps)),
-           ?, ?, ?, ?, ?, ?)`
+           ?, ?, ?, ?, ?, ?, ?)`
       ),
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
@@ -281,8 +282,10 @@ export class Records {
   }
 
   /** A new sweep's record; `metric` names the figure its points are ranked by, `goal` whether higher is better. */
-  beginSweep(pipeline: string, command: string, grid: unknown, metric?: string, goal?: "max" | "min"): number {
-    return Number(this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now(), metric ?? null, goal ?? null).lastInsertRowid)
+  beginSweep(pipeline: string, command: string, grid: unknown, metric?: string, goal?: "max" | "min", search?: SweepSearch): number {
+    return Number(
+      this.s.sweep.run(pipeline, command, JSON.stringify(grid), Date.now(), metric ?? null, goal ?? null, search ? JSON.stringify(search) : null).lastInsertRowid
+    )
   }
 
   /** A finished point: its params, status, metric and the run (id and key) of each of its stages. */

@@ -14,11 +14,22 @@ export interface SweepPointInfo {
   readonly runs: Readonly<Record<string, number | undefined>>
 }
 
+/** How a sweep chose its points when not as a full grid: `trials` drawn with `seed`, `points` of them distinct. */
+export interface SweepSearch {
+  readonly search: "random"
+  readonly trials: number
+  readonly seed: number
+  readonly points: number
+}
+
 export interface SweepSummary {
   readonly id: number
   readonly pipeline: string
   readonly command: string
-  readonly grid: Readonly<Record<string, ReadonlyArray<unknown>>>
+  /** Each param's values, or (for a sampled sweep) the distribution it was drawn from, as text. */
+  readonly grid: Readonly<Record<string, ReadonlyArray<unknown> | string>>
+  /** Null for a full grid. */
+  readonly search: SweepSearch | null
   readonly createdAt: number
   /** The figure its points were ranked by (null for sweeps recorded before pipe kept it). */
   readonly metric: string | null
@@ -49,6 +60,7 @@ interface SweepRow {
   created_at: number
   metric: string | null
   goal: string | null
+  search: string | null
 }
 
 interface PointRow {
@@ -69,7 +81,7 @@ const pointInfo = (p: PointRow): SweepPointInfo => ({
   )
 })
 
-const SWEEP_COLUMNS = "id, pipeline, command, grid, created_at, metric, goal"
+const SWEEP_COLUMNS = "id, pipeline, command, grid, created_at, metric, goal, search"
 
 /** The sweeps of a store, as their records say (the writes are Records.beginSweep and recordPoint). */
 export class Sweeps {
@@ -104,7 +116,8 @@ export class Sweeps {
 
   private summary(s: SweepRow): SweepSummary {
     const points = this.points(s.id)
-    const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown>>
+    const grid = JSON.parse(s.grid) as Record<string, ReadonlyArray<unknown> | string>
+    const search = s.search === null ? null : (JSON.parse(s.search) as SweepSearch)
     const statuses: Record<string, number> = {}
     for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
     const better = (x: number, y: number) => (s.goal === "min" ? x < y : x > y)
@@ -114,9 +127,10 @@ export class Sweeps {
       pipeline: s.pipeline,
       command: s.command,
       grid,
+      search,
       createdAt: s.created_at,
       metric: s.metric,
-      planned: Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
+      planned: search ? search.points : Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
       recorded: points.length,
       statuses,
       best,

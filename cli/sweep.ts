@@ -5,14 +5,15 @@ import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
 import { planRun, selection } from "../pipelines/runner.js"
 import type { Loaded } from "../pipelines/loader.js"
+import { distributionText, isDistributionText, parseDistribution, sample, type Distribution, type SampledAxis } from "../pipelines/sample.js"
 import {
   axisOf,
   checkGrid,
+  checkKeys,
   DEFAULT_MAX_POINTS,
   parseAxis,
   points as expand,
   resolveAxis,
-  type Axis,
   type Point,
   type ResolvedAxis
 } from "../pipelines/sweep.js"
@@ -60,6 +61,15 @@ const only = Options.text("stage").pipe(
   Options.withDescription("Run only this stage and what it needs at each point (repeatable; default: every stage), e.g. --stage evaluate-mlp"),
   Options.repeated
 )
+const search = Options.choice("search", ["grid", "random"]).pipe(
+  Options.withDescription(
+    "grid: every combination of the values (default); random: --trials draws from each param's distribution " +
+      "(uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH, choice:V1,V2,...; a plain value list is a choice among its values)"
+  ),
+  Options.optional
+)
+const trials = O.integerAtLeast("trials", 1, "How many trials --search random draws (a trial that repeats an earlier one is run once)").pipe(Options.optional)
+const seed = O.integerAtLeast("seed", 0, "The seed of --search random's draws (default 0): the same seed gives the same trials on any machine").pipe(Options.optional)
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -110,7 +120,7 @@ const chooseMetric = (
 
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, dryRun, name: O.expName, tag: O.expTags, stage: only, ...executorOptions, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, search, trials, seed, dryRun, name: O.expName, tag: O.expTags, stage: only, ...executorOptions, grid },
   (a) =>
     Effect.gen(function* () {
       yield* O.checkExpWords(a.name, a.tag)
@@ -118,12 +128,13 @@ export const sweepCommand = Command.make(
       const base = yield* O.loadWith(a.file, sets)
       const pipeline = base.pipeline
       yield* O.checkTargets(base, a.stage)
-      // A declared sweep by name, or KEY=VALUES arguments.
-      let axes: Array<Axis>
+      // A declared sweep by name, or KEY=VALUES arguments: each param with its values (a list, or a text to expand).
+      const entries: Array<{ readonly key: string; readonly values: string | ReadonlyArray<unknown> }> = []
       let sweepMetric: MetricDecl | undefined
       // A declared sweep's goal applies to the metric it ranks by, its own or the pipeline's.
       let sweepGoal: Goal | undefined
       let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
+      let how: { search: "grid" | "random"; trials?: number; seed: number } = { search: "grid", seed: 0 }
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
         const spec = pipeline.sweeps[name]
@@ -135,31 +146,54 @@ export const sweepCommand = Command.make(
         }
         // Checked when the pipeline loaded (keys, values, its own cap); --max-points may lower the cap.
         cap = Option.getOrElse(a.maxPoints, () => spec.max_points ?? DEFAULT_MAX_POINTS)
-        axes = []
-        for (const [key, v] of Object.entries(spec.grid)) {
-          if (typeof v !== "string") axes.push({ key, values: v })
-          else {
-            const axis = axisOf(key, v, cap)
-            if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
-            axes.push(axis.right)
-          }
-        }
+        for (const [key, v] of Object.entries(spec.grid)) entries.push({ key, values: v })
         if (spec.metric !== undefined) sweepMetric = { name: spec.metric, ...(spec.goal ? { goal: spec.goal } : {}) }
         sweepGoal = spec.goal
+        how = { search: spec.search ?? "grid", ...(spec.trials !== undefined ? { trials: spec.trials } : {}), seed: spec.seed ?? 0 }
       } else {
         if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
-        axes = []
         for (const arg of a.grid) {
-          const axis = parseAxis(arg, cap)
-          if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
-          axes.push(axis.right)
+          const m = /^([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg)
+          if (!m) return yield* Effect.fail(Either.getLeft(parseAxis(arg, cap)).pipe(Option.getOrThrow))
+          entries.push({ key: m[1]!, values: m[2]! })
         }
       }
+      // The command line wins over a declared sweep's search, trials and seed.
+      if (Option.isSome(a.search)) how = { ...how, search: a.search.value }
+      if (Option.isSome(a.trials)) how = { ...how, trials: a.trials.value }
+      if (Option.isSome(a.seed)) how = { ...how, seed: a.seed.value }
+      if (how.search === "random" && how.trials === undefined) {
+        return yield* new UsageError({ message: "--search random draws --trials N trials: give --trials (e.g. --trials 24)" })
+      }
+      if (how.search === "grid" && (Option.isSome(a.trials) || Option.isSome(a.seed))) {
+        return yield* new UsageError({ message: `${Option.isSome(a.trials) ? "--trials" : "--seed"} is for --search random; a grid runs every combination` })
+      }
+      if (how.search === "random" && how.trials! > cap) {
+        return yield* new UsageError({ message: `--trials ${how.trials} is more than the cap of ${cap} points; raise it with --max-points ${how.trials}` })
+      }
       const resolved: Array<ResolvedAxis> = []
-      for (const axis of axes) {
-        const r = resolveAxis(pipeline.stages, axis)
-        if (Either.isLeft(r)) return yield* Effect.fail(r.left)
-        resolved.push(r.right)
+      const sampled: Array<SampledAxis> = []
+      for (const e of entries) {
+        const text = typeof e.values === "string" ? e.values : undefined
+        if (how.search === "grid") {
+          if (text !== undefined && isDistributionText(text)) {
+            return yield* new UsageError({
+              message: `${e.key}=${text}: a distribution is drawn from, not listed; add --search random --trials N (or give values: ${e.key}=V1,V2,...)`
+            })
+          }
+          const axis = text === undefined ? Either.right({ key: e.key, values: e.values as ReadonlyArray<unknown> }) : axisOf(e.key, text, cap)
+          if (Either.isLeft(axis)) return yield* Effect.fail(axis.left)
+          const r = resolveAxis(pipeline.stages, axis.right)
+          if (Either.isLeft(r)) return yield* Effect.fail(r.left)
+          resolved.push(r.right)
+        } else {
+          const d = text === undefined ? Either.right<Distribution>({ kind: "choice", values: e.values as ReadonlyArray<unknown> }) : parseDistribution(text, cap)
+          if (Either.isLeft(d)) return yield* new UsageError({ message: `${e.key}=${text}: ${d.left}` })
+          const r = resolveAxis(pipeline.stages, { key: e.key, values: [] })
+          if (Either.isLeft(r)) return yield* Effect.fail(r.left)
+          sampled.push({ key: e.key, stage: r.right.stage, param: r.right.param, distribution: d.right })
+          resolved.push({ ...r.right, values: d.right.kind === "choice" ? d.right.values : [distributionText(d.right)] })
+        }
       }
       const outside = a.stage.length > 0 ? resolved.filter((r) => !selection(base, a.stage).has(r.stage)) : []
       if (outside.length > 0) {
@@ -167,9 +201,10 @@ export const sweepCommand = Command.make(
           message: `--stage ${a.stage.join(" --stage ")} does not run ${outside.map((r) => r.stage).join(", ")}, so sweeping ${outside.map((r) => `${r.stage}.${r.param}`).join(", ")} would change nothing: add --stage ${outside[0]!.stage} or a stage downstream of it`
         })
       }
-      const refused = checkGrid(resolved, cap)
+      const refused = how.search === "grid" ? checkGrid(resolved, cap) : checkKeys(resolved)
       if (Either.isLeft(refused)) return yield* Effect.fail(refused.left)
-      const pts = expand(resolved)
+      const drawn = how.search === "random" ? sample(sampled, how.trials!, how.seed) : undefined
+      const pts = drawn ? drawn.points : expand(resolved)
       // Every point must be a valid pipeline before anything runs.
       const loaded = new Map<number, Loaded>()
       for (const p of pts) loaded.set(p.index, yield* O.loadWith(a.file, [...sets, ...p.overrides]))
@@ -207,9 +242,22 @@ export const sweepCommand = Command.make(
           }
           return
         }
-        const command = ["pipe", "sweep", ...a.grid].join(" ")
-        const sweepId = store.records.beginSweep(pipeline.name, command, Object.fromEntries(resolved.map((r) => [`${r.stage}.${r.param}`, r.values])), byName, ranked?.goal)
-        if (!a.json) out(`sweep ${sweepId}: ${pts.length} point${pts.length === 1 ? "" : "s"} over ${names.join(" x ")} (jobs ${a.jobs})`)
+        const searchArgs = how.search === "random" ? ["--search", "random", "--trials", String(how.trials), "--seed", String(how.seed)] : []
+        const command = ["pipe", "sweep", ...searchArgs, ...a.grid].join(" ")
+        const space = Object.fromEntries(
+          how.search === "random"
+            ? sampled.map((s) => [`${s.stage}.${s.param}`, s.distribution.kind === "choice" ? s.distribution.values : distributionText(s.distribution)])
+            : resolved.map((r) => [`${r.stage}.${r.param}`, r.values])
+        )
+        const searchRecord = drawn ? { search: "random" as const, trials: how.trials!, seed: how.seed, points: pts.length } : undefined
+        const sweepId = store.records.beginSweep(pipeline.name, command, space, byName, ranked?.goal, searchRecord)
+        if (!a.json) {
+          out(
+            drawn
+              ? `sweep ${sweepId}: ${pts.length} trial${pts.length === 1 ? "" : "s"} drawn with seed ${how.seed} over ${names.join(", ")}${pts.length < how.trials! ? ` (${how.trials} drawn; ${how.trials! - pts.length} repeated an earlier trial)` : ""} (jobs ${a.jobs})`
+              : `sweep ${sweepId}: ${pts.length} point${pts.length === 1 ? "" : "s"} over ${names.join(" x ")} (jobs ${a.jobs})`
+          )
+        }
         const { summary, results } = yield* runSweep({
           load: (p) => Effect.succeed(loaded.get(p.index)!),
           points: pts,

@@ -43,8 +43,15 @@ export const SweepSpec = Schema.Struct({
   max_points: Schema.optionalWith(
     Schema.Int.pipe(Schema.positive()).annotations({ description: "the most points the grid may have (default 1000)" }),
     { exact: true }
-  )
-}).annotations({ description: "a sweep (grid, and optionally metric, goal, description and max_points)" })
+  ),
+  search: Schema.optionalWith(Schema.Literal("grid", "random").annotations({ description: "grid or random" }), { exact: true }),
+  trials: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "how many trials search: random draws" }), {
+    exact: true
+  }),
+  seed: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "the seed of search: random's draws" }), {
+    exact: true
+  })
+}).annotations({ description: "a sweep (grid, and optionally metric, goal, description, max_points, search, trials and seed)" })
 
 export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
 

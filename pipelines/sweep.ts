@@ -10,9 +10,13 @@ import type { Diagnostic } from "./diagnostic.js"
 import { UsageError } from "./errors.js"
 import { keysOf } from "./parseIssues.js"
 import type { StageNode } from "./model.js"
-import { parseValue, type Override } from "./overrides.js"
+import type { Override } from "./overrides.js"
+import { DEFAULT_MAX_POINTS, expandValues, TooManyValues } from "./sweepValues.js"
 import type { SweepSpec } from "./spec.js"
 import { didYouMean } from "./suggest.js"
+import { isDistributionText, parseDistribution } from "./sample.js"
+
+export { DEFAULT_MAX_POINTS, expandValues, TooManyValues } from "./sweepValues.js"
 
 export interface Axis {
   /** As written: "lr" or "train.lr". */
@@ -35,76 +39,9 @@ export interface Point {
   readonly overrides: ReadonlyArray<Override>
 }
 
-const scalar = (text: string): unknown => {
-  const value = parseValue(text)
-  if (Either.isLeft(value)) throw new Error(`${value.left}; to pass it as text, quote it: ${JSON.stringify(text)}`)
-  return value.right
-}
-
-/** Rounds away float noise (0.0009999999999 -> 0.001) so values print and key as written. */
-const tidy = (x: number) => Number(x.toPrecision(12))
-
-/** The most points a grid may have unless raised (--max-points, or max_points in a declared sweep). */
-export const DEFAULT_MAX_POINTS = 1000
-
-/** A generator that would make more values than the cap allows (thrown before it allocates them). */
-export class TooManyValues extends Error {
-  constructor(readonly text: string, readonly count: number) {
-    super(`${text} makes ${count} values`)
-  }
-}
-
 /** Why a grid of `n` points is refused, and how to raise the cap (`raise(n)`: "--max-points N" or "max_points: N ..."). */
 const overCap = (what: string, n: number, max: number, raise: (n: number) => string) =>
   `${what}, more than the cap of ${max} points; narrow it, or raise the cap with ${raise(n)}`
-
-const generator = (text: string, max: number): ReadonlyArray<number> | undefined => {
-  const m = /^(log|range)\((.*)\)$/.exec(text.trim())
-  if (!m) return undefined
-  const args = m[2]!.split(",").map((a) => Number(a.trim()))
-  if (args.some((a) => !Number.isFinite(a))) throw new Error(`${text}: arguments must be numbers`)
-  if (m[1] === "log") {
-    const [a, b, n] = args as [number, number, number]
-    if (args.length !== 3 || !(a > 0) || !(b > 0) || !Number.isInteger(n) || n < 2) {
-      throw new Error(`${text}: expected log(FROM, TO, COUNT) with positive FROM and TO and COUNT >= 2`)
-    }
-    if (n > max) throw new TooManyValues(text, n)
-    return Array.from({ length: n }, (_, i) => tidy(Math.exp(Math.log(a) + ((Math.log(b) - Math.log(a)) * i) / (n - 1))))
-  }
-  const [a, b, step = 1] = args as [number, number, number?]
-  if (args.length < 2 || args.length > 3 || step === 0) throw new Error(`${text}: expected range(FROM, TO[, STEP]) (TO excluded)`)
-  const out: Array<number> = []
-  for (let x = a; step > 0 ? x < b : x > b; x = tidy(x + step)) {
-    if (out.length === max) throw new TooManyValues(text, Math.ceil((b - a) / step))
-    out.push(x)
-  }
-  if (out.length === 0) throw new Error(`${text}: the range is empty`)
-  return out
-}
-
-/**
- * Splits on commas outside parentheses, brackets and braces: "log(1,10,3),0.5" -> ["log(1,10,3)", "0.5"],
- * "[1,2],[3]" -> ["[1,2]", "[3]"] (each a YAML flow list: one value, as Hydra reads `x=[1,2]`).
- */
-const splitTop = (text: string): Array<string> => {
-  const parts: Array<string> = []
-  let depth = 0
-  let cur = ""
-  for (const ch of text) {
-    if (ch === "(" || ch === "[" || ch === "{") depth++
-    if (ch === ")" || ch === "]" || ch === "}") depth--
-    if (ch === "," && depth === 0) {
-      parts.push(cur)
-      cur = ""
-    } else cur += ch
-  }
-  parts.push(cur)
-  return parts
-}
-
-/** The values a KEY=VALUES text stands for; throws on a malformed generator, TooManyValues past `max`. */
-export const expandValues = (text: string, max: number = DEFAULT_MAX_POINTS): Array<unknown> =>
-  splitTop(text).flatMap((part): Array<unknown> => [...(generator(part, max) ?? [scalar(part.trim())])])
 
 const raiseFlag = (n: number) => `--max-points ${n}`
 
@@ -192,6 +129,12 @@ export const duplicateKey = (axes: ReadonlyArray<Pick<ResolvedAxis, "key" | "sta
 export const pointCount = (axes: ReadonlyArray<{ readonly values: ReadonlyArray<unknown> }>): number =>
   axes.reduce((n, a) => n * a.values.length, 1)
 
+/** Refuses two keys for one param. */
+export const checkKeys = (axes: ReadonlyArray<Pick<ResolvedAxis, "key" | "stage" | "param">>): Either.Either<void, UsageError> => {
+  const dup = duplicateKey(axes)
+  return dup ? Either.left(new UsageError({ message: dup.message })) : Either.right(undefined)
+}
+
 /** Refuses a command-line grid with two keys for one param, or with more points than `max`. */
 export const checkGrid = (axes: ReadonlyArray<ResolvedAxis>, max: number): Either.Either<void, UsageError> => {
   const dup = duplicateKey(axes)
@@ -218,17 +161,40 @@ export const sweepDiagnostics = (
   for (const [name, spec] of Object.entries(sweeps)) {
     const max = spec.max_points ?? DEFAULT_MAX_POINTS
     const raise = (n: number) => `max_points: ${n} in sweeps.${name}`
+    const random = spec.search === "random"
+    if (random && spec.trials === undefined) out.push({ path: ["sweeps", name], message: "search: random draws trials: add trials: N (e.g. trials: 24)" })
+    if (!random && (spec.trials !== undefined || spec.seed !== undefined)) {
+      out.push({ path: ["sweeps", name, spec.trials !== undefined ? "trials" : "seed"], at: "key", message: "trials and seed are for search: random; a grid runs every combination" })
+    }
+    if (random && spec.trials !== undefined && spec.trials > max) {
+      out.push({ path: ["sweeps", name, "trials"], message: `${spec.trials} trials is more than the cap of ${max} points; raise it with ${raise(spec.trials)}` })
+    }
     const axes: Array<ResolvedAxis> = []
     let complete = true
     for (const [key, v] of Object.entries(spec.grid)) {
       const path = ["sweeps", name, "grid", key]
       let values: ReadonlyArray<unknown>
-      try {
-        values = typeof v === "string" ? expandValues(v, max) : v
-      } catch (e) {
-        out.push({ path, message: e instanceof TooManyValues ? overCap(e.message, e.count, max, raise) : (e as Error).message })
-        complete = false
-        continue
+      if (typeof v === "string" && isDistributionText(v)) {
+        if (!random) {
+          out.push({ path, message: `${v.trim()} is a distribution to draw from, not a list of values: add search: random and trials: N to sweeps.${name}, or list values` })
+          complete = false
+          continue
+        }
+        const d = parseDistribution(v, max)
+        if (Either.isLeft(d)) {
+          out.push({ path, message: d.left })
+          complete = false
+          continue
+        }
+        values = d.right.kind === "choice" ? d.right.values : [v]
+      } else {
+        try {
+          values = typeof v === "string" ? expandValues(v, max) : v
+        } catch (e) {
+          out.push({ path, message: e instanceof TooManyValues ? overCap(e.message, e.count, max, raise) : (e as Error).message })
+          complete = false
+          continue
+        }
       }
       if (values.length === 0) {
         out.push({ path, message: "expected at least one value, e.g. [0.001, 0.01] or \"log(1e-4,1e-1,4)\"" })
@@ -253,7 +219,7 @@ export const sweepDiagnostics = (
       complete = false
     }
     const n = pointCount(axes)
-    if (complete && n > max) {
+    if (complete && !random && n > max) {
       out.push({
         path: ["sweeps", name, "grid"],
         message: overCap(`the grid has ${n} points (${axes.map((a) => `${a.values.length} ${a.key}`).join(" x ")})`, n, max, raise)

@@ -9,6 +9,7 @@ accuracy, wall time, and inference ms/image (batch and single, synchronised, war
     python3 bench/gpu/check.py                                   # resnet18 and resnet34, the seed's 30 epochs
     python3 bench/gpu/check.py --models mlp,cnn --epochs 2 --limit 4000 --device cpu   # a quick look on a CPU
     python3 bench/gpu/check.py --budget 540                      # stop starting models after 540 s
+    python3 bench/gpu/check.py --models resnet18 --epochs 3 --compile   # torch.compile against the line above
 
 Exit 0 when every model ran; the figures are for a person (or a closing note) to read.
 """
@@ -118,6 +119,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="use at most this many training images")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.0 or later)")
     ap.add_argument("--budget", type=float, default=540, help="seconds after which no further model is started")
     ap.add_argument("--worker", default=WORKER, help="another worker.py to measure (e.g. an earlier version, for before/after)")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain PyTorch loop")
@@ -128,7 +130,7 @@ def main():
 
     cuda = a.device != "cpu" and torch.cuda.is_available()
     precision = a.precision if a.precision != "auto" else ("bf16" if cuda else "fp32")
-    print(f"torch {torch.__version__}, {'cuda ' + torch.cuda.get_device_name(0) if cuda else 'cpu'}, precision {precision}, threads {torch.get_num_threads()}", flush=True)
+    print(f"torch {torch.__version__}, {'cuda ' + torch.cuda.get_device_name(0) if cuda else 'cpu'}, precision {precision}, compile {a.compile}, threads {torch.get_num_threads()}", flush=True)
     t_start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as work:
@@ -144,14 +146,14 @@ def main():
             params = dict(SEED, model=model, epochs=a.epochs, batch_size=a.batch, dropout=DROPOUT[model])
             t0 = time.perf_counter()
             events = run_worker({"task": "train", "split": split, "policy": os.path.join(a.data, "policy.json"), "out": out,
-                                 "device": a.device, "precision": precision, "params": params}, work, a.worker)
+                                 "device": a.device, "precision": precision, "compile": a.compile, "params": params}, work, a.worker)
             wall = time.perf_counter() - t0
             epochs = [e for e in events if e.get("type") == "epoch"]
             rates = [e["images_per_s"] for e in epochs[1:]] or [epochs[-1]["images_per_s"]]
             with open(os.path.join(out, "policy.json"), "w") as f:
                 f.write(open(os.path.join(a.data, "policy.json")).read())
             done = run_worker({"task": "evaluate", "split": split, "model": out, "out": out, "device": a.device, "precision": precision,
-                               "params": {"batch_size": 256, "timing_runs": 50, "tta": "none"}}, work, a.worker)[-1]
+                               "compile": a.compile, "params": {"batch_size": 256, "timing_runs": 50, "tta": "none"}}, work, a.worker)[-1]
             plain = float("nan") if a.no_plain else plain_loop(model, data, a.batch, a.device)
             rows.append((model, statistics.median(rates), plain, done["correct"] / done["count"], wall, done["ms_per_image_batch"], done["ms_per_image_single"]))
     print()

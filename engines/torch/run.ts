@@ -18,7 +18,7 @@ import { withoutTimings } from "../../ml/timings.js"
 import { EngineError, finishTraining, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
 import { Evaluated, eventOf, Failed, Trained, TrainProgress, type Epoch } from "./events.js"
 import { torchIdentity, workerPath, type TorchIdentity } from "./probe.js"
-import { precisionOn, type TorchParams } from "./torchEngine.js"
+import { precisionOn, torchEngineRecord, type TorchParams } from "./torchEngine.js"
 
 interface Io {
   readonly log: (line: string) => void
@@ -91,7 +91,7 @@ export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigur
   const done = await runWorker(
     job,
     id.python,
-    { task: "train", split: job.split.dir, policy: join(job.policy.dir, MODEL_FILES.policy), out: job.outDir, device: job.params.device, precision, params: training },
+    { task: "train", split: job.split.dir, policy: join(job.policy.dir, MODEL_FILES.policy), out: job.outDir, device: job.params.device, precision, compile: job.params.compile, params: training },
     Trained,
     TrainProgress,
     (e) => {
@@ -124,7 +124,7 @@ export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigur
   writeModelConfig(job.outDir, {
     model: training.model,
     params: training,
-    engine: { engine: "torch", torch: id.torch, device: id.device, ...(id.cuda ? { cuda: id.cuda } : {}), ...(precision !== "fp32" ? { precision } : {}) },
+    engine: torchEngineRecord(id, job.params),
     parameters: done.parameters,
     inputs: { split: job.split.hash, augment: job.policy.hash }
   })
@@ -140,7 +140,7 @@ export const evaluateTorch = async (job: EvaluateJob<TorchParams>): Promise<Figu
   const done = await runWorker(
     job,
     id.python,
-    { task: "evaluate", split: job.split.dir, model: job.model.dir, out: job.outDir, device: job.params.device, precision: precisionOn(job.params.precision, id.device), params: { batch_size, timing_runs, tta } },
+    { task: "evaluate", split: job.split.dir, model: job.model.dir, out: job.outDir, device: job.params.device, precision: precisionOn(job.params.precision, id.device), compile: job.params.compile, params: { batch_size, timing_runs, tta } },
     Evaluated,
     undefined,
     () => {}

@@ -326,6 +326,16 @@ def autocast(device, precision):
     return torch.autocast(device_type=device.type, enabled=False)
 
 
+def compiled(model, job):
+    """torch.compile(model) when the job asks for it (the engine refuses compile on a torch without it); the weights
+    stay those of `model`, which is what is saved."""
+    if not job.get("compile"):
+        return model
+    if not hasattr(torch, "compile"):
+        raise RuntimeError(f"compile: true needs PyTorch 2.0 or later; this interpreter has torch {torch.__version__}")
+    return torch.compile(model)
+
+
 def layout(x, channels_last):
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
@@ -337,7 +347,7 @@ def normalize_tensor(images, policy):
 
 def train(job):
     """job: split (dir), policy (policy.json path), out (dir), params (the train stage's params), device,
-    precision (fp32 or bf16)."""
+    precision (fp32 or bf16), compile (torch.compile the model)."""
     p = job["params"]
     torch.manual_seed(p.get("seed", 0))
     np.random.seed(p.get("seed", 0) & M32)
@@ -354,6 +364,7 @@ def train(job):
     channels_last = device.type == "cuda" and p["model"] != "mlp"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    net = compiled(model, job)
     count = trainable_params(model)
     emit(type="start", model=p["model"], parameters=count, device=device.type, train=len(ytr), val=len(yva), precision=precision)
     decay = p.get("weight_decay", 0)
@@ -391,7 +402,7 @@ def train(job):
             for g in opt.param_groups:
                 g["lr"] = lr
             with autocast(device, precision):
-                out = model(xb)
+                out = net(xb)
                 loss = F.cross_entropy(out.float(), yb, label_smoothing=smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -409,7 +420,7 @@ def train(job):
         if device.type == "cuda":
             torch.cuda.synchronize()
         train_seconds = time.perf_counter() - t0
-        val_loss, val_acc = evaluate_set(model, xval, yval, device, precision=precision, channels_last=channels_last)
+        val_loss, val_acc = evaluate_set(net, xval, yval, device, precision=precision, channels_last=channels_last)
         rec = dict(type="epoch", epoch=epoch, step=step, train_loss=loss_sum.item() / len(ytr), train_acc=correct.item() / len(ytr),
                    val_loss=val_loss, val_acc=val_acc, lr=lr, images_per_s=len(ytr) / train_seconds,
                    seconds=time.perf_counter() - t0)
@@ -424,7 +435,7 @@ def train(job):
 
 def evaluate(job):
     """job: split (dir), model (dir with model.pt and policy.json), params (batch_size, timing_runs, tta), device,
-    precision (fp32 or bf16)."""
+    precision (fp32 or bf16), compile (torch.compile the model)."""
     p = job.get("params", {})
     device = pick_device(job.get("device", "auto"))
     precision = job.get("precision", "fp32")
@@ -437,6 +448,7 @@ def evaluate(job):
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.eval()
+    net = compiled(model, job)
     policy = json.load(open(os.path.join(job["model"], "policy.json")))
     x = normalize_tensor(torch.from_numpy(xte).to(device), policy)
     y = torch.from_numpy(yte.astype(np.int64)).to(device)
@@ -448,10 +460,10 @@ def evaluate(job):
     def scores(xb):
         xb = layout(xb, channels_last)
         with autocast(device, precision):
-            logits = model(xb).float()
+            logits = net(xb).float()
             if not tta:
                 return logits, logits
-            prob = (F.softmax(logits, 1) + F.softmax(model(torch.flip(xb, dims=[3])).float(), 1)) / 2
+            prob = (F.softmax(logits, 1) + F.softmax(net(torch.flip(xb, dims=[3])).float(), 1)) / 2
         return torch.log(prob), logits
 
     # Summed on the device; each full batch timed on its own (synchronised), the first (warm-up) left out.

@@ -90,6 +90,24 @@ describe("the torch engine", () => {
     expect((await ws.pipe(["show", `#${train["run"]}`])).stdout).toContain("(cpu, bf16)")
   }, 180_000)
 
+  it("compile: true is refused with its location on a PyTorch before 2.0, and keys the run where torch.compile exists", async () => {
+    const version = (await execa("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"])).stdout.trim()
+    const before = ws.db().prepare("SELECT count(*) FROM runs").pluck().get() as number
+    const r = await ws.json(["run", "train-mlp", ...SMALL, ...TORCH, "--set", "train-mlp.compile=true"])
+    if (Number.parseInt(version, 10) < 2) {
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(/^pipeline\.yaml:\d+:\d+ stages\.train-mlp: compile: true needs PyTorch 2\.0 or later \(torch\.compile\); \S+ has torch /m)
+      expect(r.stderr).toContain(`has torch ${version}: set compile: false`)
+      expect(ws.db().prepare("SELECT count(*) FROM runs").pluck().get()).toBe(before)
+    } else {
+      expect(r.code, r.stderr).toBe(0)
+      const train = stage(r.events, "train-mlp")
+      expect(train["key"]).not.toBe(stage(torchRun, "train-mlp")["key"])
+      const record = JSON.parse((ws.db().prepare("SELECT record FROM runs WHERE id = ?").get(train["run"]) as { record: string }).record)
+      expect(record.engine).toMatchObject({ engine: "torch", compile: "on" })
+    }
+  }, 180_000)
+
   it("refuses a tfjs evaluation of a torch model before anything runs", async () => {
     const before = ws.db().prepare("SELECT count(*) FROM runs").pluck().get() as number
     const r = await ws.pipe(["run", "evaluate-mlp", ...SMALL, "--set", "train-mlp.engine=torch"])

@@ -11,6 +11,7 @@ import { parse } from "yaml"
 import { cacheKey } from "../../../cache/fingerprint.js"
 import { engines } from "../../../engines/registry.js"
 import { pickBackend, tfjsVersion } from "../../../engines/tfjs/engine.js"
+import { compileRefusal, torchEngineRecord } from "../../../engines/torch/torchEngine.js"
 import { keyRecord } from "../../../pipelines/plan.js"
 import { validate } from "../../../pipelines/validate.js"
 import { evaluateKind } from "../../../stages/evaluate.js"
@@ -35,8 +36,22 @@ const keys = (set: Record<string, Record<string, unknown>>, engine: Record<strin
 describe("the engine registry", () => {
   it("names each engine by its own name, and train and evaluate take those names", () => {
     for (const [name, engine] of Object.entries(engines)) expect(engine.name).toBe(name)
-    expect(trainKind.unkeyedParams).toEqual(["backend", "device", "python", "precision"])
-    expect(evaluateKind.unkeyedParams).toEqual(["backend", "device", "python", "precision"])
+    expect(trainKind.unkeyedParams).toEqual(["backend", "device", "python", "precision", "compile"])
+    expect(evaluateKind.unkeyedParams).toEqual(["backend", "device", "python", "precision", "compile"])
+  })
+
+  it("keys a torch run by precision only when not fp32 and by compile only when on, and refuses compile before PyTorch 2", () => {
+    const cpu = { torch: "2.4.1", device: "cpu" as const }
+    expect(torchEngineRecord(cpu, { precision: "auto", compile: false })).toEqual({ engine: "torch", torch: "2.4.1", device: "cpu" })
+    expect(torchEngineRecord({ ...cpu, device: "cuda", cuda: "12.4" }, { precision: "auto", compile: true })).toEqual({
+      engine: "torch", torch: "2.4.1", device: "cuda", cuda: "12.4", precision: "bf16", compile: "on"
+    })
+    expect(torchEngineRecord(cpu, { precision: "bf16", compile: false })).toMatchObject({ precision: "bf16" })
+    expect(compileRefusal("2.0.0", "/usr/bin/python3")).toBeUndefined()
+    expect(compileRefusal("2.5.0+cu124", "/usr/bin/python3")).toBeUndefined()
+    expect(compileRefusal("1.13.0a0", "/usr/bin/python3")).toBe(
+      "compile: true needs PyTorch 2.0 or later (torch.compile); /usr/bin/python3 has torch 1.13.0a0: set compile: false, or point python at an interpreter with PyTorch 2"
+    )
   })
 
   it("gives the identity records the key has always had", async () => {
