@@ -152,22 +152,39 @@ def epoch_draws(policy, count, epoch):
 def augment_epoch_tensor(policy, images, order, epoch):
     """augment_epoch as batched tensor ops on the device `images` (a uint8 tensor [N, h, w]) lives on: the same
     draws, so the same bytes. `order` is a tensor of indices (int64, on the same device)."""
+    return augment_slice(policy, images, epoch_plan(policy, order, epoch), 0, len(order))
+
+
+def epoch_plan(policy, order, epoch):
+    """An epoch's shuffle and augmentation draws, as tensors on the device of `order`, for augment_slice."""
+    dev = order.device
+    dx, dy, flip, u, v = epoch_draws(policy, len(order), epoch)
+    rotate, brightness = policy.get("rotate", 0), policy.get("brightness", 0)
+    return {
+        "order": order,
+        "dx": torch.from_numpy(dx).to(dev),
+        "dy": torch.from_numpy(dy).to(dev),
+        "flip": torch.from_numpy(flip).to(dev),
+        "degrees": torch.from_numpy((u * 2 - 1) * rotate).to(dev) if rotate > 0 or brightness > 0 else None,
+        "factors": torch.from_numpy(1 + (v * 2 - 1) * brightness).to(dev) if rotate > 0 or brightness > 0 else None,
+    }
+
+
+def augment_slice(policy, images, plan, start, end):
+    """Images start..end of the epoch, augmented (uint8 [end - start, h, w]). A batch at a time keeps the tensors
+    small: on a CPU, materialising a whole epoch costs more than the training steps of a small model."""
     h, w, pad = policy["height"], policy["width"], policy["pad"]
     dev = images.device
-    n = len(order)
-    dx, dy, flip, u, v = epoch_draws(policy, n, epoch)
-    src = images.index_select(0, order)
+    src = images.index_select(0, plan["order"][start:end])
     if pad > 0:
         src = F.pad(src, (pad, pad, pad, pad))
-    rows = torch.from_numpy(dy).to(dev)[:, None] + torch.arange(h, device=dev)[None, :]
-    cols = torch.from_numpy(dx).to(dev)[:, None] + torch.arange(w, device=dev)[None, :]
-    flips = torch.from_numpy(flip).to(dev)
-    cols = torch.where(flips[:, None], cols.flip(1), cols)
-    idx = torch.arange(n, device=dev)[:, None, None]
+    rows = plan["dy"][start:end, None] + torch.arange(h, device=dev)[None, :]
+    cols = plan["dx"][start:end, None] + torch.arange(w, device=dev)[None, :]
+    cols = torch.where(plan["flip"][start:end, None], cols.flip(1), cols)
+    idx = torch.arange(end - start, device=dev)[:, None, None]
     out = src[idx, rows[:, :, None], cols[:, None, :]]
-    rotate, brightness = policy.get("rotate", 0), policy.get("brightness", 0)
-    if rotate > 0 or brightness > 0:
-        out = _rotate_brighten_batch(out, torch.from_numpy((u * 2 - 1) * rotate).to(dev), torch.from_numpy(1 + (v * 2 - 1) * brightness).to(dev))
+    if plan["degrees"] is not None:
+        out = _rotate_brighten_batch(out, plan["degrees"][start:end], plan["factors"][start:end])
     return out
 
 
@@ -388,7 +405,7 @@ def train(job):
     for epoch in range(1, p["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.from_numpy(epoch_order(len(ytr), Rng(p.get("seed", 0), epoch))).to(device)
-        x = normalize_tensor(augment_epoch_tensor(policy, images, order, epoch), policy)
+        plan = epoch_plan(policy, order, epoch)
         y = labels.index_select(0, order)
         model.train()
         # Summed on the device: no host sync per step (a progress line syncs once, at most every second).
@@ -397,7 +414,9 @@ def train(job):
         last_emit = t0
         lr = p["lr"]
         for b in range(steps_per_epoch):
-            xb, yb = layout(x[b * batch:(b + 1) * batch], channels_last), y[b * batch:(b + 1) * batch]
+            start, end = b * batch, min(len(ytr), (b + 1) * batch)
+            xb = layout(normalize_tensor(augment_slice(policy, images, plan, start, end), policy), channels_last)
+            yb = y[start:end]
             lr = learning_rate(p, step, steps_per_epoch)
             for g in opt.param_groups:
                 g["lr"] = lr

@@ -144,6 +144,109 @@ describe("pipe sweep", () => {
   })
 })
 
+describe("pipe sweep --search random", () => {
+  const SAMPLED = [
+    "sweep", "--search", "random", "--trials", "6", "--seed", "7",
+    "lr=loguniform:1e-4:1e-2", "train.model=choice:a,b"
+  ]
+
+  it("draws the same trials for the same seed, runs the shared stage once and a rerun not at all, and records the search", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const r = await ws.json(SAMPLED)
+    expect(r.code, r.stderr).toBe(0)
+    const drawn = points(r.events).map((p) => p["params"])
+    expect(drawn).toHaveLength(6)
+    for (const p of drawn) {
+      expect(p["train.lr"]).toBeGreaterThanOrEqual(1e-4)
+      expect(p["train.lr"]).toBeLessThanOrEqual(1e-2)
+      expect(["a", "b"]).toContain(p["train.model"])
+    }
+    expect(new Set(drawn.map((p) => p["train.lr"])).size).toBe(6)
+    expect(ws.ranLog().filter((l) => l === "prep")).toHaveLength(1)
+    // each trial trained with its own values, as drawn
+    expect(trains(ws)).toEqual(drawn.map((p) => `train ${p["train.lr"]} ${p["train.model"]}`).sort())
+
+    const again = await ws.json(SAMPLED)
+    expect(points(again.events).map((p) => p["params"])).toEqual(drawn)
+    expect(summary(again.events)).toMatchObject({ ran: 0, failed: 0, points: 6 })
+    const other = await ws.json(["sweep", "--search", "random", "--trials", "6", "--seed", "8", "lr=loguniform:1e-4:1e-2", "train.model=choice:a,b", "--dry-run"])
+    expect(points(other.events).map((p) => p["params"])).not.toEqual(drawn)
+
+    const listed = await ws.json(["sweeps"])
+    expect(listed.events[0]).toMatchObject({
+      command: "pipe sweep --search random --trials 6 --seed 7 lr=loguniform:1e-4:1e-2 train.model=choice:a,b",
+      grid: { "train.lr": "loguniform:0.0001:0.01", "train.model": ["a", "b"] },
+      search: "random",
+      trials: 6,
+      seed: 7,
+      points: 6,
+      recorded: 6
+    })
+    const text = await ws.pipe(["sweep", "--search", "random", "--trials", "3", "lr=uniform:0.1:0.2"])
+    expect(text.stdout).toMatch(/^sweep \d+: 3 trials drawn with seed 0 over train\.lr \(jobs 1\)$/m)
+  })
+
+  it("runs a trial drawn twice once, and a random sweep declared in the pipeline file", async () => {
+    ws = workspace({
+      "pipeline.yaml": `${PIPELINE}  picked:
+    search: random
+    trials: 5
+    seed: 3
+    grid: { train.lr: "uniform:0.1:0.3", model: [a, b] }
+`
+    })
+    const r = await ws.json(["sweep", "picked"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(points(r.events)).toHaveLength(5)
+    expect(summary(r.events)).toMatchObject({ points: 5 })
+    const twice = await ws.pipe(["sweep", "--search", "random", "--trials", "8", "model=a,b"])
+    expect(twice.code).toBe(0)
+    expect(twice.stdout).toMatch(/^sweep \d+: 2 trials drawn with seed 0 over train\.model \(8 drawn; 6 repeated an earlier trial\)/m)
+  })
+
+  it("refuses bad searches with exit 2, naming the argument or the pipeline location, and runs nothing", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const refused = async (args: ReadonlyArray<string>, message: string | RegExp) => {
+      const r = await ws.pipe(args)
+      expect(r.code, r.stderr).toBe(2)
+      if (typeof message === "string") expect(r.stderr).toBe(message)
+      else expect(r.stderr).toMatch(message)
+    }
+    await refused(["sweep", "--search", "random", "--trials", "4", "lr=logunifrom:1e-4:1e-2"],
+      "pipe: lr=logunifrom:1e-4:1e-2: unknown distribution 'logunifrom' (did you mean 'loguniform'?); distributions: uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH or choice:V1,V2,... (a text value with a colon: quote it)")
+    await refused(["sweep", "--search", "random", "--trials", "4", "lr=uniform:0.3:0.1"], "pipe: lr=uniform:0.3:0.1: uniform:0.3:0.1: the range is empty (LOW must be below HIGH)")
+    await refused(["sweep", "--search", "random", "--trials", "4", "lr=loguniform:0:1"], "pipe: lr=loguniform:0:1: loguniform:0:1: a log range must lie above 0 (LOW > 0), e.g. loguniform:1e-5:1e-1")
+    await refused(["sweep", "--search", "random", "--trials", "0", "lr=uniform:0.1:0.3"], /--trials must be at least 1, got 0/)
+    await refused(["sweep", "--search", "random", "lr=uniform:0.1:0.3"], "pipe: --search random draws --trials N trials: give --trials (e.g. --trials 24)")
+    await refused(["sweep", "lr=uniform:0.1:0.3"], "pipe: lr=uniform:0.1:0.3: a distribution is drawn from, not listed; add --search random --trials N (or give values: lr=V1,V2,...)")
+    await refused(["sweep", "--trials", "3", "lr=0.1,0.2"], "pipe: --trials is for --search random; a grid runs every combination")
+    await refused(["sweep", "--search", "random", "--trials", "2000", "lr=uniform:0.1:0.3"], "pipe: --trials 2000 is more than the cap of 1000 points; raise it with --max-points 2000")
+    await refused(["sweep", "--search", "random", "--trials", "3", "lrr=uniform:0.1:0.3"], /^pipe: lrr: no stage has this param \(did you mean 'lr'\?\)/)
+    expect(existsSync(join(ws.dir, "ran.log"))).toBe(false)
+
+    const declared = (sweep: string) => `${PIPELINE}  bad:\n${sweep}`
+    // the line of "  bad:" in the file, 1-based
+    const bad = declared("").split("\n").indexOf("  bad:") + 1
+    const at = async (yaml: string, message: (line: number) => RegExp) => {
+      ws.write("pipeline.yaml", yaml)
+      const r = await ws.pipe(["sweep", "small"])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toMatch(message(bad))
+    }
+    await at(declared('    grid: { train.lr: "loguniform:1e-4:1e-2" }\n'), (l) =>
+      new RegExp(`^pipeline\\.yaml:${l + 1}:23 sweeps\\.bad\\.grid\\.train\\.lr: loguniform:1e-4:1e-2 is a distribution to draw from, not a list of values: add search: random and trials: N to sweeps\\.bad, or list values$`, "m"))
+    await at(declared('    search: random\n    trials: 4\n    grid: { train.lr: "uniform:1:1" }\n'), (l) =>
+      new RegExp(`^pipeline\\.yaml:${l + 3}:23 sweeps\\.bad\\.grid\\.train\\.lr: uniform:1:1: the range is empty \\(LOW must be below HIGH\\)$`, "m"))
+    await at(declared('    search: random\n    grid: { train.lr: "uniform:0:1" }\n'), (l) =>
+      // a map's problem is shown at its first line
+      new RegExp(`^pipeline\\.yaml:${l + 1}:5 sweeps\\.bad: search: random draws trials: add trials: N \\(e\\.g\\. trials: 24\\)$`, "m"))
+    await at(declared("    trials: 3\n    grid: { train.lr: [1] }\n"), (l) =>
+      new RegExp(`^pipeline\\.yaml:${l + 1}:5 sweeps\\.bad\\.trials: trials and seed are for search: random; a grid runs every combination$`, "m"))
+    await at(declared("    search: rndom\n    trials: 3\n    grid: { train.lr: [1] }\n"), (l) => new RegExp(`^pipeline\\.yaml:${l + 1}:\\d+ sweeps\\.bad\\.search: `, "m"))
+    expect(existsSync(join(ws.dir, "ran.log"))).toBe(false)
+  })
+})
+
 describe("pipe sweep on the ML stages", () => {
   const ML = `
 name: ml
