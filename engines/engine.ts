@@ -11,7 +11,7 @@
 import { Data, type Effect, Schema } from "effect"
 import type { Readable } from "node:stream"
 import type { Figures } from "../ml/evaluation.js"
-import { writeModelSummary, type EngineIdentity } from "../ml/modelArtifact.js"
+import { appendTrainingRecord, readModelConfig, readTrainingRecords, writeModelSummary, type EngineIdentity } from "../ml/modelArtifact.js"
 import { withoutTimings } from "../ml/timings.js"
 import type { EvaluationParams, TrainingParams } from "./params.js"
 
@@ -70,6 +70,12 @@ export interface TrainJob<S> extends Job<S> {
   /** An augmentation policy (its policy.json). */
   readonly policy: JobInput
   readonly training: TrainingParams
+  /**
+   * A model of the same recipe trained fewer epochs with the same schedule_epochs (the kind checks that): continue
+   * it from its last epoch (weights, optimizer state, schedule position, random streams), so that the result is the
+   * training's from epoch 0 in one go.
+   */
+  readonly resume?: JobInput
 }
 
 export interface EvaluateJob<S> extends Job<S> {
@@ -158,4 +164,27 @@ export const finishTraining = (
   }
   writeModelSummary(outDir, withoutTimings(figures))
   return figures
+}
+
+/**
+ * Where a training that continues job.resume starts: the epochs that model was trained (its records, up to them,
+ * are copied into the new model's metrics.jsonl, so the history is whole). Refused when that model was trained on
+ * another engine or on other data than this job's split and policy.
+ */
+export const resumePoint = (job: TrainJob<unknown>, engine: string): { readonly epochs: number } | undefined => {
+  if (!job.resume) return undefined
+  const from = job.resume
+  const config = readModelConfig(from.dir)
+  if (config.engine.engine !== engine) {
+    throw new EngineError({ message: `${from.stage} was trained on the ${config.engine.engine} engine; it continues on ${config.engine.engine} only` })
+  }
+  if (config.inputs.split !== job.split.hash || config.inputs.augment !== job.policy.hash) {
+    throw new EngineError({
+      message: `${from.stage} was trained on another ${config.inputs.split !== job.split.hash ? `split (${config.inputs.split.slice(0, 12)}, here ${job.split.hash.slice(0, 12)})` : `augmentation policy (${config.inputs.augment.slice(0, 12)}, here ${job.policy.hash.slice(0, 12)})`}; a training continues only on the same data`
+    })
+  }
+  const epochs = Number(config.params["epochs"])
+  for (const r of readTrainingRecords(from.dir)) if (r.epoch <= epochs) appendTrainingRecord(job.outDir, r)
+  job.log(`continuing ${from.stage} (${from.hash.slice(0, 12)}) after epoch ${epochs}`)
+  return { epochs }
 }

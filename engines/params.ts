@@ -23,12 +23,23 @@ export const TrainingParams = Schema.Struct({
   label_smoothing: withDefault(Probability, 0),
   schedule: withDefault(Schema.Literal("cosine", "constant").annotations({ description: "cosine or constant" }), "cosine"),
   warmup: withDefault(Schema.Number.pipe(Schema.nonNegative({ description: "a non-negative number of epochs" })), 0),
+  /**
+   * The schedule's horizon in epochs (default: epochs). A training that declares it also keeps its optimizer state
+   * in the model, so that a later train of the same recipe can continue it (its `resume` input) from `epochs` on.
+   */
+  schedule_epochs: Schema.optionalWith(PositiveInt, { exact: true }),
   /** Dropout before the last layer; by default the model's own (DEFAULT_DROPOUT). */
   dropout: Schema.optionalWith(Probability, { exact: true }),
   seed: withDefault(Seed, 0)
 })
 
 export type TrainingParams = Schema.Schema.Type<typeof TrainingParams>
+
+/** The epochs the learning-rate schedule runs over. */
+export const horizonOf = (p: Pick<TrainingParams, "epochs" | "schedule_epochs">): number => p.schedule_epochs ?? p.epochs
+
+/** The params that must match for one training to continue another: all but epochs (and the engine's settings). */
+export const RECIPE = ["model", "batch_size", "lr", "optimizer", "weight_decay", "label_smoothing", "schedule", "warmup", "schedule_epochs", "dropout", "seed"] as const
 
 /**
  * The params as they enter the key: a dropout equal to the model's own default is left out, so writing the

@@ -38,7 +38,9 @@ export const ModelConfig = Schema.Struct({
   /** The split's class names (written by the tfjs engine only). */
   classes: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
   /** Content hashes of the split and the augmentation policy it was trained on. */
-  inputs: Schema.Struct({ split: Schema.String, augment: Schema.String })
+  inputs: Schema.Struct({ split: Schema.String, augment: Schema.String }),
+  /** The model this training continued (its content hash) and the epochs it had been trained. */
+  resumed: Schema.optionalWith(Schema.Struct({ from: Schema.String, epochs: Schema.Number }), { exact: true })
 })
 export type ModelConfig = Schema.Schema.Type<typeof ModelConfig>
 

@@ -10,9 +10,11 @@ export const runner = (engines: Engines): StageRunner<unknown, TrainingParams & 
     Effect.tryPromise({
       try: async (signal): Promise<StageMetrics> => {
         const engine = engineNamed(engines, ctx.params.engine)
+        const resume = ctx.inputs.some((i) => i.slot === "resume") ? { resume: inputOf(ctx, "resume") } : {}
         return await engine.train({
           split: inputOf(ctx, "split"),
           policy: inputOf(ctx, "augment"),
+          ...resume,
           training: Schema.validateSync(TrainingParams)(ctx.params),
           ...jobBase(ctx, engine, signal)
         })

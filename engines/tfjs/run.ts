@@ -6,7 +6,9 @@ import { writeEvaluation, type Figures } from "../../ml/evaluation.js"
 import { readImageSet } from "../../ml/imageSet.js"
 import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig } from "../../ml/modelArtifact.js"
 import { withoutTimings } from "../../ml/timings.js"
-import { EngineError, finishTraining, type EvaluateJob, type TrainFigures, type TrainJob } from "../engine.js"
+import { EngineError, finishTraining, resumePoint, type EvaluateJob, type TrainFigures, type TrainJob } from "../engine.js"
+import { horizonOf } from "../params.js"
+import { loadWeightsInto, restoreTrainState, saveTrainState } from "./trainState.js"
 import { loadBackend, pickBackend, tfjsVersion } from "./engine.js"
 import { loadModel, saveModel } from "./modelFiles.js"
 import { buildModel, trainableParams } from "./models.js"
@@ -30,6 +32,12 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
   const model = buildModel(tf, params.model, { ...(params.dropout !== undefined ? { dropout: params.dropout } : {}), seed: params.seed })
   const count = trainableParams(model)
   job.log(`${params.model}: ${count.toLocaleString("en")} parameters; ${train_.count} training and ${val.count} validation images`)
+  const optimizer = tf.train.adam(params.lr)
+  const resumed = resumePoint(job, "tfjs")
+  if (resumed) {
+    loadWeightsInto(tf, model, job.resume!.dir)
+    await restoreTrainState(tf, model, optimizer, job.resume!.dir, job.resume!.stage)
+  }
   const t0 = performance.now()
   const history = await train(
     tf,
@@ -38,6 +46,8 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
     policy,
     {
       epochs: params.epochs,
+      scheduleEpochs: horizonOf(params),
+      startEpoch: resumed?.epochs ?? 0,
       batchSize: params.batch_size,
       lr: params.lr,
       weightDecay: params.weight_decay,
@@ -54,10 +64,14 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
       progress: job.progress,
       log: job.log,
       signal: job.signal
-    }
+    },
+    optimizer
   )
   const seconds = (performance.now() - t0) / 1000
   await saveModel(tf, model, job.outDir)
+  // A training with a declared horizon can be continued: it keeps what that needs.
+  if (params.schedule_epochs !== undefined) saveTrainState(model, optimizer, params.epochs, job.outDir)
+  optimizer.dispose()
   copyPolicy(job.policy.dir, job.outDir)
   writeModelConfig(job.outDir, {
     model: params.model,
@@ -67,7 +81,8 @@ export const trainTfjs = async (job: TrainJob<TfjsParams>): Promise<TrainFigures
     engine: { engine: "tfjs", backend, tfjs: tfjsVersion() ?? "unknown" },
     parameters: count,
     classes: data.manifest.classes,
-    inputs: { split: job.split.hash, augment: job.policy.hash }
+    inputs: { split: job.split.hash, augment: job.policy.hash },
+    ...(resumed ? { resumed: { from: job.resume!.hash, epochs: resumed.epochs } } : {})
   })
   // The timings stay with the run (its metrics), out of the artifact.
   const figures = finishTraining(job.outDir, { model: params.model, backend, parameters: count, epochs: params.epochs }, history, seconds)

@@ -27,7 +27,8 @@ export const seededDropoutClass = (tf: Tf): new (config: Config) => unknown => {
     static className = SEEDED_DROPOUT
     readonly rate: number
     readonly seed: number
-    private calls = 0
+    /** Training calls so far: a training that continues another starts from the count it ended with. */
+    calls = 0
     constructor(config: Config) {
       super(config.name === undefined ? {} : { name: config.name })
       this.rate = config.rate

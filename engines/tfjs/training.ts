@@ -12,7 +12,12 @@ type Tensor = import("@tensorflow/tfjs").Tensor
 type LayersModel = ReturnType<Tf["model"]>
 
 export interface TrainOptions {
+  /** The epoch the training ends after (counted from the very first, when it continues another). */
   readonly epochs: number
+  /** The schedule's horizon in epochs (default: epochs). */
+  readonly scheduleEpochs?: number
+  /** Epochs already trained (a training that continues another starts after them). */
+  readonly startEpoch?: number
   readonly batchSize: number
   readonly lr: number
   readonly weightDecay: number
@@ -74,7 +79,7 @@ const breather = () => {
 }
 
 export const learningRate = (o: TrainOptions, step: number, stepsPerEpoch: number): number => {
-  const total = o.epochs * stepsPerEpoch
+  const total = (o.scheduleEpochs ?? o.epochs) * stepsPerEpoch
   const warm = Math.round(o.warmup * stepsPerEpoch)
   if (step < warm) return (o.lr * (step + 1)) / warm
   if (o.schedule === "constant") return o.lr
@@ -110,9 +115,10 @@ export const train = async (
   data: { readonly train: Images; readonly val: Images },
   policy: AugmentPolicy,
   o: TrainOptions,
-  io: TrainIo
+  io: TrainIo,
+  /** Adam with o.lr (restored, when the training continues another); the caller disposes it. */
+  optimizer: ReturnType<Tf["train"]["adam"]>
 ): Promise<ReadonlyArray<EpochRecord>> => {
-  const optimizer = tf.train.adam(o.lr)
   const { train: set } = data
   const pixels = policy.height * policy.width
   const stepsPerEpoch = Math.ceil(set.count / o.batchSize)
@@ -120,9 +126,10 @@ export const train = async (
   const kernels = model.trainableWeights.filter((w) => w.name.includes("kernel")).map((w) => w.read())
   const buf = new Float32Array(o.batchSize * pixels)
   const history: Array<EpochRecord> = []
-  let step = 0
+  const start = o.startEpoch ?? 0
+  let step = start * stepsPerEpoch
   const pause = breather()
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
+  for (let epoch = start + 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now()
     const order = shuffle(Uint32Array.from({ length: set.count }, (_, i) => i), rng(o.seed, epoch))
     const draws = epochRng(policy, epoch)
@@ -189,6 +196,5 @@ export const train = async (
         `val loss ${rec.val_loss.toFixed(4)} acc ${(rec.val_acc * 100).toFixed(2)}%, ${Math.round(rec.images_per_s)} img/s, ${rec.seconds.toFixed(1)} s`
     )
   }
-  optimizer.dispose()
   return history
 }

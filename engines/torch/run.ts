@@ -15,7 +15,7 @@ import { bar, writeEvaluation, type Figures } from "../../ml/evaluation.js"
 import { readImageSet } from "../../ml/imageSet.js"
 import { appendTrainingRecord, copyPolicy, MODEL_FILES, writeModelConfig } from "../../ml/modelArtifact.js"
 import { withoutTimings } from "../../ml/timings.js"
-import { EngineError, finishTraining, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
+import { EngineError, finishTraining, resumePoint, type EvaluateJob, type Spawn, type TrainFigures, type TrainJob } from "../engine.js"
 import { Evaluated, eventOf, Failed, Trained, TrainProgress, type Epoch } from "./events.js"
 import { torchIdentity, workerPath, type TorchIdentity } from "./probe.js"
 import { precisionOn, torchEngineRecord, type TorchParams } from "./torchEngine.js"
@@ -87,11 +87,12 @@ export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigur
   const history: Array<Schema.Schema.Type<typeof Epoch>> = []
   const precision = precisionOn(job.params.precision, id.device)
   job.log(`training on torch ${id.torch} (${id.device}${id.cuda ? `, CUDA ${id.cuda}` : ""}, ${precision}) with ${id.python}`)
+  const resumed = resumePoint(job, "torch")
   const t0 = performance.now()
   const done = await runWorker(
     job,
     id.python,
-    { task: "train", split: job.split.dir, policy: join(job.policy.dir, MODEL_FILES.policy), out: job.outDir, device: job.params.device, precision, compile: job.params.compile, params: training },
+    { task: "train", split: job.split.dir, policy: join(job.policy.dir, MODEL_FILES.policy), out: job.outDir, device: job.params.device, precision, compile: job.params.compile, params: training, ...(resumed ? { resume: job.resume!.dir } : {}) },
     Trained,
     TrainProgress,
     (e) => {
@@ -126,9 +127,10 @@ export const trainTorch = async (job: TrainJob<TorchParams>): Promise<TrainFigur
     params: training,
     engine: torchEngineRecord(id, job.params),
     parameters: done.parameters,
-    inputs: { split: job.split.hash, augment: job.policy.hash }
+    inputs: { split: job.split.hash, augment: job.policy.hash },
+    ...(resumed ? { resumed: { from: job.resume!.hash, epochs: resumed.epochs } } : {})
   })
-  return finishTraining(job.outDir, { model: training.model, backend: `torch-${id.device}`, parameters: done.parameters, epochs: history.length }, history, seconds)
+  return finishTraining(job.outDir, { model: training.model, backend: `torch-${id.device}`, parameters: done.parameters, epochs: training.epochs }, history, seconds)
 }
 
 export const evaluateTorch = async (job: EvaluateJob<TorchParams>): Promise<Figures> => {

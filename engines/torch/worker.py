@@ -290,7 +290,7 @@ def trainable_params(model):
 
 def learning_rate(p, step, steps_per_epoch):
     """As learningRate() in training.ts: linear warm-up, then cosine annealing to 0 (or constant)."""
-    total = p["epochs"] * steps_per_epoch
+    total = (p.get("schedule_epochs") or p["epochs"]) * steps_per_epoch
     warm = round(p.get("warmup", 0) * steps_per_epoch)
     if step < warm:
         return p["lr"] * (step + 1) / warm
@@ -364,7 +364,8 @@ def normalize_tensor(images, policy):
 
 def train(job):
     """job: split (dir), policy (policy.json path), out (dir), params (the train stage's params), device,
-    precision (fp32 or bf16), compile (torch.compile the model)."""
+    precision (fp32 or bf16), compile (torch.compile the model), resume (the dir of a model.pt to continue, saved
+    by a training of the same recipe with schedule_epochs: it holds the optimizer and random states)."""
     p = job["params"]
     torch.manual_seed(p.get("seed", 0))
     np.random.seed(p.get("seed", 0) & M32)
@@ -391,6 +392,18 @@ def train(job):
     others = [q for n, q in model.named_parameters() if q.dim() <= 1]
     optimizer = torch.optim.AdamW if p.get("optimizer", "adam") == "adamw" else torch.optim.Adam
     opt = optimizer([{"params": kernels, "weight_decay": decay}, {"params": others, "weight_decay": 0}], lr=p["lr"])
+    start = 0
+    if job.get("resume"):
+        saved = torch.load(os.path.join(job["resume"], "model.pt"), map_location="cpu")
+        state = saved.get("train_state")
+        if state is None:
+            raise RuntimeError("the model to continue kept no training state (only a training with schedule_epochs keeps it)")
+        model.load_state_dict(saved["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        start = state["epoch"]
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"])
     # The data lives on the device for the whole stage (60,000 x 784 bytes): uploaded once, augmented there.
     images = torch.from_numpy(xtr).to(device)
     labels = torch.from_numpy(ytr.astype(np.int64)).to(device)
@@ -400,9 +413,9 @@ def train(job):
     steps_per_epoch = math.ceil(len(ytr) / batch)
     log_every = max(1, steps_per_epoch // 10)
     smoothing = p.get("label_smoothing", 0)
-    step = 0
+    step = start * steps_per_epoch
     history = []
-    for epoch in range(1, p["epochs"] + 1):
+    for epoch in range(start + 1, p["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.from_numpy(epoch_order(len(ytr), Rng(p.get("seed", 0), epoch))).to(device)
         plan = epoch_plan(policy, order, epoch)
@@ -447,8 +460,12 @@ def train(job):
         emit(**rec)
     out = job["out"]
     model = model.to(memory_format=torch.contiguous_format)
-    torch.save({"model": p["model"], "dropout": p.get("dropout"), "classes": classes, "state_dict": model.state_dict()},
-               os.path.join(out, "model.pt"))
+    saved = {"model": p["model"], "dropout": p.get("dropout"), "classes": classes, "state_dict": model.state_dict()}
+    if p.get("schedule_epochs"):
+        # A training with a declared horizon can be continued: it keeps what that needs.
+        saved["train_state"] = {"epoch": p["epochs"], "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
+                                "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None}
+    torch.save(saved, os.path.join(out, "model.pt"))
     emit(type="done", parameters=count, device=device.type)
 
 
