@@ -407,7 +407,7 @@ const torchOverhead = async () => {
   pipe(dir, ["run", "split", "plain", "augment"])
   const env = { ...cliEnv(), PIPE_PYTHON: python }
   const lines = []
-  for (const [model, epochs, slot, policyStage] of [["mlp", 3, "train-mlp", "plain"], ["cnn", 1, "train-cnn", "augment"]]) {
+  for (const [model, epochs, slot, policyStage] of [["mlp", 3, "train-mlp", "plain"], ["cnn", 1, "train-cnn", "plain"]]) {
     // Its evaluate stage must be on the same engine for the pipeline to be valid (it does not run here).
     const sets = ["--set", `${slot}.engine=torch`, "--set", `${slot.replace("train-", "evaluate-")}.engine=torch`, "--set", `${slot}.epochs=${epochs}`, "--set", `${slot}.batch_size=128`, "--set", `${slot}.label_smoothing=0`]
     const r = timed(process.execPath, [cli, "run", slot, "--json", ...sets], { cwd: dir, env })
