@@ -185,5 +185,9 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   `,
   /* 11: how a sweep chose its points when it did not run a full grid: { search, trials, seed, points } */ `
   ALTER TABLE sweeps ADD COLUMN search TEXT;
+  `,
+  /* 12: the rung a point of a halving search reached, and its epochs there */ `
+  ALTER TABLE sweep_points ADD COLUMN rung INTEGER;
+  ALTER TABLE sweep_points ADD COLUMN epochs INTEGER;
   `
 ]

@@ -160,6 +160,7 @@ export class Records {
       sweepPoint: db.prepare(
         "INSERT OR REPLACE INTO sweep_points (sweep_id, point, params, status, metric, runs) VALUES (?, ?, ?, ?, ?, ?)"
       ),
+      pointRung: db.prepare("UPDATE sweep_points SET status = ?, rung = ?, epochs = ? WHERE sweep_id = ? AND point = ?"),
       sweepPointRun: db.prepare("INSERT OR REPLACE INTO sweep_point_runs (sweep_id, point, stage, run_id) VALUES (?, ?, ?, ?)"),
       blob1: db.prepare<[string], BlobRow>("SELECT hash, size, mtime_ns, ctime_ns, ino FROM blobs WHERE hash = ?"),
       interrupt: db.prepare(
@@ -301,6 +302,11 @@ export class Records {
       this.s.sweepPoint.run(sweep, point, JSON.stringify(params), status, metric, JSON.stringify(runs))
       for (const [stage, r] of Object.entries(runs)) if (r.run !== undefined) this.s.sweepPointRun.run(sweep, point, stage, r.run)
     })()
+  }
+
+  /** Where a point of a halving search ended: its status (ok, stopped, failed), the rung it reached (1-based) and its epochs. */
+  setPointRung(sweep: number, point: number, status: string, rung: number, epochs: number): void {
+    this.s.pointRung.run(status, rung, epochs, sweep, point)
   }
 
   blob(hash: string): BlobStat | undefined {

@@ -12,14 +12,23 @@ export interface SweepPointInfo {
   readonly metric: number | null
   /** Each stage's run, as the point recorded it (undefined when the stage did not run). */
   readonly runs: Readonly<Record<string, number | undefined>>
+  /** In a halving search: the rung it reached (1-based) and its epochs there. */
+  readonly rung?: number
+  readonly epochs?: number
 }
 
-/** How a sweep chose its points when not as a full grid: `trials` drawn with `seed`, `points` of them distinct. */
+/**
+ * How a sweep chose its points when not as a full grid: `trials` drawn with `seed`, `points` of them distinct
+ * (random); or a halving search (asha) over those trials (or the grid's points), with its rungs' epochs and eta.
+ */
 export interface SweepSearch {
-  readonly search: "random"
-  readonly trials: number
-  readonly seed: number
+  readonly search: "random" | "asha"
+  readonly trials?: number
+  readonly seed?: number
   readonly points: number
+  readonly eta?: number
+  readonly rungs?: ReadonlyArray<number>
+  readonly metric?: string
 }
 
 export interface SweepSummary {
@@ -69,6 +78,8 @@ interface PointRow {
   status: string
   metric: number | null
   runs: string
+  rung: number | null
+  epochs: number | null
 }
 
 const pointInfo = (p: PointRow): SweepPointInfo => ({
@@ -78,7 +89,9 @@ const pointInfo = (p: PointRow): SweepPointInfo => ({
   metric: p.metric,
   runs: Object.fromEntries(
     Object.entries(JSON.parse(p.runs) as Record<string, { run?: number }>).map(([stage, r]) => [stage, r.run])
-  )
+  ),
+  ...(p.rung !== null ? { rung: p.rung } : {}),
+  ...(p.epochs !== null ? { epochs: p.epochs } : {})
 })
 
 const SWEEP_COLUMNS = "id, pipeline, command, grid, created_at, metric, goal, search"
@@ -89,7 +102,7 @@ export class Sweeps {
 
   constructor(db: Db) {
     this.s = {
-      points: db.prepare<[number], PointRow>("SELECT point, params, status, metric, runs FROM sweep_points WHERE sweep_id = ? ORDER BY point"),
+      points: db.prepare<[number], PointRow>("SELECT point, params, status, metric, runs, rung, epochs FROM sweep_points WHERE sweep_id = ? ORDER BY point"),
       present: db.prepare<[string], { id: number }>("SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(?))"),
       all: db.prepare<[], SweepRow>(`SELECT ${SWEEP_COLUMNS} FROM sweeps ORDER BY id DESC`),
       ofPipeline: db.prepare<[string], SweepRow>(`SELECT ${SWEEP_COLUMNS} FROM sweeps WHERE pipeline = ? ORDER BY id DESC`),

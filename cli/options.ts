@@ -9,7 +9,7 @@ import type { Queries } from "../cache/queries.js"
 import { Store, storeExists, storeLayer, type StoreApi } from "../cache/store.js"
 import { StoreError, UsageError } from "../pipelines/errors.js"
 import { defaultPipelineFile, loadPipeline, type Loaded } from "../pipelines/loader.js"
-import { parseOverride, type Override } from "../pipelines/overrides.js"
+import { parseOverride, type Override, type StageCopy } from "../pipelines/overrides.js"
 import { didYouMean } from "../pipelines/suggest.js"
 import { makeRegistry } from "../stages/registry.js"
 
@@ -60,8 +60,8 @@ export const parseSets = (sets: ReadonlyArray<string>) =>
     return Either.isLeft(o) ? Effect.fail(o.left) : Effect.succeed(o.right)
   })
 
-export const loadWith = (fileOpt: Option.Option<string>, overrides: ReadonlyArray<Override>) =>
-  loadPipeline(Option.getOrElse(fileOpt, () => defaultPipelineFile(process.cwd())), overrides, makeRegistry())
+export const loadWith = (fileOpt: Option.Option<string>, overrides: ReadonlyArray<Override>, copies: ReadonlyArray<StageCopy> = []) =>
+  loadPipeline(Option.getOrElse(fileOpt, () => defaultPipelineFile(process.cwd())), overrides, makeRegistry(), copies)
 
 export const load = (fileOpt: Option.Option<string>, sets: ReadonlyArray<string>, targets: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {

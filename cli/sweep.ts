@@ -1,6 +1,7 @@
 /** `pipe sweep`: a grid of param values, run as one DAG that shares every stage the points have in common. */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, type Schema } from "effect"
+import { keysOf } from "../pipelines/parseIssues.js"
 import { Store } from "../cache/store.js"
 import { UsageError } from "../pipelines/errors.js"
 import { planRun, selection } from "../pipelines/runner.js"
@@ -18,6 +19,7 @@ import {
   type ResolvedAxis
 } from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
+import { rungCopies, rungEpochs, rungOverrides, runHalving } from "../pipelines/halving.js"
 import { commandLine } from "../pipelines/experiment.js"
 import { expLabel } from "../cache/experiments.js"
 import { metricCandidates, metricName, downstreamOf, resolveMetric, type Goal, type MetricDecl, type MetricRef } from "../pipelines/metric.js"
@@ -61,13 +63,18 @@ const only = Options.text("stage").pipe(
   Options.withDescription("Run only this stage and what it needs at each point (repeatable; default: every stage), e.g. --stage evaluate-mlp"),
   Options.repeated
 )
-const search = Options.choice("search", ["grid", "random"]).pipe(
+const search = Options.choice("search", ["grid", "random", "asha"]).pipe(
   Options.withDescription(
     "grid: every combination of the values (default); random: --trials draws from each param's distribution " +
-      "(uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH, choice:V1,V2,...; a plain value list is a choice among its values)"
+      "(uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH, choice:V1,V2,...; a plain value list is a choice among its values); " +
+      "asha: successive halving over those trials (with --trials) or the grid's points: all train --min-epochs, the best 1/--eta " +
+      "go on, each rung continuing the trial's model, up to --max-epochs; ranked by --metric, a figure of the train stage"
   ),
   Options.optional
 )
+const minEpochs = O.integerAtLeast("min-epochs", 1, "--search asha: the epochs of the first rung (default 1)").pipe(Options.optional)
+const maxEpochs = O.integerAtLeast("max-epochs", 1, "--search asha: the epochs of the last rung").pipe(Options.optional)
+const eta = O.integerAtLeast("eta", 2, "--search asha: each rung keeps the best 1/eta of the trials and trains eta times the epochs (default 3)").pipe(Options.optional)
 const trials = O.integerAtLeast("trials", 1, "How many trials --search random draws (a trial that repeats an earlier one is run once)").pipe(Options.optional)
 const seed = O.integerAtLeast("seed", 0, "The seed of --search random's draws (default 0): the same seed gives the same trials on any machine").pipe(Options.optional)
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
@@ -118,9 +125,57 @@ const chooseMetric = (
   return Either.right({ ref: r.right, goal: given.goal ?? source.decl.goal ?? declared?.goal ?? "max" })
 }
 
+/**
+ * What a halving search trains: the stage the metric comes from, which must train in epochs and be able to
+ * continue itself (a train stage), its rungs' epochs, the schedule's horizon (its declared schedule_epochs, else
+ * the last rung's epochs) and eta; or why the search cannot run.
+ */
+const halvingPlan = (
+  base: Loaded,
+  a: { readonly minEpochs: Option.Option<number>; readonly maxEpochs: Option.Option<number>; readonly eta: Option.Option<number> },
+  ranked: { readonly ref: MetricRef } | undefined,
+  resolved: ReadonlyArray<ResolvedAxis>
+) =>
+  Effect.gen(function* () {
+    const stages = base.pipeline.stages
+    const trainers = [...stages.values()].filter((s) => resumable(s)).map((s) => s.id)
+    const example = trainers.length ? `, e.g. --metric ${trainers[0]}.val_accuracy` : ""
+    if (!ranked) return yield* new UsageError({ message: `--search asha ranks trials at every rung: pass --metric STAGE.FIGURE, a figure of the train stage${example}` })
+    const stage = stages.get(ranked.ref.stage)!
+    if (!resumable(stage)) {
+      return yield* new UsageError({
+        message: `--search asha trains in rungs of epochs, each continuing the last: ${stage.id} (kind ${stage.kind.kind}) has no epochs to continue; rank by a figure of a train stage${example}`
+      })
+    }
+    if (Option.isNone(a.maxEpochs)) return yield* new UsageError({ message: "--search asha needs --max-epochs N, the epochs of its last rung (e.g. --max-epochs 27)" })
+    const min = Option.getOrElse(a.minEpochs, () => 1)
+    const max = a.maxEpochs.value
+    const eta = Option.getOrElse(a.eta, () => 3)
+    if (min > max) return yield* new UsageError({ message: `--min-epochs ${min} is more than --max-epochs ${max}` })
+    const declared = (stage.params as { schedule_epochs?: number }).schedule_epochs
+    const horizon = declared ?? max
+    if (max > horizon) {
+      return yield* new UsageError({ message: `--max-epochs ${max} is past ${stage.id}'s schedule_epochs (${horizon}): raise schedule_epochs, or lower --max-epochs` })
+    }
+    const runs = selection(base, [stage.id])
+    const outside = resolved.filter((r) => !runs.has(r.stage))
+    if (outside.length > 0) {
+      return yield* new UsageError({
+        message: `--search asha runs up to ${stage.id}, so sweeping ${outside.map((r) => `${r.stage}.${r.param}`).join(", ")} (not upstream of it) would change nothing`
+      })
+    }
+    const swept = resolved.find((r) => r.stage === stage.id && (r.param === "epochs" || r.param === "schedule_epochs"))
+    if (swept) return yield* new UsageError({ message: `--search asha sets ${stage.id}.${swept.param} itself: leave it out of the search` })
+    return { stage: stage.id, rungs: rungEpochs(min, max, eta), horizon, eta }
+  })
+
+/** A stage a halving search can train in rungs: it has epochs and schedule_epochs and takes the model it makes as an optional input. */
+const resumable = (s: { readonly kind: { readonly inputs: Readonly<Record<string, { readonly type: string; readonly optional?: boolean }>>; readonly output: string; readonly params: Schema.Schema.Any } }) =>
+  Object.values(s.kind.inputs).some((i) => i.optional && i.type === s.kind.output) && ["epochs", "schedule_epochs"].every((k) => keysOf(s.kind.params.ast).includes(k))
+
 export const sweepCommand = Command.make(
   "sweep",
-  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, search, trials, seed, dryRun, name: O.expName, tag: O.expTags, stage: only, ...executorOptions, grid },
+  { file: O.file, store: O.store, json: O.json, set: O.set, jobs, maxPoints, metric, goal, search, trials, seed, minEpochs, maxEpochs, eta, dryRun, name: O.expName, tag: O.expTags, stage: only, ...executorOptions, grid },
   (a) =>
     Effect.gen(function* () {
       yield* O.checkExpWords(a.name, a.tag)
@@ -134,7 +189,7 @@ export const sweepCommand = Command.make(
       // A declared sweep's goal applies to the metric it ranks by, its own or the pipeline's.
       let sweepGoal: Goal | undefined
       let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
-      let how: { search: "grid" | "random"; trials?: number; seed: number } = { search: "grid", seed: 0 }
+      let how: { search: "grid" | "random" | "asha"; trials?: number; seed: number } = { search: "grid", seed: 0 }
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
         const spec = pipeline.sweeps[name]
@@ -166,16 +221,23 @@ export const sweepCommand = Command.make(
         return yield* new UsageError({ message: "--search random draws --trials N trials: give --trials (e.g. --trials 24)" })
       }
       if (how.search === "grid" && (Option.isSome(a.trials) || Option.isSome(a.seed))) {
-        return yield* new UsageError({ message: `${Option.isSome(a.trials) ? "--trials" : "--seed"} is for --search random; a grid runs every combination` })
+        return yield* new UsageError({ message: `${Option.isSome(a.trials) ? "--trials" : "--seed"} is for --search random (or asha); a grid runs every combination` })
       }
-      if (how.search === "random" && how.trials! > cap) {
+      const halving = how.search === "asha"
+      if (!halving && (Option.isSome(a.minEpochs) || Option.isSome(a.maxEpochs) || Option.isSome(a.eta))) {
+        const flag = Option.isSome(a.minEpochs) ? "--min-epochs" : Option.isSome(a.maxEpochs) ? "--max-epochs" : "--eta"
+        return yield* new UsageError({ message: `${flag} is for --search asha` })
+      }
+      // A halving search draws its trials when --trials is given, else runs over the grid's points.
+      const sampling = how.search === "random" || (halving && how.trials !== undefined)
+      if (sampling && how.trials! > cap) {
         return yield* new UsageError({ message: `--trials ${how.trials} is more than the cap of ${cap} points; raise it with --max-points ${how.trials}` })
       }
       const resolved: Array<ResolvedAxis> = []
       const sampled: Array<SampledAxis> = []
       for (const e of entries) {
         const text = typeof e.values === "string" ? e.values : undefined
-        if (how.search === "grid") {
+        if (!sampling) {
           if (text !== undefined && isDistributionText(text)) {
             return yield* new UsageError({
               message: `${e.key}=${text}: a distribution is drawn from, not listed; add --search random --trials N (or give values: ${e.key}=V1,V2,...)`
@@ -201,9 +263,9 @@ export const sweepCommand = Command.make(
           message: `--stage ${a.stage.join(" --stage ")} does not run ${outside.map((r) => r.stage).join(", ")}, so sweeping ${outside.map((r) => `${r.stage}.${r.param}`).join(", ")} would change nothing: add --stage ${outside[0]!.stage} or a stage downstream of it`
         })
       }
-      const refused = how.search === "grid" ? checkGrid(resolved, cap) : checkKeys(resolved)
+      const refused = !sampling ? checkGrid(resolved, cap) : checkKeys(resolved)
       if (Either.isLeft(refused)) return yield* Effect.fail(refused.left)
-      const drawn = how.search === "random" ? sample(sampled, how.trials!, how.seed) : undefined
+      const drawn = sampling ? sample(sampled, how.trials!, how.seed) : undefined
       const pts = drawn ? drawn.points : expand(resolved)
       // Every point must be a valid pipeline before anything runs.
       const loaded = new Map<number, Loaded>()
@@ -227,6 +289,13 @@ export const sweepCommand = Command.make(
       const byName = ranked ? metricName(ranked.ref) : undefined
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
+      const plan = halving ? yield* halvingPlan(base, a, ranked, resolved) : undefined
+      if (plan) {
+        // Every trial's first and last rungs must be valid pipelines before anything runs.
+        for (const p of pts.slice(0, 1)) {
+          yield* O.loadWith(a.file, [...sets, ...p.overrides, ...rungOverrides(plan.stage, plan.rungs.at(-1)!, plan.horizon)], rungCopies(plan.stage, plan.rungs, plan.rungs.length - 1))
+        }
+      }
 
       // A dry run runs nothing, so it needs no executor: the remote is not even opened.
       const executor = a.dryRun ? { kind: "local" as const, layer: localExecutor } : yield* executorLayer(a, base, a.store, a.jobs > 1)
@@ -242,15 +311,81 @@ export const sweepCommand = Command.make(
           }
           return
         }
-        const searchArgs = how.search === "random" ? ["--search", "random", "--trials", String(how.trials), "--seed", String(how.seed)] : []
+        const searchArgs = [
+          ...(how.search !== "grid" ? ["--search", how.search] : []),
+          ...(sampling ? ["--trials", String(how.trials), "--seed", String(how.seed)] : []),
+          ...(plan ? ["--metric", metricName(ranked!.ref), "--min-epochs", String(plan.rungs[0]), "--max-epochs", String(plan.rungs.at(-1)), "--eta", String(plan.eta)] : [])
+        ]
         const command = ["pipe", "sweep", ...searchArgs, ...a.grid].join(" ")
         const space = Object.fromEntries(
-          how.search === "random"
+          sampling
             ? sampled.map((s) => [`${s.stage}.${s.param}`, s.distribution.kind === "choice" ? s.distribution.values : distributionText(s.distribution)])
             : resolved.map((r) => [`${r.stage}.${r.param}`, r.values])
         )
-        const searchRecord = drawn ? { search: "random" as const, trials: how.trials!, seed: how.seed, points: pts.length } : undefined
+        const searchRecord = plan
+          ? { search: "asha" as const, ...(drawn ? { trials: how.trials!, seed: how.seed } : {}), points: pts.length, eta: plan.eta, rungs: plan.rungs, metric: byName! }
+          : drawn
+            ? { search: "random" as const, trials: how.trials!, seed: how.seed, points: pts.length }
+            : undefined
         const sweepId = store.records.beginSweep(pipeline.name, command, space, byName, ranked?.goal, searchRecord)
+        if (plan) {
+          if (!a.json) {
+            out(`sweep ${sweepId}: successive halving of ${pts.length} trial${pts.length === 1 ? "" : "s"} over ${names.join(", ")}: rungs of ${plan.rungs.join(", ")} epochs of ${plan.stage} (eta ${plan.eta}, schedule over ${plan.horizon} epochs), ranked by ${byName} (jobs ${a.jobs})`)
+          }
+          const { outcomes, summary } = yield* runHalving({
+            points: pts,
+            load: (p, overrides, copies) => O.loadWith(a.file, [...sets, ...p.overrides, ...overrides], copies),
+            stage: plan.stage,
+            metric: ranked!.ref,
+            goal: ranked!.goal,
+            rungs: plan.rungs,
+            horizon: plan.horizon,
+            eta: plan.eta,
+            jobs: a.jobs,
+            kindLimits: executor.kind === "slurm" ? {} : { train: 1 },
+            sweepId,
+            command: commandLine(),
+            name: Option.getOrUndefined(a.name),
+            tags: a.tag,
+            rungStarted: (rung, epochs, trials) => {
+              if (a.json) out(JSON.stringify({ event: "rung", rung: rung + 1, epochs, trials: trials.map((t) => t.index + 1) }))
+              else out(`rung ${rung + 1}/${plan.rungs.length}: ${epochs} epoch${epochs === 1 ? "" : "s"}, ${trials.length} trial${trials.length === 1 ? "" : "s"}`)
+            },
+            reporter: {
+              progress: liveOutput("none").progress,
+              stage: (e) => {
+                if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
+                else if (e.status === "ran") out(`  ▸ ${e.stage} (trial ${e.point + 1}): ran in ${seconds(e.ms)}`)
+                else if (e.status === "failed") out(`  ✗ ${e.stage} (trial ${e.point + 1}): failed: ${e.error}`)
+              },
+              point: (r: PointResult) => {
+                if (a.json) out(JSON.stringify({ event: "point", point: r.point.index + 1, params: r.point.params, status: r.status, metric: r.metric, metric_name: byName, experiment: r.experiment, ms: r.ms }))
+                else out(`${r.status === "ok" ? "✓" : "✗"} trial ${r.point.index + 1}  ${label(r.point)}  ${byName} ${fmtMetric(r.metric)}  ${seconds(r.ms)}`)
+              }
+            }
+          })
+          for (const o of outcomes) store.records.setPointRung(sweepId, o.point.index, o.status, o.rung + 1, o.epochs)
+          // Furthest rung first, then by the metric's goal.
+          const sign = ranked!.goal === "min" ? 1 : -1
+          const sorted = [...outcomes].sort(
+            (x, y) => y.rung - x.rung || (x.metric === null ? 1 : 0) - (y.metric === null ? 1 : 0) || sign * ((x.metric ?? 0) - (y.metric ?? 0)) || x.point.index - y.point.index
+          )
+          if (a.json) {
+            for (const o of sorted) {
+              out(JSON.stringify({ event: "trial", point: o.point.index + 1, params: o.point.params, rung: o.rung + 1, epochs: o.epochs, status: o.status, metric: o.metric, metric_name: byName, experiment: o.experiment }))
+            }
+            out(JSON.stringify({ event: "summary", ...summary, sweep: sweepId, points: pts.length, rungs: plan.rungs, metric: byName, goal: ranked!.goal }))
+          } else {
+            const header = ["rank", ...names, "rung", "epochs", byName!, "status", "experiment"]
+            const rows = sorted.map((o, i) => [String(i + 1), ...names.map((n) => show(o.point.params[n])), String(o.rung + 1), String(o.epochs), fmtMetric(o.metric), o.status, expLabel(o.experiment)])
+            const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+            out(`\nby rung reached, then ${byName} (${ranked!.goal === "max" ? "higher" : "lower"} is better):`)
+            for (const row of [header, ...rows]) out(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd())
+            out(`${summaryText(summary)} (each stage run counted once)`)
+          }
+          if (outcomes.some((o) => o.status === "failed")) setExitCode(ExitCode.stageFailed)
+          return
+        }
         if (!a.json) {
           out(
             drawn

@@ -26,7 +26,7 @@ export const sweepJson = (s: SweepSummary) => ({
   created_at: new Date(s.createdAt).toISOString(),
   command: s.command,
   grid: s.grid,
-  ...(s.search ? { search: s.search.search, trials: s.search.trials, seed: s.search.seed } : {}),
+  ...(s.search ? (({ points: _points, ...search }) => search)(s.search) : {}),
   metric: s.metric,
   points: s.planned,
   recorded: s.recorded,

@@ -10,7 +10,7 @@ import type { Registry } from "./kind.js"
 import { formatPath, type Diagnostic, type DocPath } from "./diagnostic.js"
 import { PipelineInvalid, UsageError, type Problem } from "./errors.js"
 import type { Pipeline } from "./model.js"
-import { describeOverride, type Override } from "./overrides.js"
+import { describeOverride, type Override, type StageCopy } from "./overrides.js"
 import { didYouMean } from "./suggest.js"
 import { validate } from "./validate.js"
 import { nodeProblems, smallInts } from "./yamlValues.js"
@@ -194,7 +194,7 @@ const readText = (file: string, display: string) =>
     }
   })
 
-const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry) =>
+const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry, copies: ReadonlyArray<StageCopy>) =>
   Effect.gen(function* () {
     const text = yield* readText(file, display)
     const lc = new LineCounter()
@@ -233,22 +233,39 @@ const fromYaml = (file: string, display: string, overrides: ReadonlyArray<Overri
     }
     const raw = smallInts(doc.toJS({ maxAliasCount: -1 }))
     const where = (d: Diagnostic) => locate(doc, lc, d)
-    const pipeline = yield* check(raw, display, overrides, registry, where)
+    const pipeline = yield* check(raw, display, overrides, registry, where, copies)
     return {
       pipeline,
       locate: (path: DocPath) => toProblems([{ path, message: "" }], display, overrides, where)[0]!.location
     }
   })
 
+/** Adds each copy to the raw pipeline (after the overrides, so a copy has the params they set) and makes its original need it. */
+const applyCopies = (raw: unknown, copies: ReadonlyArray<StageCopy>): Array<UsageError> => {
+  const stages = (raw as { stages?: Record<string, unknown> } | null)?.stages
+  for (const c of copies) {
+    const from = stages?.[c.from] as { params?: object; needs?: Array<string> } | undefined
+    if (!stages || !from || typeof from !== "object") return [new UsageError({ message: `no stage '${c.from}' to copy` })]
+    if (c.id in stages) return [new UsageError({ message: `stage ${c.id} already exists; a rung of ${c.from} is named so: rename it` })]
+    stages[c.id] = { ...structuredClone(from), params: { ...(from.params ?? {}), ...c.params }, needs: [...(from.needs ?? []), ...c.needs] }
+  }
+  for (const c of copies) {
+    const from = stages![c.from] as { needs?: Array<string> }
+    if (!copies.some((other) => other.needs.includes(c.id))) from.needs = [...(from.needs ?? []), c.id]
+  }
+  return []
+}
+
 const check = (
   raw: unknown,
   display: string,
   overrides: ReadonlyArray<Override>,
   registry: Registry,
-  where?: (d: Diagnostic) => { line: number; col: number }
+  where?: (d: Diagnostic) => { line: number; col: number },
+  copies: ReadonlyArray<StageCopy> = []
 ) =>
   Effect.gen(function* () {
-    const usage = applyOverrides(raw, overrides)
+    const usage = [...applyOverrides(raw, overrides), ...applyCopies(raw, copies)]
     if (usage.length > 0) return yield* Effect.fail(usage[0]!)
     const result = validate(raw, registry)
     if (Either.isLeft(result)) {
@@ -258,7 +275,7 @@ const check = (
   })
 
 /** A composed pipeline module: bundled with esbuild (TypeScript allowed), imported, its default export validated. */
-const fromModule = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry) =>
+const fromModule = (file: string, display: string, overrides: ReadonlyArray<Override>, registry: Registry, copies: ReadonlyArray<StageCopy>) =>
   Effect.gen(function* () {
     const raw = yield* Effect.tryPromise({
       try: async () => {
@@ -273,14 +290,16 @@ const fromModule = (file: string, display: string, overrides: ReadonlyArray<Over
         })
       }
     })
-    const pipeline = yield* check(raw, display, overrides, registry)
+    const pipeline = yield* check(raw, display, overrides, registry, undefined, copies)
     return { pipeline, locate: () => display }
   })
 
 export const loadPipeline = (
   file: string,
   overrides: ReadonlyArray<Override>,
-  registry: Registry
+  registry: Registry,
+  /** Stages added as copies of others (the rungs of a halving search). */
+  copies: ReadonlyArray<StageCopy> = []
 ): Effect.Effect<Loaded, PipelineInvalid | UsageError> =>
   Effect.gen(function* () {
     const abs = resolve(file)
@@ -309,8 +328,8 @@ export const loadPipeline = (
       })
     }
     const { pipeline, locate } = SCRIPT_EXTS.has(extname(abs))
-      ? yield* fromModule(abs, display, overrides, registry)
-      : yield* fromYaml(abs, display, overrides, registry)
+      ? yield* fromModule(abs, display, overrides, registry, copies)
+      : yield* fromYaml(abs, display, overrides, registry, copies)
     const workspace = SCRIPT_EXTS.has(extname(abs)) ? projectRoot(dirname(abs)) : dirname(abs)
     return { pipeline, file: abs, display, workspace, locate }
   })

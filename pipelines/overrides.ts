@@ -61,3 +61,15 @@ export const parseOverride = (text: string): Either.Either<Override, UsageError>
   }
   return Either.right({ stage, param, value: value.right, text })
 }
+
+/**
+ * A copy of a stage under another id, with some params changed, that the original then also needs: a rung of a
+ * halving search, the shorter training the next rung continues (its `needs` gain the copy before it).
+ */
+export interface StageCopy {
+  readonly id: string
+  readonly from: string
+  readonly params: Readonly<Record<string, unknown>>
+  /** Needs added to the copy's own (the rung before it). */
+  readonly needs: ReadonlyArray<string>
+}

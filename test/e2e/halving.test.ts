@@ -1,0 +1,97 @@
+/**
+ * `pipe sweep --search asha` through the built CLI on a small real subset: rungs of epochs, the best 1/eta go on,
+ * each promoted trial continues its own model, a rerun runs nothing, a higher --max-epochs trains only the new
+ * rung, and bad searches are refused before anything runs.
+ */
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { workspace, type Workspace } from "../support/cli.js"
+
+const PIPELINE = `
+name: halving
+stages:
+  download: { kind: download, params: { limit: 1000 } }
+  split: { kind: split, needs: [download], params: { ratio: 0.8, seed: 0 } }
+  plain: { kind: augment, needs: [download], params: { pad: 0, flip: 0, mean: 0, std: 1 } }
+  train:
+    kind: train
+    needs: [split, plain]
+    params: { model: mlp, batch_size: 64, epochs: 9, schedule_epochs: 9 }
+  evaluate:
+    kind: evaluate
+    needs: [train, split]
+`
+const search = (metric = "train.val_accuracy", eta = "3") => ["sweep", "--search", "asha", "--trials", "6", "--seed", "1", "--metric", metric, "--min-epochs", "1", "--eta", eta, "train.lr=loguniform:1e-4:3e-2"]
+const SEARCH = search()
+
+let ws: Workspace
+afterAll(() => ws?.cleanup())
+const of = (events: ReadonlyArray<Record<string, any>>, kind: string) => events.filter((e) => e["event"] === kind)
+const trainsRan = (events: ReadonlyArray<Record<string, any>>) => of(events, "stage").filter((e) => e["stage"] === "train" && e["status"] === "ran")
+
+describe("pipe sweep --search asha", () => {
+  it("promotes the best third at each rung, continuing each promoted trial's model, and records where each trial stopped", async () => {
+    ws = workspace({ "pipeline.yaml": PIPELINE })
+    const r = await ws.json([...SEARCH, "--max-epochs", "3"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(of(r.events, "rung").map((e) => [e["rung"], e["epochs"], e["trials"].length])).toEqual([[1, 1, 6], [2, 3, 2]])
+    // the two best of the first rung go on
+    const first = of(r.events, "point").slice(0, 6)
+    const best = [...first].sort((a, b) => b["metric"] - a["metric"] || a["point"] - b["point"]).slice(0, 2).map((p) => p["point"]).sort()
+    expect(of(r.events, "rung")[1]!["trials"]).toEqual(best)
+    // six first-rung trainings, then two that continue them
+    expect(trainsRan(r.events)).toHaveLength(8)
+    const trials = of(r.events, "trial")
+    // listed by rung reached, then by the metric
+    const finals = trials.slice(0, 2)
+    expect(finals.map((t) => [t["point"], t["rung"], t["epochs"], t["status"]]).sort()).toEqual(best.map((p) => [p, 2, 3, "ok"]))
+    expect(finals[0]!["metric"]).toBeGreaterThanOrEqual(finals[1]!["metric"])
+    expect(trials.filter((t) => t["status"] === "stopped").map((t) => [t["rung"], t["epochs"]])).toEqual(Array(4).fill([1, 1]))
+    // a promoted trial's model continues its first rung's (the key holds that model's hash)
+    const promoted = of(r.events, "stage").filter((e) => e["stage"] === "train" && e["point"] === best[0] && e["status"] === "ran").at(-1)!
+    const config = JSON.parse(readFileSync(ws.artifact(promoted["output"])["config.json"]!, "utf8"))
+    expect(config.resumed).toMatchObject({ epochs: 1 })
+    expect(config.params).toMatchObject({ epochs: 3, schedule_epochs: 9 })
+    const sweep = of(r.events, "summary")[0]!["sweep"]
+    const listed = (await ws.json(["sweeps"])).events.find((s) => s["id"] === sweep)!
+    expect(listed).toMatchObject({ search: "asha", trials: 6, seed: 1, eta: 3, rungs: [1, 3], points: 6, statuses: { ok: 2, stopped: 4 } })
+    const rows = ws.db().prepare("SELECT point, status, rung, epochs FROM sweep_points WHERE sweep_id = ? ORDER BY point").all(sweep) as Array<Record<string, unknown>>
+    expect(rows.filter((x) => x["status"] === "ok").map((x) => [Number(x["point"]) + 1, x["rung"], x["epochs"]])).toEqual(best.map((p) => [p, 2, 3]))
+  }, 240_000)
+
+  it("runs nothing when run again, and only the new rung's training when --max-epochs grows", async () => {
+    const again = await ws.json([...SEARCH, "--max-epochs", "3"])
+    expect(again.code, again.stderr).toBe(0)
+    expect(of(again.events, "summary")[0]).toMatchObject({ ran: 0, failed: 0 })
+    const more = await ws.json([...SEARCH, "--max-epochs", "9"])
+    expect(more.code, more.stderr).toBe(0)
+    expect(of(more.events, "rung").map((e) => [e["rung"], e["epochs"], e["trials"].length])).toEqual([[1, 1, 6], [2, 3, 2], [3, 9, 1]])
+    expect(trainsRan(more.events)).toHaveLength(1)
+    expect(trainsRan(more.events)[0]!["point"]).toBe(of(more.events, "rung")[2]!["trials"][0])
+    expect(of(more.events, "trial")[0]).toMatchObject({ rung: 3, epochs: 9, status: "ok" })
+  }, 240_000)
+
+  it("refuses bad searches with exit 2 and runs nothing", async () => {
+    const w = workspace({ "pipeline.yaml": PIPELINE })
+    try {
+      const refused = async (args: ReadonlyArray<string>, message: string | RegExp) => {
+        const r = await w.pipe(args)
+        expect(r.code, r.stderr).toBe(2)
+        if (typeof message === "string") expect(r.stderr).toBe(message)
+        else expect(r.stderr).toMatch(message)
+      }
+      await refused([...search("train.val_accuracy", "1"), "--max-epochs", "3"], /--eta must be at least 2, got 1/)
+      await refused(SEARCH, "pipe: --search asha needs --max-epochs N, the epochs of its last rung (e.g. --max-epochs 27)")
+      await refused([...SEARCH, "--max-epochs", "27"], "pipe: --max-epochs 27 is past train's schedule_epochs (9): raise schedule_epochs, or lower --max-epochs")
+      await refused([...search("evaluate.test_accuracy"), "--max-epochs", "3"],
+        "pipe: --search asha trains in rungs of epochs, each continuing the last: evaluate (kind evaluate) has no epochs to continue; rank by a figure of a train stage, e.g. --metric train.val_accuracy")
+      await refused([...search("train.val_acuracy"), "--max-epochs", "3"], /^pipe: --metric train\.val_acuracy: .*val_accuracy/)
+      await refused(["sweep", "--min-epochs", "2", "train.lr=0.1,0.2"], "pipe: --min-epochs is for --search asha")
+      await refused([...SEARCH, "--max-epochs", "3", "train.epochs=2,4"], "pipe: --search asha sets train.epochs itself: leave it out of the search")
+      expect(existsSync(join(w.dir, ".pipe", "pipe.db")) ? w.db().prepare("SELECT count(*) FROM runs").pluck().get() : 0).toBe(0)
+    } finally {
+      w.cleanup()
+    }
+  }, 60_000)
+})
