@@ -219,7 +219,7 @@ describe("pipe sweep --search random", () => {
     await refused(["sweep", "--search", "random", "--trials", "0", "lr=uniform:0.1:0.3"], /--trials must be at least 1, got 0/)
     await refused(["sweep", "--search", "random", "lr=uniform:0.1:0.3"], "pipe: --search random draws --trials N trials: give --trials (e.g. --trials 24)")
     await refused(["sweep", "lr=uniform:0.1:0.3"], "pipe: lr=uniform:0.1:0.3: a distribution is drawn from, not listed; add --search random --trials N (or give values: lr=V1,V2,...)")
-    await refused(["sweep", "--trials", "3", "lr=0.1,0.2"], "pipe: --trials is for --search random; a grid runs every combination")
+    await refused(["sweep", "--trials", "3", "lr=0.1,0.2"], "pipe: --trials is for --search random (or asha); a grid runs every combination")
     await refused(["sweep", "--search", "random", "--trials", "2000", "lr=uniform:0.1:0.3"], "pipe: --trials 2000 is more than the cap of 1000 points; raise it with --max-points 2000")
     await refused(["sweep", "--search", "random", "--trials", "3", "lrr=uniform:0.1:0.3"], /^pipe: lrr: no stage has this param \(did you mean 'lr'\?\)/)
     expect(existsSync(join(ws.dir, "ran.log"))).toBe(false)
