@@ -338,6 +338,60 @@ const mlpSeeds = async () => {
   }
 }
 
+/**
+ * Search beyond grids: 27 sampled trials (seed 7: lr, batch size, label smoothing) of one model on a 12,000-image
+ * training subset, searched in full (9 epochs each) and by successive halving (eta 3, 1 -> 3 -> 9 epochs), both
+ * over a 27-epoch schedule horizon; then the halving search again (nothing should train) and with --max-epochs 27
+ * (only the new rung should). The model is PIPE_BENCH_SEARCH_MODEL (default cnn; mlp for a quick run on a CPU).
+ */
+const search = async () => {
+  const model = process.env.PIPE_BENCH_SEARCH_MODEL ?? "cnn"
+  const { parse, stringify } = await import("yaml")
+  const spec = parse(readFileSync(join(root, "pipeline.yaml"), "utf8"))
+  spec.stages = {
+    download: { ...spec.stages.download, params: { limit: 15000 } },
+    split: spec.stages.split,
+    plain: spec.stages.plain,
+    train: { kind: "train", needs: ["split", "plain"], params: { model, epochs: 9, schedule_epochs: 27 } }
+  }
+  delete spec.metric
+  const dir = makeTempDir("search")
+  writeFileSync(join(dir, "pipeline.yaml"), stringify(spec))
+  pipe(dir, ["run", "split", "plain"])
+  const space = ["train.lr=loguniform:1e-4:1e-2", "train.batch_size=choice:64,128,256", "train.label_smoothing=uniform:0:0.1"]
+  const drawn = ["--trials", "27", "--seed", "7", "--metric", "train.val_accuracy"]
+  const trained = (events) => events.filter((e) => e.event === "stage" && e.stage === "train" && e.status === "ran")
+  const run = (args) => {
+    const r = pipe(dir, ["sweep", ...args, ...space, "--json"], 6 * 3600_000)
+    return { ...parseEvents(r.stdout), seconds: r.seconds }
+  }
+  const full = run(["--search", "random", ...drawn])
+  const fullBest = Math.max(...full.events.filter((e) => e.event === "point").map((p) => p.metric))
+  const halving = ["--search", "asha", ...drawn, "--min-epochs", "1", "--max-epochs", "9", "--eta", "3"]
+  const asha = run(halving)
+  const finals = asha.events.filter((e) => e.event === "trial" && e.status === "ok")
+  const ashaBest = Math.max(...finals.map((t) => t.metric))
+  // Epochs each halving training added: its rung's epochs less the rung before's.
+  const rungs = asha.events.filter((e) => e.event === "rung")
+  const ashaEpochs = rungs.reduce((n, r, i) => n + r.trials.length * (r.epochs - (i ? rungs[i - 1].epochs : 0)), 0)
+  const again = run(halving)
+  const gridAgain = run(["--search", "random", ...drawn])
+  const more = run(["--search", "asha", ...drawn, "--min-epochs", "1", "--max-epochs", "27", "--eta", "3"])
+  const moreRungs = more.events.filter((e) => e.event === "rung")
+  const pct = (x) => `${(x * 100).toFixed(2)}%`
+  return {
+    section: `search: 27 sampled trials of the ${model} on 12,000 training images (val accuracy; schedule over 27 epochs)`,
+    lines: [
+      `  full search, 9 epochs each:   best ${pct(fullBest)}, ${27 * 9} epochs, ${trained(full.events).length} trainings, ${full.seconds.toFixed(1)} s`,
+      `  successive halving 1->3->9:   best ${pct(ashaBest)} (${((ashaBest - fullBest) * 100).toFixed(2)} points from the full search's; target within 0.5), ` +
+        `${ashaEpochs} epochs (${(ashaEpochs / (27 * 9)).toFixed(2)} of the full search's; target <= 0.33), ${trained(asha.events).length} trainings, ${asha.seconds.toFixed(1)} s`,
+      `  halving search again:         ${trained(again.events).length} trainings, ${again.seconds.toFixed(2)} s; the full search again: ${trained(gridAgain.events).length} trainings, ${gridAgain.seconds.toFixed(2)} s`,
+      `  halving with --max-epochs 27: rungs ${moreRungs.map((r) => `${r.epochs} (${r.trials.length})`).join(", ")}; ${trained(more.events).length} training(s) ran ` +
+        `(the new rung's: ${moreRungs.at(-1).trials.length}), ${more.seconds.toFixed(1)} s`
+    ]
+  }
+}
+
 /** A no-op 100-point sweep (10 x 10 values) over a 4-stage pipeline: every stage of every point cached. */
 const noopSweep = async ({ runs }) => {
   const yaml = [
@@ -609,6 +663,7 @@ const benchmarks = [
   { id: "torch", run: torchOverhead },
   { id: "accuracy", run: accuracy },
   { id: "mlp-seeds", run: mlpSeeds },
+  { id: "search", run: search },
   { id: "parallel", run: parallelStages },
   { id: "cluster", run: cluster }
 ]
