@@ -19,6 +19,7 @@ import {
   type ResolvedAxis
 } from "../pipelines/sweep.js"
 import { runSweep, type PointResult } from "../pipelines/sweepRunner.js"
+import type { StageEvent } from "../pipelines/events.js"
 import { rungCopies, rungEpochs, rungOverrides, runHalving } from "../pipelines/halving.js"
 import { commandLine } from "../pipelines/experiment.js"
 import { expLabel } from "../cache/experiments.js"
@@ -80,6 +81,13 @@ const seed = O.integerAtLeast("seed", 0, "The seed of --search random's draws (d
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("List the points and what each would run; run nothing"))
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
+
+/** A sweep's stage event as it is printed: a JSON line, or a line for a stage that ran or failed at a point (or trial). */
+const stageLine = (json: boolean, word: "point" | "trial") => (e: StageEvent & { readonly point: number }) => {
+  if (json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
+  else if (e.status === "ran") out(`  ▸ ${e.stage} (${word} ${e.point + 1}): ran in ${seconds(e.ms)}`)
+  else if (e.status === "failed") out(`  ✗ ${e.stage} (${word} ${e.point + 1}): failed: ${e.error}`)
+}
 
 const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
 const fmtMetric = (m: number | null) => (m === null ? "-" : Number.isInteger(m) ? String(m) : m.toFixed(4))
@@ -353,11 +361,7 @@ export const sweepCommand = Command.make(
             },
             reporter: {
               progress: liveOutput("none").progress,
-              stage: (e) => {
-                if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
-                else if (e.status === "ran") out(`  ▸ ${e.stage} (trial ${e.point + 1}): ran in ${seconds(e.ms)}`)
-                else if (e.status === "failed") out(`  ✗ ${e.stage} (trial ${e.point + 1}): failed: ${e.error}`)
-              },
+              stage: stageLine(a.json, "trial"),
               point: (r: PointResult) => {
                 if (a.json) out(JSON.stringify({ event: "point", point: r.point.index + 1, params: r.point.params, status: r.status, metric: r.metric, metric_name: byName, experiment: r.experiment, ms: r.ms }))
                 else out(`${r.status === "ok" ? "✓" : "✗"} trial ${r.point.index + 1}  ${label(r.point)}  ${byName} ${fmtMetric(r.metric)}  ${seconds(r.ms)}`)
@@ -407,11 +411,7 @@ export const sweepCommand = Command.make(
           tags: a.tag,
           reporter: {
             progress: liveOutput("none").progress,
-            stage: (e) => {
-              if (a.json) out(JSON.stringify({ event: "stage", ...e, point: e.point + 1 }))
-              else if (e.status === "ran") out(`  ▸ ${e.stage} (point ${e.point + 1}): ran in ${seconds(e.ms)}`)
-              else if (e.status === "failed") out(`  ✗ ${e.stage} (point ${e.point + 1}): failed: ${e.error}`)
-            },
+            stage: stageLine(a.json, "point"),
             point: (r: PointResult) => {
               if (a.json) {
                 out(
