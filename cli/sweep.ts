@@ -198,6 +198,8 @@ export const sweepCommand = Command.make(
       let sweepGoal: Goal | undefined
       let cap = Option.getOrElse(a.maxPoints, () => DEFAULT_MAX_POINTS)
       let how: { search: "grid" | "random" | "asha"; trials?: number; seed: number } = { search: "grid", seed: 0 }
+      // A declared halving search's rungs (flags win over them).
+      let rungsDeclared: { minEpochs?: number; maxEpochs?: number; eta?: number } = {}
       if (a.grid.length === 1 && !a.grid[0]!.includes("=")) {
         const name = a.grid[0]!
         const spec = pipeline.sweeps[name]
@@ -213,6 +215,11 @@ export const sweepCommand = Command.make(
         if (spec.metric !== undefined) sweepMetric = { name: spec.metric, ...(spec.goal ? { goal: spec.goal } : {}) }
         sweepGoal = spec.goal
         how = { search: spec.search ?? "grid", ...(spec.trials !== undefined ? { trials: spec.trials } : {}), seed: spec.seed ?? 0 }
+        rungsDeclared = {
+          ...(spec.min_epochs !== undefined ? { minEpochs: spec.min_epochs } : {}),
+          ...(spec.max_epochs !== undefined ? { maxEpochs: spec.max_epochs } : {}),
+          ...(spec.eta !== undefined ? { eta: spec.eta } : {})
+        }
       } else {
         if (a.grid.length === 0) return yield* new UsageError({ message: "give KEY=V1,V2,... arguments or a sweep name; see pipe sweep --help" })
         for (const arg of a.grid) {
@@ -297,7 +304,12 @@ export const sweepCommand = Command.make(
       const byName = ranked ? metricName(ranked.ref) : undefined
       const names = resolved.map((r) => `${r.stage}.${r.param}`)
       const label = (p: Point) => names.map((n) => `${n}=${show(p.params[n])}`).join(" ")
-      const plan = halving ? yield* halvingPlan(base, a, ranked, resolved) : undefined
+      const rungFlags = {
+        minEpochs: Option.orElse(a.minEpochs, () => Option.fromNullable(rungsDeclared.minEpochs)),
+        maxEpochs: Option.orElse(a.maxEpochs, () => Option.fromNullable(rungsDeclared.maxEpochs)),
+        eta: Option.orElse(a.eta, () => Option.fromNullable(rungsDeclared.eta))
+      }
+      const plan = halving ? yield* halvingPlan(base, rungFlags, ranked, resolved) : undefined
       if (plan) {
         // Every trial's first and last rungs must be valid pipelines before anything runs.
         for (const p of pts.slice(0, 1)) {

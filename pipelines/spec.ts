@@ -44,14 +44,23 @@ export const SweepSpec = Schema.Struct({
     Schema.Int.pipe(Schema.positive()).annotations({ description: "the most points the grid may have (default 1000)" }),
     { exact: true }
   ),
-  search: Schema.optionalWith(Schema.Literal("grid", "random").annotations({ description: "grid or random" }), { exact: true }),
+  search: Schema.optionalWith(Schema.Literal("grid", "random", "asha").annotations({ description: "grid, random or asha" }), { exact: true }),
+  min_epochs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "search: asha's first rung, in epochs (default 1)" }), {
+    exact: true
+  }),
+  max_epochs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "search: asha's last rung, in epochs" }), {
+    exact: true
+  }),
+  eta: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)).annotations({ description: "search: asha keeps 1/eta at each rung (default 3)" }), {
+    exact: true
+  }),
   trials: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "how many trials search: random draws" }), {
     exact: true
   }),
   seed: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "the seed of search: random's draws" }), {
     exact: true
   })
-}).annotations({ description: "a sweep (grid, and optionally metric, goal, description, max_points, search, trials and seed)" })
+}).annotations({ description: "a sweep (grid, and optionally metric, goal, description, max_points, search, trials, seed, min_epochs, max_epochs and eta)" })
 
 export type SweepSpec = Schema.Schema.Type<typeof SweepSpec>
 

@@ -161,11 +161,16 @@ export const sweepDiagnostics = (
   for (const [name, spec] of Object.entries(sweeps)) {
     const max = spec.max_points ?? DEFAULT_MAX_POINTS
     const raise = (n: number) => `max_points: ${n} in sweeps.${name}`
-    const random = spec.search === "random"
-    if (random && spec.trials === undefined) out.push({ path: ["sweeps", name], message: "search: random draws trials: add trials: N (e.g. trials: 24)" })
-    if (!random && (spec.trials !== undefined || spec.seed !== undefined)) {
-      out.push({ path: ["sweeps", name, spec.trials !== undefined ? "trials" : "seed"], at: "key", message: "trials and seed are for search: random; a grid runs every combination" })
+    const halving = spec.search === "asha"
+    // search: asha draws its trials when trials is given, else runs over the grid's points.
+    const random = spec.search === "random" || (halving && spec.trials !== undefined)
+    if (spec.search === "random" && spec.trials === undefined) out.push({ path: ["sweeps", name], message: "search: random draws trials: add trials: N (e.g. trials: 24)" })
+    if (!random && !halving && (spec.trials !== undefined || spec.seed !== undefined)) {
+      out.push({ path: ["sweeps", name, spec.trials !== undefined ? "trials" : "seed"], at: "key", message: "trials and seed are for search: random (or asha); a grid runs every combination" })
     }
+    const rungKey = (["min_epochs", "max_epochs", "eta"] as const).find((k) => spec[k] !== undefined)
+    if (!halving && rungKey) out.push({ path: ["sweeps", name, rungKey], at: "key", message: `${rungKey} is for search: asha` })
+    if (halving && spec.max_epochs === undefined) out.push({ path: ["sweeps", name], message: "search: asha needs max_epochs: N, the epochs of its last rung (e.g. max_epochs: 27)" })
     if (random && spec.trials !== undefined && spec.trials > max) {
       out.push({ path: ["sweeps", name, "trials"], message: `${spec.trials} trials is more than the cap of ${max} points; raise it with ${raise(spec.trials)}` })
     }
@@ -176,7 +181,7 @@ export const sweepDiagnostics = (
       let values: ReadonlyArray<unknown>
       if (typeof v === "string" && isDistributionText(v)) {
         if (!random) {
-          out.push({ path, message: `${v.trim()} is a distribution to draw from, not a list of values: add search: random and trials: N to sweeps.${name}, or list values` })
+          out.push({ path, message: `${v.trim()} is a distribution to draw from, not a list of values: add search: random (or asha) and trials: N to sweeps.${name}, or list values` })
           complete = false
           continue
         }

@@ -72,6 +72,30 @@ describe("pipe sweep --search asha", () => {
     expect(of(more.events, "trial")[0]).toMatchObject({ rung: 3, epochs: 9, status: "ok" })
   }, 240_000)
 
+  it("runs a halving search declared in the pipeline file, and locates a declared one's mistakes", async () => {
+    const declared = (sweep: string) => `${PIPELINE}sweeps:\n  rungs:\n${sweep}`
+    const w = workspace({
+      "pipeline.yaml": declared("    search: asha\n    trials: 3\n    seed: 2\n    metric: train.val_accuracy\n    max_epochs: 3\n    grid: { train.lr: \"loguniform:1e-4:3e-2\" }\n")
+    })
+    try {
+      const r = await w.json(["sweep", "rungs"])
+      expect(r.code, r.stderr).toBe(0)
+      expect(of(r.events, "rung").map((e) => [e["epochs"], e["trials"].length])).toEqual([[1, 3], [3, 1]])
+      expect(of(r.events, "trial").map((t) => t["status"]).sort()).toEqual(["ok", "stopped", "stopped"])
+      const line = declared("").split("\n").indexOf("  rungs:") + 1
+      w.write("pipeline.yaml", declared("    search: asha\n    metric: train.val_accuracy\n    grid: { train.lr: [0.001] }\n"))
+      const missing = await w.pipe(["sweep", "rungs"])
+      expect(missing.code).toBe(2)
+      expect(missing.stderr).toMatch(new RegExp(`^pipeline\\.yaml:${line + 1}:5 sweeps\\.rungs: search: asha needs max_epochs: N, the epochs of its last rung \\(e\\.g\\. max_epochs: 27\\)$`, "m"))
+      w.write("pipeline.yaml", declared("    eta: 2\n    grid: { train.lr: [0.001] }\n"))
+      const eta = await w.pipe(["sweep", "rungs"])
+      expect(eta.code).toBe(2)
+      expect(eta.stderr).toMatch(new RegExp(`^pipeline\\.yaml:${line + 1}:5 sweeps\\.rungs\\.eta: eta is for search: asha$`, "m"))
+    } finally {
+      w.cleanup()
+    }
+  }, 120_000)
+
   it("refuses bad searches with exit 2 and runs nothing", async () => {
     const w = workspace({ "pipeline.yaml": PIPELINE })
     try {

@@ -234,14 +234,14 @@ describe("pipe sweep --search random", () => {
       expect(r.stderr).toMatch(message(bad))
     }
     await at(declared('    grid: { train.lr: "loguniform:1e-4:1e-2" }\n'), (l) =>
-      new RegExp(`^pipeline\\.yaml:${l + 1}:23 sweeps\\.bad\\.grid\\.train\\.lr: loguniform:1e-4:1e-2 is a distribution to draw from, not a list of values: add search: random and trials: N to sweeps\\.bad, or list values$`, "m"))
+      new RegExp(`^pipeline\\.yaml:${l + 1}:23 sweeps\\.bad\\.grid\\.train\\.lr: loguniform:1e-4:1e-2 is a distribution to draw from, not a list of values: add search: random \\(or asha\\) and trials: N to sweeps\\.bad, or list values$`, "m"))
     await at(declared('    search: random\n    trials: 4\n    grid: { train.lr: "uniform:1:1" }\n'), (l) =>
       new RegExp(`^pipeline\\.yaml:${l + 3}:23 sweeps\\.bad\\.grid\\.train\\.lr: uniform:1:1: the range is empty \\(LOW must be below HIGH\\)$`, "m"))
     await at(declared('    search: random\n    grid: { train.lr: "uniform:0:1" }\n'), (l) =>
       // a map's problem is shown at its first line
       new RegExp(`^pipeline\\.yaml:${l + 1}:5 sweeps\\.bad: search: random draws trials: add trials: N \\(e\\.g\\. trials: 24\\)$`, "m"))
     await at(declared("    trials: 3\n    grid: { train.lr: [1] }\n"), (l) =>
-      new RegExp(`^pipeline\\.yaml:${l + 1}:5 sweeps\\.bad\\.trials: trials and seed are for search: random; a grid runs every combination$`, "m"))
+      new RegExp(`^pipeline\\.yaml:${l + 1}:5 sweeps\\.bad\\.trials: trials and seed are for search: random \\(or asha\\); a grid runs every combination$`, "m"))
     await at(declared("    search: rndom\n    trials: 3\n    grid: { train.lr: [1] }\n"), (l) => new RegExp(`^pipeline\\.yaml:${l + 1}:\\d+ sweeps\\.bad\\.search: `, "m"))
     expect(existsSync(join(ws.dir, "ran.log"))).toBe(false)
   })
