@@ -311,8 +311,8 @@ export const sweepCommand = Command.make(
       }
       const plan = halving ? yield* halvingPlan(base, rungFlags, ranked, resolved) : undefined
       if (plan) {
-        // Every trial's first and last rungs must be valid pipelines before anything runs.
-        for (const p of pts.slice(0, 1)) {
+        // Every trial at the last rung (with the copies of its earlier rungs) must be valid before anything runs.
+        for (const p of pts) {
           yield* O.loadWith(a.file, [...sets, ...p.overrides, ...rungOverrides(plan.stage, plan.rungs.at(-1)!, plan.horizon)], rungCopies(plan.stage, plan.rungs, plan.rungs.length - 1))
         }
       }

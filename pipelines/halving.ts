@@ -66,7 +66,7 @@ export interface TrialOutcome {
 export interface HalvingOptions extends Omit<SweepOptions, "load" | "points" | "targets" | "metric" | "name"> {
   readonly points: ReadonlyArray<Point>
   /** A trial's pipeline with these extra overrides and stage copies. */
-  readonly load: SweepOptions["load"] extends (p: Point) => infer R ? (point: Point, overrides: ReadonlyArray<Override>, copies: ReadonlyArray<StageCopy>) => R : never
+  readonly load: (point: Point, overrides: ReadonlyArray<Override>, copies: ReadonlyArray<StageCopy>) => ReturnType<SweepOptions["load"]>
   readonly stage: string
   readonly metric: MetricRef
   readonly goal: Goal
