@@ -29,6 +29,8 @@ export interface SweepSearch {
   readonly eta?: number
   readonly rungs?: ReadonlyArray<number>
   readonly metric?: string
+  /** A halving search's promotion: once a rung is complete (sync), or as results come in (async, with --jobs above 1). */
+  readonly promotion?: "sync" | "async"
 }
 
 export interface SweepSummary {

@@ -69,7 +69,9 @@ const search = Options.choice("search", ["grid", "random", "asha"]).pipe(
     "grid: every combination of the values (default); random: --trials draws from each param's distribution " +
       "(uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH, choice:V1,V2,...; a plain value list is a choice among its values); " +
       "asha: successive halving over those trials (with --trials) or the grid's points: all train --min-epochs, the best 1/--eta " +
-      "go on, each rung continuing the trial's model, up to --max-epochs; ranked by --metric, a figure of the train stage"
+      "go on, each rung continuing the trial's model, up to --max-epochs; ranked by --metric, a figure of the train stage. With --jobs " +
+      "above 1 promotion is asynchronous (ASHA): a trial goes on as soon as it is among the best 1/eta of the rung's results so far, taken in " +
+      "trial order, so the same search promotes the same trials at any --jobs above 1"
   ),
   Options.optional
 )
@@ -334,7 +336,9 @@ export const sweepCommand = Command.make(
         const searchArgs = [
           ...(how.search !== "grid" ? ["--search", how.search] : []),
           ...(sampling ? ["--trials", String(how.trials), "--seed", String(how.seed)] : []),
-          ...(plan ? ["--metric", metricName(ranked!.ref), "--min-epochs", String(plan.rungs[0]), "--max-epochs", String(plan.rungs.at(-1)), "--eta", String(plan.eta)] : [])
+          ...(plan ? ["--metric", metricName(ranked!.ref), "--min-epochs", String(plan.rungs[0]), "--max-epochs", String(plan.rungs.at(-1)), "--eta", String(plan.eta)] : []),
+          // Asynchronous promotion decides differently from synchronous: the command says which.
+          ...(plan && a.jobs > 1 ? ["--jobs", String(a.jobs)] : [])
         ]
         const command = ["pipe", "sweep", ...searchArgs, ...a.grid].join(" ")
         const space = Object.fromEntries(
@@ -343,14 +347,14 @@ export const sweepCommand = Command.make(
             : resolved.map((r) => [`${r.stage}.${r.param}`, r.values])
         )
         const searchRecord = plan
-          ? { search: "asha" as const, ...(drawn ? { trials: how.trials!, seed: how.seed } : {}), points: pts.length, eta: plan.eta, rungs: plan.rungs, metric: byName! }
+          ? { search: "asha" as const, ...(drawn ? { trials: how.trials!, seed: how.seed } : {}), points: pts.length, eta: plan.eta, rungs: plan.rungs, metric: byName!, promotion: a.jobs > 1 ? ("async" as const) : ("sync" as const) }
           : drawn
             ? { search: "random" as const, trials: how.trials!, seed: how.seed, points: pts.length }
             : undefined
         const sweepId = store.records.beginSweep(pipeline.name, command, space, byName, ranked?.goal, searchRecord)
         if (plan) {
           if (!a.json) {
-            out(`sweep ${sweepId}: successive halving of ${pts.length} trial${pts.length === 1 ? "" : "s"} over ${names.join(", ")}: rungs of ${plan.rungs.join(", ")} epochs of ${plan.stage} (eta ${plan.eta}, schedule over ${plan.horizon} epochs), ranked by ${byName} (jobs ${a.jobs})`)
+            out(`sweep ${sweepId}: successive halving of ${pts.length} trial${pts.length === 1 ? "" : "s"} over ${names.join(", ")}: rungs of ${plan.rungs.join(", ")} epochs of ${plan.stage} (eta ${plan.eta}, schedule over ${plan.horizon} epochs), ranked by ${byName} (jobs ${a.jobs}${a.jobs > 1 ? ", asynchronous promotion" : ""})`)
           }
           const { outcomes, summary } = yield* runHalving({
             points: pts,
@@ -367,16 +371,24 @@ export const sweepCommand = Command.make(
             command: commandLine(),
             name: Option.getOrUndefined(a.name),
             tags: a.tag,
-            rungStarted: (rung, epochs, trials) => {
-              if (a.json) out(JSON.stringify({ event: "rung", rung: rung + 1, epochs, trials: trials.map((t) => t.index + 1) }))
-              else out(`rung ${rung + 1}/${plan.rungs.length}: ${epochs} epoch${epochs === 1 ? "" : "s"}, ${trials.length} trial${trials.length === 1 ? "" : "s"}`)
-            },
+            asynchronous: a.jobs > 1,
             reporter: {
               progress: liveOutput("none").progress,
               stage: stageLine(a.json, "trial"),
-              point: (r: PointResult) => {
-                if (a.json) out(JSON.stringify({ event: "point", point: r.point.index + 1, params: r.point.params, status: r.status, metric: r.metric, metric_name: byName, experiment: r.experiment, ms: r.ms }))
-                else out(`${r.status === "ok" ? "✓" : "✗"} trial ${r.point.index + 1}  ${label(r.point)}  ${byName} ${fmtMetric(r.metric)}  ${seconds(r.ms)}`)
+              rung: (rung, epochs, trials) => {
+                if (a.json) out(JSON.stringify({ event: "rung", rung: rung + 1, epochs, trials: trials.map((t) => t.index + 1) }))
+                else out(`rung ${rung + 1}/${plan.rungs.length}: ${epochs} epoch${epochs === 1 ? "" : "s"}, ${trials.length} trial${trials.length === 1 ? "" : "s"}`)
+              },
+              promoted: (p, rung, epochs) => {
+                if (a.json) out(JSON.stringify({ event: "promote", point: p.index + 1, rung: rung + 1, epochs }))
+                else out(`↑ trial ${p.index + 1} goes on to rung ${rung + 1}/${plan.rungs.length} (${epochs} epochs)`)
+              },
+              trial: (r: PointResult, rung, epochs) => {
+                if (a.json) {
+                  out(JSON.stringify({ event: "point", point: r.point.index + 1, rung: rung + 1, epochs, params: r.point.params, status: r.status, metric: r.metric, metric_name: byName, experiment: r.experiment, ms: r.ms }))
+                } else {
+                  out(`${r.status === "ok" ? "✓" : "✗"} trial ${r.point.index + 1} rung ${rung + 1} (${epochs} epoch${epochs === 1 ? "" : "s"})  ${label(r.point)}  ${byName} ${fmtMetric(r.metric)}  ${seconds(r.ms)}`)
+                }
               }
             }
           })

@@ -58,11 +58,26 @@ export const pointMetric = (events: ReadonlyArray<StageEvent>, metric: MetricRef
 
 const rank: Record<StageEvent["status"], number> = { skipped: 0, cached: 1, failed: 2, ran: 3 }
 
-export const runSweep = (
-  opts: SweepOptions
-): Effect.Effect<{ summary: Summary; results: ReadonlyArray<PointResult> }, PipelineInvalid | UsageError, Store | Executor> =>
+/** One point's run, as a point runner takes it: the pipeline to run and the name of its experiment. */
+export interface PointJob {
+  readonly point: Point
+  readonly load: Effect.Effect<Loaded, PipelineInvalid | UsageError>
+  /** Its experiment's name (undefined: unnamed). */
+  readonly name: string | undefined
+}
+
+/**
+ * What runs a sweep's points, one or many at a time, sharing what they have in common: the per-kind limits
+ * (one training at a time on this machine), the stage events reported once per key, and the counts.
+ */
+export const pointRunner = (
+  opts: Omit<SweepOptions, "load" | "points" | "jobs" | "name">
+): Effect.Effect<
+  { readonly run: (job: PointJob) => Effect.Effect<PointResult, PipelineInvalid | UsageError, Store | Executor>; readonly counts: () => Omit<Summary, "ms"> },
+  never,
+  Store
+> =>
   Effect.gen(function* () {
-    const t0 = Date.now()
     const store = yield* Store
     const byKey = new Map<string, StageEvent>()
     const skipped = new Set<string>()
@@ -73,9 +88,9 @@ export const runSweep = (
       return s ? s.withPermits(1)(run) : run
     }
 
-    const runPoint = (point: Point) =>
+    const run = ({ point, load, name }: PointJob) =>
       Effect.gen(function* () {
-        const loaded = yield* opts.load(point)
+        const loaded = yield* load
         const started = Date.now()
         const events: Array<StageEvent> = []
         yield* runPipeline({
@@ -107,7 +122,7 @@ export const runSweep = (
         const status = failed ? "failed" : "ok"
         const experiment = store.experiments.record(
           experimentOf(loaded, events, {
-            name: opts.name === undefined ? undefined : `${opts.name}-${point.index + 1}`,
+            name,
             tags: opts.tags ?? [],
             command: opts.command,
             sweep: { id: opts.sweepId, point: point.index + 1 }
@@ -126,8 +141,24 @@ export const runSweep = (
         return result
       })
 
-    const results = yield* Effect.forEach(opts.points, runPoint, { concurrency: Math.max(1, opts.jobs) })
-    const counts = { ran: 0, cached: 0, failed: 0, skipped: skipped.size }
-    for (const e of byKey.values()) if (e.status !== "skipped") counts[e.status]++
-    return { summary: { ...counts, ms: Date.now() - t0 }, results }
+    const counts = () => {
+      const c = { ran: 0, cached: 0, failed: 0, skipped: skipped.size }
+      for (const e of byKey.values()) if (e.status !== "skipped") c[e.status]++
+      return c
+    }
+    return { run, counts }
+  })
+
+export const runSweep = (
+  opts: SweepOptions
+): Effect.Effect<{ summary: Summary; results: ReadonlyArray<PointResult> }, PipelineInvalid | UsageError, Store | Executor> =>
+  Effect.gen(function* () {
+    const t0 = Date.now()
+    const runner = yield* pointRunner(opts)
+    const results = yield* Effect.forEach(
+      opts.points,
+      (point) => runner.run({ point, load: opts.load(point), name: opts.name === undefined ? undefined : `${opts.name}-${point.index + 1}` }),
+      { concurrency: Math.max(1, opts.jobs) }
+    )
+    return { summary: { ...runner.counts(), ms: Date.now() - t0 }, results }
   })

@@ -72,6 +72,40 @@ describe("pipe sweep --search asha", () => {
     expect(of(more.events, "trial")[0]).toMatchObject({ rung: 3, epochs: 9, status: "ok" })
   }, 240_000)
 
+  it("promotes asynchronously with --jobs above 1, as the sequential rule says, and a rerun at other --jobs trains nothing", async () => {
+    const w = workspace({ "pipeline.yaml": PIPELINE })
+    try {
+      const args = ["sweep", "--search", "asha", "--trials", "9", "--seed", "3", "--metric", "train.val_accuracy", "--max-epochs", "3", "train.lr=loguniform:1e-4:3e-2"]
+      const r = await w.json([...args, "--jobs", "2"])
+      expect(r.code, r.stderr).toBe(0)
+      // Rung 1's figures, and what the rule makes of them taken in trial order: at the n-th, the best floor(n/3) so far go on.
+      const first = new Map(of(r.events, "point").filter((p) => p["rung"] === 1).map((p) => [p["point"] as number, p["metric"] as number]))
+      expect([...first.keys()].sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+      const byMetric = (xs: Array<number>) => xs.sort((x, y) => first.get(y)! - first.get(x)! || x - y)
+      const expected: Array<number> = []
+      for (let n = 1; n <= 9; n++) {
+        for (const t of byMetric(Array.from({ length: n }, (_, i) => i + 1)).slice(0, Math.floor(n / 3))) if (!expected.includes(t)) expected.push(t)
+      }
+      const promotes = of(r.events, "promote")
+      expect(promotes.map((p) => p["point"])).toEqual(expected)
+      expect(promotes.every((p) => p["rung"] === 2 && p["epochs"] === 3)).toBe(true)
+      // At least the best third go on (the rule may take more: it decides before every result is in).
+      expect(expected.length).toBeGreaterThanOrEqual(3)
+      expect(of(r.events, "trial").filter((t) => t["status"] === "ok").map((t) => t["point"]).sort((x: number, y: number) => x - y)).toEqual(
+        [...expected].sort((x, y) => x - y)
+      )
+      expect(trainsRan(r.events)).toHaveLength(9 + expected.length)
+      const sweep = of(r.events, "summary")[0]!["sweep"]
+      expect((await w.json(["sweeps"])).events.find((s) => s["id"] === sweep)).toMatchObject({ promotion: "async", command: expect.stringContaining("--jobs 2") })
+      const again = await w.json([...args, "--jobs", "3"])
+      expect(again.code, again.stderr).toBe(0)
+      expect(of(again.events, "promote").map((p) => p["point"])).toEqual(expected)
+      expect(trainsRan(again.events)).toHaveLength(0)
+    } finally {
+      w.cleanup()
+    }
+  }, 300_000)
+
   it("runs a halving search declared in the pipeline file, and locates a declared one's mistakes", async () => {
     const declared = (sweep: string) => `${PIPELINE}sweeps:\n  rungs:\n${sweep}`
     const w = workspace({
