@@ -42,8 +42,9 @@ export interface SweepSummary {
   /** Null for a full grid. */
   readonly search: SweepSearch | null
   readonly createdAt: number
-  /** The figure its points were ranked by (null for sweeps recorded before pipe kept it). */
+  /** The figure its points were ranked by (null for sweeps recorded before pipe kept it), and whether higher or lower is better. */
   readonly metric: string | null
+  readonly goal: "max" | "min" | null
   /** Points in the grid, and how many finished (have a record). */
   readonly planned: number
   readonly recorded: number
@@ -115,6 +116,21 @@ export class Sweeps {
     }
   }
 
+  /**
+   * A sweep's points best first: the furthest rung (a halving search), then the metric by the sweep's goal, points
+   * without the figure last, then in point order.
+   */
+  ranked(sweep: SweepSummary): Array<SweepPointInfo> {
+    const sign = sweep.goal === "min" ? 1 : -1
+    return this.points(sweep.id).sort(
+      (x, y) =>
+        (y.rung ?? 0) - (x.rung ?? 0) ||
+        (x.metric === null ? 1 : 0) - (y.metric === null ? 1 : 0) ||
+        sign * ((x.metric ?? 0) - (y.metric ?? 0)) ||
+        x.point - y.point
+    )
+  }
+
   /** Every point of a sweep that finished, in order. */
   points(sweep: number): Array<SweepPointInfo> {
     return this.s.points.all(sweep).map(pointInfo)
@@ -135,8 +151,10 @@ export class Sweeps {
     const search = s.search === null ? null : (JSON.parse(s.search) as SweepSearch)
     const statuses: Record<string, number> = {}
     for (const p of points) statuses[p.status] = (statuses[p.status] ?? 0) + 1
-    const better = (x: number, y: number) => (s.goal === "min" ? x < y : x > y)
-    const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || better(p.metric, b.metric!)) ? p : b), null)
+    // In a halving search, the furthest rung first: a figure after more epochs is not comparable with one after fewer.
+    const better = (x: SweepPointInfo, y: SweepPointInfo) =>
+      (x.rung ?? 0) !== (y.rung ?? 0) ? (x.rung ?? 0) > (y.rung ?? 0) : s.goal === "min" ? x.metric! < y.metric! : x.metric! > y.metric!
+    const best = points.reduce<SweepPointInfo | null>((b, p) => (p.metric !== null && (b === null || better(p, b)) ? p : b), null)
     return {
       id: s.id,
       pipeline: s.pipeline,
@@ -145,6 +163,7 @@ export class Sweeps {
       search,
       createdAt: s.created_at,
       metric: s.metric,
+      goal: s.goal === "min" || s.goal === "max" ? s.goal : null,
       planned: search ? search.points : Object.values(grid).reduce((n, values) => n * (Array.isArray(values) ? values.length : 1), 1),
       recorded: points.length,
       statuses,

@@ -58,6 +58,21 @@ describe("pipe sweep --search asha", () => {
     expect(listed).toMatchObject({ search: "asha", trials: 6, seed: 1, eta: 3, rungs: [1, 3], points: 6, statuses: { ok: 2, stopped: 4 } })
     const rows = ws.db().prepare("SELECT point, status, rung, epochs FROM sweep_points WHERE sweep_id = ? ORDER BY point").all(sweep) as Array<Record<string, unknown>>
     expect(rows.filter((x) => x["status"] === "ok").map((x) => [Number(x["point"]) + 1, x["rung"], x["epochs"]])).toEqual(best.map((p) => [p, 2, 3]))
+    // pipe sweeps N lists the trials, furthest rung first, then by the metric
+    const one = await ws.json(["sweeps", String(sweep)])
+    expect(one.code, one.stderr).toBe(0)
+    const points = of(one.events, "point")
+    expect(points.map((p) => [p["point"], p["rung"], p["epochs"], p["status"]])).toEqual(
+      trials.map((t) => [t["point"], t["rung"], t["epochs"], t["status"]])
+    )
+    const text = (await ws.pipe(["sweeps", String(sweep)])).stdout.split("\n")
+    expect(text[1]).toBe("6 trials: 2 ok, 4 stopped; rungs of 1, 3 epochs (eta 3, synchronous promotion); by rung reached, then train.val_accuracy (higher is better)")
+    expect(text[3]).toMatch(/^rank +trial +train\.lr +rung +epochs +train\.val_accuracy +status$/)
+    expect(text[4]).toMatch(new RegExp(`^1 +${finals[0]!["point"]} +\\S+ +2 +3 +0\\.\\d+ +ok$`))
+    expect(text[9]).toMatch(/ 1 +1 +0\.\d+ +stopped$/)
+    const missing = await ws.pipe(["sweeps", "99"])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toBe("pipe: there is no sweep 99 in this store (pipe sweeps lists them)")
   }, 240_000)
 
   it("runs nothing when run again, and only the new rung's training when --max-epochs grows", async () => {
