@@ -33,7 +33,7 @@ const runArg = Args.text({ name: "run" }).pipe(
   Args.withDescription("An analyze, evaluate or train run (number, stage id, key or artifact hash); default: the pipeline's latest evaluations"),
   Args.optional
 )
-const sweepOpt = O.integerAtLeast("sweep", 1, "Report on every point of this sweep, side by side").pipe(Options.optional)
+const sweepOpt = O.integerAtLeast("sweep", 1, "Report on every point of this sweep, side by side; a search that evaluates nothing (a halving search) is charted from its trainings: its trials in parallel coordinates and their figure by epoch, stopped ones grey").pipe(Options.optional)
 const outOpt = Options.text("output").pipe(
   Options.withAlias("o"),
   Options.withDescription("The directory to write report.html, summary.md and figures/ to (default: ./report)"),
@@ -238,6 +238,78 @@ const materialized = (store: StoreApi, q: Queries, evaluated: ReadonlyArray<Eval
   return { split: put(splitHash), runs, policy: policy ? put(policy) : undefined }
 }
 
+/** A sweep reported as a search: a halving search, or one with no successful evaluation whose points ranked a figure. */
+const searchOnly = (store: StoreApi, q: Queries, id: number): boolean => {
+  const s = store.sweeps.get(id)
+  if (!s || s.metric === null) return false
+  if (s.search?.search === "asha") return true
+  return q.runs({ sweep: id, where: [{ field: "kind", op: "=", value: "evaluate" }], status: ["ok"], limit: 1 }).length === 0
+}
+
+/** The figure a training's metrics.jsonl has after each epoch: the figure's own field, or its short form (val_accuracy: val_acc). */
+const epochCurve = (text: string, figure: string): Array<{ epoch: number; value: number }> =>
+  text.split("\n").flatMap((line) => {
+    if (!line.trim()) return []
+    const h = JSON.parse(line) as Record<string, unknown>
+    const v = h[figure] ?? h[figure.replace(/_accuracy$/, "_acc")]
+    return h["type"] === "epoch" && typeof h["epoch"] === "number" && typeof v === "number" ? [{ epoch: h["epoch"], value: v }] : []
+  })
+
+/** A search's trials, best first, each with its figure by epoch from its training's metrics.jsonl when the store still has it. */
+const searchInput = (store: StoreApi, q: Queries, id: number) =>
+  Effect.try({
+    try: () => {
+      const s = store.sweeps.get(id)!
+      const metric = s.metric!
+      const dot = metric.lastIndexOf(".")
+      const [stage, name] = [metric.slice(0, dot), metric.slice(dot + 1)]
+      const notes: Array<string> = []
+      const trials = store.sweeps.ranked(s).map((p) => {
+        const runId = p.runs[stage]
+        const run = runId === undefined ? undefined : q.run(runId)
+        const file = run?.output ? store.records.files(run.output).find((f) => f.path === "metrics.jsonl") : undefined
+        const text = file ? readStoreFile(store, file.hash) : undefined
+        if (runId !== undefined && text === undefined) notes.push(`trial ${p.point}: its training (run #${runId}) is no longer in the store, so it has no curve; run the sweep again to rebuild it`)
+        return {
+          point: p.point,
+          params: p.params,
+          ...(p.rung !== undefined ? { rung: p.rung, epochs: p.epochs } : {}),
+          status: p.status,
+          metric: p.metric,
+          curve: text === undefined ? [] : epochCurve(text, name)
+        }
+      })
+      if (trials.length === 0) throw new UsageError({ message: `sweep ${id} has no finished trial to report on (pipe sweeps ${id})` })
+      const search = s.search
+      return {
+        title: `${s.pipeline}: sweep ${id}`,
+        sweep: {
+          id,
+          command: s.command,
+          createdAt: when(s.createdAt),
+          metric,
+          goal: s.goal ?? "max",
+          search: search?.search ?? "grid",
+          ...(search?.rungs ? { rungs: search.rungs } : {}),
+          ...(search?.eta !== undefined ? { eta: search.eta } : {}),
+          ...(search?.promotion ? { promotion: search.promotion } : {})
+        },
+        trials,
+        notes
+      }
+    },
+    catch: (e) => (e instanceof UsageError ? e : new StoreError({ message: `cannot read sweep ${id}: ${(e as Error).message}` }))
+  })
+
+/** A stored file's text, or undefined when its blob is gone. */
+const readStoreFile = (store: StoreApi, hash: string): string | undefined => {
+  try {
+    return readFileSync(blobPath(store.root, hash), "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /** Text and --json output of a report written to `page`. */
 const say = (json: boolean, event: Record<string, unknown>, text: string) => process.stdout.write(json ? `${JSON.stringify({ event: "report", ...event })}\n` : `${text}\n`)
 
@@ -291,10 +363,27 @@ export const reportCommand = Command.make(
           // A stage's kind: from the pipeline, else from a run of it in the store.
           const kindOf = (stage: string) =>
             loaded?.pipeline.stages.get(stage)?.kind.kind ?? q.runs({ stages: [stage], limit: 1 })[0]?.kind
-          const { evaluated, notes } = yield* gather(store, q, { run, sweep: a.sweep }, pipeline, evaluateStages, kindOf)
           // The analysis params: the pipeline's analyze stage's (with --set), else the kind's defaults.
           const analyzeStage = loaded?.pipeline.order.map((id) => loaded.pipeline.stages.get(id)!).find((s) => s.kind.kind === "analyze")
           const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
+          // A search that evaluates nothing (a halving search trains only): its trials, charted from their trainings.
+          if (Option.isSome(a.sweep) && searchOnly(store, q, a.sweep.value)) {
+            const gone = sweepGone(store, q, a.sweep.value, kindOf)
+            if (gone) return yield* gone
+            const input = yield* searchInput(store, q, a.sweep.value)
+            const report = yield* Effect.tryPromise({
+              try: async () => (await import("../ml/report/searchReport.js")).buildSearchReport(input, out),
+              catch: (e) => new StoreError({ message: `cannot build the report: ${(e as Error).message}` })
+            }).pipe(Effect.ensuring(cleanup))
+            say(
+              a.json,
+              { path: page, sweep: input.sweep, trials: input.trials.map(({ curve: _c, ...t }) => t), figures: report.figures.map((f) => f.id), notes: input.notes },
+              `${report.markdown}\n\n${report.figures.length} figures; report: ${shown}`
+            )
+            if (a.open) openPage(page)
+            return
+          }
+          const { evaluated, notes } = yield* gather(store, q, { run, sweep: a.sweep }, pipeline, evaluateStages, kindOf)
           // A sweep's report also charts the sweep: its points with the metric each reached.
           const sweep = Option.isSome(a.sweep)
             ? {

@@ -168,6 +168,8 @@ export interface SweepPoint {
   readonly point: number
   readonly params: Readonly<Record<string, unknown>>
   readonly metric: number
+  /** A halving search's trial that was not promoted to the last rung: drawn in grey. */
+  readonly stopped?: boolean
 }
 
 const distinctValues = (points: ReadonlyArray<SweepPoint>, param: string): Array<unknown> => {
@@ -229,7 +231,9 @@ export const parallelLayout = (metric: string, points: ReadonlyArray<SweepPoint>
   }
   const valueOf = (p: SweepPoint, axis: string): unknown => (axis === metric ? p.metric : p.params[axis])
   const scales = new Map(axes.map((a) => [a, scaleOf(a === metric ? points.map((p) => p.metric) : distinctValues(points, a))]))
-  const lines = points.flatMap((p) => axes.map((axis) => ({ point: p.point, axis, y: scales.get(axis)!(valueOf(p, axis)), metric: p.metric })))
+  const lines = points.flatMap((p) =>
+    axes.map((axis) => ({ point: p.point, axis, y: scales.get(axis)!(valueOf(p, axis)), metric: p.metric, ...(p.stopped ? { stopped: true } : {}) }))
+  )
   const ticks = axes.flatMap((axis) => {
     const values = axis === metric ? [Math.min(...points.map((p) => p.metric)), Math.max(...points.map((p) => p.metric))] : distinctValues(points, axis)
     return [...new Map(values.map((v) => [show(v), v])).values()].map((v) => ({ axis, y: scales.get(axis)!(v), text: show(v) }))
@@ -248,12 +252,49 @@ export const parallelSpec = (metric: string, points: ReadonlyArray<SweepPoint>):
     height: HEIGHT,
     layer: [
       { data: { values: axes.map((axis) => ({ axis, y: 0, y2: 1 })) }, mark: { type: "rule", color: "#bbb" }, encoding: { x, y, y2: { field: "y2" } } },
+      // Stopped trials (a halving search's) in grey, under the others.
+      ...(lines.some((l) => l.stopped)
+        ? [{ data: { values: lines.filter((l) => l.stopped) }, mark: { type: "line", strokeWidth: 1.5, color: "#ccc" }, encoding: { x, y, detail: { field: "point", type: "nominal" } } }]
+        : []),
       {
-        data: { values: lines },
+        data: { values: lines.filter((l) => !l.stopped) },
         mark: { type: "line", strokeWidth: 2, opacity: 0.8 },
         encoding: { x, y, detail: { field: "point", type: "nominal" }, color: { field: "metric", type: "quantitative", title: metric, scale: { scheme: "viridis" }, legend: { titleLimit: 300 } } }
       },
       { data: { values: ticks }, mark: { type: "text", align: "left", dx: 4, fontSize: 10 }, encoding: { x, y, text: { field: "text" } } }
+    ]
+  }
+}
+
+/** One trial's figure after each epoch it trained. */
+export interface TrialCurve {
+  readonly trial: number
+  readonly stopped: boolean
+  readonly points: ReadonlyArray<{ readonly epoch: number; readonly value: number }>
+}
+
+/**
+ * A search's figure against epochs, one line per trial: those that reached the last rung coloured (named in the
+ * legend), stopped ones in grey under them, so where each was cut off shows.
+ */
+export const trialCurvesSpec = (metric: string, curves: ReadonlyArray<TrialCurve>): Spec => {
+  const rows = curves.flatMap((c) => c.points.map((p) => ({ trial: `trial ${c.trial}`, epoch: p.epoch, value: p.value, stopped: c.stopped })))
+  const x = { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } }
+  const y = { field: "value", type: "quantitative", title: metric, scale: { zero: false } }
+  const order = curves.filter((c) => !c.stopped).map((c) => `trial ${c.trial}`)
+  return {
+    title: `${metric} by epoch, every trial`,
+    width: WIDTH + 80,
+    height: HEIGHT,
+    layer: [
+      ...(rows.some((r) => r.stopped)
+        ? [{ data: { values: rows.filter((r) => r.stopped) }, mark: { type: "line", point: { size: 40, color: "#aaa" }, color: "#ccc", strokeWidth: 1.5 }, encoding: { x, y, detail: { field: "trial", type: "nominal" } } }]
+        : []),
+      {
+        data: { values: rows.filter((r) => !r.stopped) },
+        mark: { type: "line", point: true, strokeWidth: 2 },
+        encoding: { x, y, color: { field: "trial", type: "nominal", title: "at the last rung", sort: order, scale: { scheme: "tableau10" }, legend: { titleLimit: 300 } } }
+      }
     ]
   }
 }

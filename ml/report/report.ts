@@ -113,10 +113,10 @@ export interface Report {
 }
 
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+export const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 const pngHtml = (png: Buffer, alt: string) => `<img alt="${escape(alt)}" src="data:image/png;base64,${png.toString("base64")}">`
 /** An SVG for inline use: the XML prologue is not allowed inside HTML. */
-const inline = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
+export const inline = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
 
 const SEED_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ["T-shirt/top", "Shirt"],
@@ -336,7 +336,8 @@ const tableHtml = (rows: ReadonlyArray<ComparisonRow>): string => {
   ].join("\n")
 }
 
-const html = (title: string, provenance: Provenance, figures: ReadonlyArray<Figure>, table: ReadonlyArray<ComparisonRow>): string => `<!doctype html>
+/** A self-contained page: the report's style, its title as a heading, then `body`. */
+export const pageHtml = (title: string, body: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -359,19 +360,26 @@ td:first-child, th:first-child, td:nth-child(2), td:last-child { text-align: lef
 </head>
 <body>
 <h1>${escape(title)}</h1>
-${provenanceHtml(provenance)}
-<h2>Model comparison</h2>
-${tableHtml(table)}
-<h2>Figures</h2>
-${figures
-  .map(
-    (f) => `<figure id="${f.id}" data-figure="${f.id}">
+${body}
+</body>
+</html>
+`
+
+/** Each figure in a <figure> with its title and caption. */
+export const figuresHtml = (figures: ReadonlyArray<Figure>): string =>
+  figures
+    .map(
+      (f) => `<figure id="${f.id}" data-figure="${f.id}">
 <h3>${escape(f.title)}</h3>
 ${f.html}
 <figcaption>${escape(f.caption)}</figcaption>
 </figure>`
-  )
-  .join("\n")}
-</body>
-</html>
-`
+    )
+    .join("\n")
+
+const html = (title: string, provenance: Provenance, figures: ReadonlyArray<Figure>, table: ReadonlyArray<ComparisonRow>): string =>
+  pageHtml(title, `${provenanceHtml(provenance)}
+<h2>Model comparison</h2>
+${tableHtml(table)}
+<h2>Figures</h2>
+${figuresHtml(figures)}`)

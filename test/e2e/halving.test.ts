@@ -26,7 +26,31 @@ const search = (metric = "train.val_accuracy", eta = "3") => ["sweep", "--search
 const SEARCH = search()
 
 let ws: Workspace
+let firstSweep = 0
 afterAll(() => ws?.cleanup())
+
+/**
+ * `pipe report --sweep N` on a halving search: its trials best first with their rung and status, stopped rows
+ * greyed, a parallel-coordinates chart, and each trial's curve by epoch ending at its figure, stopped ones grey.
+ */
+const expectSearchReport = async (sweep: number, trials: ReadonlyArray<Record<string, any>>) => {
+  const r = await ws.json(["report", "--sweep", String(sweep), "-o", "search-report"])
+  expect(r.code, r.stderr).toBe(0)
+  const report = r.events[0]!
+  expect(report["figures"]).toEqual(["search-parallel-coordinates", "search-curves"])
+  expect(report["trials"].map((t: Record<string, unknown>) => [t["point"], t["rung"], t["status"]])).toEqual(trials.map((t) => [t["point"], t["rung"], t["status"]]))
+  const html = readFileSync(join(ws.dir, "search-report", "report.html"), "utf8")
+  expect(html.match(/<tr class="stopped"/g)).toHaveLength(trials.filter((t) => t["status"] === "stopped").length)
+  const svg = readFileSync(join(ws.dir, "search-report", "figures", "search-curves.svg"), "utf8")
+  for (const t of trials) {
+    const label = t["status"] === "ok" ? `at the last rung: trial ${t["point"]}` : `trial: trial ${t["point"]}`
+    const points = [...svg.matchAll(new RegExp(`<path aria-label="epoch: (\\d+); train\\.val_accuracy: ([0-9.]+); ${label}" [^>]*aria-roledescription="point"[^>]*fill="([^"]+)"`, "g"))]
+    expect(points.map((m) => Number(m[1]))).toEqual(Array.from({ length: t["epochs"] }, (_, i) => i + 1))
+    expect(Number(points.at(-1)![2])).toBeCloseTo(t["metric"], 9)
+    expect(points.every((m) => (m[3] === "#aaa") === (t["status"] === "stopped"))).toBe(true)
+  }
+  expect(readFileSync(join(ws.dir, "search-report", "figures", "search-parallel-coordinates.svg"), "utf8")).toContain("train.lr")
+}
 const of = (events: ReadonlyArray<Record<string, any>>, kind: string) => events.filter((e) => e["event"] === kind)
 const trainsRan = (events: ReadonlyArray<Record<string, any>>) => of(events, "stage").filter((e) => e["stage"] === "train" && e["status"] === "ran")
 
@@ -73,6 +97,9 @@ describe("pipe sweep --search asha", () => {
     const missing = await ws.pipe(["sweeps", "99"])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toBe("pipe: there is no sweep 99 in this store (pipe sweeps lists them)")
+    // pipe report --sweep charts the search from its trainings
+    firstSweep = sweep
+    await expectSearchReport(sweep, trials)
   }, 240_000)
 
   it("runs nothing when run again, and only the new rung's training when --max-epochs grows", async () => {
@@ -85,6 +112,14 @@ describe("pipe sweep --search asha", () => {
     expect(trainsRan(more.events)).toHaveLength(1)
     expect(trainsRan(more.events)[0]!["point"]).toBe(of(more.events, "rung")[2]!["trials"][0])
     expect(of(more.events, "trial")[0]).toMatchObject({ rung: 3, epochs: 9, status: "ok" })
+    // gc keeps what a sweep's trials used: the search's report is the same after it; dropping the sweep says so
+    expect((await ws.pipe(["gc"])).code).toBe(0)
+    const listed = of((await ws.json(["sweeps", String(firstSweep)])).events, "point")
+    await expectSearchReport(firstSweep, listed)
+    expect((await ws.pipe(["gc", "--drop-sweeps"])).code).toBe(0)
+    const dropped = await ws.pipe(["report", "--sweep", String(firstSweep)])
+    expect(dropped.code).not.toBe(0)
+    expect(dropped.stderr).toMatch(new RegExp(`^pipe: sweep ${firstSweep} \\(.*\\) was dropped by pipe gc on .*: its points and the runs only it kept are gone; run it again to report on it \\(stages still cached are reused\\): pipe sweep --search asha`))
   }, 240_000)
 
   it("promotes asynchronously with --jobs above 1, as the sequential rule says, and a rerun at other --jobs trains nothing", async () => {
