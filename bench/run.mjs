@@ -380,6 +380,12 @@ const search = async () => {
   const gridAgain = run(["--search", "random", ...drawn])
   const more = run(["--search", "asha", ...drawn, "--min-epochs", "1", "--max-epochs", "27", "--eta", "3"])
   const moreRungs = more.events.filter((e) => e.event === "rung")
+  // Asynchronous promotion (--jobs 2) over the same trials: the epochs a fresh run would train are the epochs each
+  // trial reached; what runs here is only what the synchronous search did not train already.
+  const async = run([...halving, "--jobs", "2"])
+  const asyncFinals = async.events.filter((e) => e.event === "trial")
+  const asyncBest = Math.max(...asyncFinals.filter((t) => t.status === "ok").map((t) => t.metric))
+  const asyncEpochs = asyncFinals.reduce((n, t) => n + t.epochs, 0)
   const pct = (x) => `${(x * 100).toFixed(2)}%`
   return {
     section: `search: 27 sampled trials of the ${model}${engine ? ` (${engine})` : ""} on 12,000 training images (val accuracy; schedule over 27 epochs)`,
@@ -389,7 +395,10 @@ const search = async () => {
         `${ashaEpochs} epochs (${(ashaEpochs / (27 * 9)).toFixed(2)} of the full search's; target <= 0.33), ${trained(asha.events).length} trainings, ${asha.seconds.toFixed(1)} s`,
       `  halving search again:         ${trained(again.events).length} trainings, ${again.seconds.toFixed(2)} s; the full search again: ${trained(gridAgain.events).length} trainings, ${gridAgain.seconds.toFixed(2)} s`,
       `  halving with --max-epochs 27: rungs ${moreRungs.map((r) => `${r.epochs} (${r.trials.length})`).join(", ")}; ${trained(more.events).length} training(s) ran ` +
-        `(the new rung's: ${moreRungs.at(-1).trials.length}), ${more.seconds.toFixed(1)} s`
+        `(the new rung's: ${moreRungs.at(-1).trials.length}), ${more.seconds.toFixed(1)} s`,
+      `  asynchronous, --jobs 2:       best ${pct(asyncBest)} (${((asyncBest - fullBest) * 100).toFixed(2)} points from the full search's), ` +
+        `${asyncEpochs} epochs (${(asyncEpochs / (27 * 9)).toFixed(2)}), ${async.events.filter((e) => e.event === "promote").length} promotions, ` +
+        `${asyncFinals.filter((t) => t.status === "ok").length} trials at 9 epochs; ${trained(async.events).length} trainings beyond the synchronous search's, ${async.seconds.toFixed(1)} s`
     ]
   }
 }
