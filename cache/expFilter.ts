@@ -62,6 +62,8 @@ export interface ExpFilter {
   /** A field; descending when it starts with "-". Default: newest first. */
   readonly sort?: string
   readonly limit?: number
+  /** Rows to skip before the first (with limit: a page). */
+  readonly offset?: number
 }
 
 /** The experiments a filter selects: filtered, sorted and limited in SQL. */
@@ -93,7 +95,8 @@ export const experimentsSql = (f: ExpFilter): Sql => {
     order = o.sql
     args.push(...o.args)
   }
-  const sql = `SELECT e.* FROM experiments e${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order}${f.limit ? " LIMIT ?" : ""}`
+  const sql = `SELECT e.* FROM experiments e${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order}${f.limit ? " LIMIT ?" : ""}${f.limit && f.offset ? " OFFSET ?" : ""}`
   if (f.limit) args.push(f.limit)
+  if (f.limit && f.offset) args.push(f.offset)
   return { sql, args }
 }

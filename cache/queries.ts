@@ -86,13 +86,19 @@ export class Queries {
       sweep: db.prepare<[number], { id: number; pipeline: string; command: string; grid: string; created_at: number }>(
         "SELECT * FROM sweeps WHERE id = ?"
       ),
-      tagged: db.prepare<[string], { id: number }>("SELECT run_id AS id FROM pins WHERE tag = ? AND tag != '' ORDER BY run_id DESC LIMIT 1")
+      tagged: db.prepare<[string], { id: number }>("SELECT run_id AS id FROM pins WHERE tag = ? AND tag != '' ORDER BY run_id DESC LIMIT 1"),
+      process: db.prepare<[number], { pid: number; pstart: string | null }>("SELECT pid, pstart FROM runs WHERE id = ?")
     }
   }
 
   run(id: number): RunInfo | undefined {
     const r = this.s.run.get(id)
     return r && runInfo(r)
+  }
+
+  /** The process that began a run (its pid and start time): its working directory is named after them. */
+  runProcess(id: number): { readonly pid: number; readonly pstart: string | null } | undefined {
+    return this.s.process.get(id)
   }
 
   artifact(hash: string): ArtifactInfo | undefined {

@@ -105,6 +105,8 @@ export interface RunFilter {
   /** A field; descending when it starts with "-". Default: newest first. */
   readonly sort?: string
   readonly limit?: number
+  /** Rows to skip before the first (with limit: a page). */
+  readonly offset?: number
 }
 
 /** The run history's query: filtered, sorted and limited in SQL, with user values bound. */
@@ -134,8 +136,9 @@ export const runsSql = (f: RunFilter): Sql => {
     order = o.sql
     args.push(...o.args)
   }
-  const sql = `SELECT r.* FROM runs r${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order}${f.limit ? " LIMIT ?" : ""}`
+  const sql = `SELECT r.* FROM runs r${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order}${f.limit ? " LIMIT ?" : ""}${f.limit && f.offset ? " OFFSET ?" : ""}`
   if (f.limit) args.push(f.limit)
-  // Bound in text order: the WHERE values, then the ORDER BY paths, then the limit.
+  if (f.limit && f.offset) args.push(f.offset)
+  // Bound in text order: the WHERE values, then the ORDER BY paths, then the limit and offset.
   return { sql, args }
 }

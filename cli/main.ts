@@ -26,6 +26,7 @@ import { statusCommand } from "./status.js"
 import { sweepCommand } from "./sweep.js"
 import { sweepsCommand } from "./sweeps.js"
 import { pinCommand, unpinCommand } from "./pin.js"
+import { uiCommand } from "./ui.js"
 
 declare const PIPE_VERSION: string
 
@@ -58,6 +59,7 @@ const commands = [
   reportCommand,
   sweepsCommand,
   pinCommand,
+  uiCommand,
   unpinCommand,
   execNodeCommand
 ] as const

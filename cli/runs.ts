@@ -37,7 +37,7 @@ const MAX_COLUMNS = 8
  * Columns: for runs of one kind, the params whose values differ between rows (all of them for a single run);
  * for mixed kinds none (filter with --stage to see them). Then numeric metrics, at most MAX_COLUMNS.
  */
-const columns = (runs: ReadonlyArray<RunInfo>) => {
+export const runColumns = (runs: ReadonlyArray<RunInfo>) => {
   const params = new Map<string, Set<string>>()
   for (const r of runs) for (const [k, v] of flat(r.record.params)) (params.get(k) ?? params.set(k, new Set()).get(k)!).add(value(v))
   const oneKind = new Set(runs.map((r) => r.kind)).size === 1
@@ -57,7 +57,7 @@ const pinText = (p: Pin | undefined): string => (p ? (p.tags.length ? p.tags.joi
 
 export const runsTable = (runs: ReadonlyArray<RunInfo>, pins: ReadonlyMap<number, Pin> = new Map()): Array<string> => {
   if (runs.length === 0) return ["no runs match"]
-  const { paramCols, metricCols, hidden } = columns(runs)
+  const { paramCols, metricCols, hidden } = runColumns(runs)
   // The pin column appears when a listed run is pinned.
   const pinCol = runs.some((r) => pins.has(r.id)) ? ["pin"] : []
   const get = (r: RunInfo, k: string) => {

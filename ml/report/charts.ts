@@ -298,3 +298,24 @@ export const trialCurvesSpec = (metric: string, curves: ReadonlyArray<TrialCurve
     ]
   }
 }
+
+/** A point of a line chart: which line, where along x, its value. */
+export interface LinePoint {
+  readonly series: string
+  readonly x: number
+  readonly y: number
+}
+
+/** A plain line chart, a line per series (named in the legend), with points; y not forced to zero. */
+export const lineSpec = (title: string, points: ReadonlyArray<LinePoint>, xTitle: string, yTitle: string): Spec => ({
+  title,
+  width: WIDTH,
+  height: HEIGHT - 60,
+  data: { values: points },
+  mark: { type: "line", point: { size: 20 }, strokeWidth: 2 },
+  encoding: {
+    x: { field: "x", type: "quantitative", title: xTitle, axis: { tickMinStep: 1 } },
+    y: { field: "y", type: "quantitative", title: yTitle, scale: { zero: false } },
+    color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 360, columns: 2 } }
+  }
+})
