@@ -455,6 +455,25 @@ const queries = async ({ runs }) => {
   }
 }
 
+/** `pipe ui` on the 10,000-run store (bench/ui.ts): time to first byte of its pages (median of 20) and its memory. */
+const ui = async () => {
+  const entry = await bundle("ui")
+  try {
+    const r = timed(process.execPath, [entry, cli, "20"], { env: cliEnv() })
+    if (r.status !== 0) throw new BenchError(`ui benchmark failed:\n${tail(r.stderr)}`)
+    const d = JSON.parse(r.stdout.trim().split("\n").at(-1))
+    return {
+      section: `pipe ui on a ${d.runs.toLocaleString("en")}-run store (recorded in ${d.buildSeconds.toFixed(1)} s): time to first byte, median of 20 (first request in brackets), target <= 100 ms`,
+      lines: [
+        ...d.results.map((p) => `  ${pad(`${p.ms.toFixed(1)} ms`, 10)}${pad(`(${p.first.toFixed(0)} ms)`, 10)}GET ${p.path}  (${Math.round(p.bytes / 1024).toLocaleString("en")} KiB)  ${p.ms <= 100 ? "ok" : "OVER"}`),
+        `  server RSS after the requests: ${d.rssMiB.toFixed(0)} MiB`
+      ]
+    }
+  } finally {
+    rmSync(entry, { force: true })
+  }
+}
+
 /**
  * The torch engine's overhead: the same training job through `pipe` (stage wall time: materialising inputs,
  * starting Python, training, writing and hashing the artifact) and run directly (`python3 worker.py job.json`
@@ -675,6 +694,7 @@ const benchmarks = [
   { id: "accuracy", run: accuracy },
   { id: "mlp-seeds", run: mlpSeeds },
   { id: "search", run: search },
+  { id: "ui", run: ui },
   { id: "parallel", run: parallelStages },
   { id: "cluster", run: cluster }
 ]

@@ -74,6 +74,11 @@ export class Queries {
         `SELECT r.*, e.name AS slot, e.artifact AS input FROM edges e JOIN runs r ON r.id = e.run_id
          WHERE e.artifact IN (SELECT value FROM json_each(?)) AND e.role = 'input' ORDER BY r.id`
       ),
+      consumersPage: db.prepare<[string, number], RunRow & { slot: string; input: string }>(
+        `SELECT r.*, e.name AS slot, e.artifact AS input FROM edges e JOIN runs r ON r.id = e.run_id
+         WHERE e.artifact = ? AND e.role = 'input' ORDER BY r.id DESC LIMIT ?`
+      ),
+      consumerCount: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM edges WHERE artifact = ? AND role = 'input'"),
       artifactsMany: db.prepare<[string], { hash: string; type: string; size: number; file_count: number; created_at: number }>(
         "SELECT * FROM artifacts WHERE hash IN (SELECT value FROM json_each(?))"
       ),
@@ -127,6 +132,14 @@ export class Queries {
   /** consumers() for many artifacts in one query; each run comes with the artifact it read and the slot. */
   consumersOfMany(artifacts: ReadonlyArray<string>): Array<RunInfo & { readonly slot: string; readonly input: string }> {
     return this.s.consumersOfMany.all(JSON.stringify(artifacts)).map((r) => ({ ...runInfo(r), slot: r.slot, input: r.input }))
+  }
+
+  /** The newest `limit` runs that read an artifact, and how many did in all. */
+  consumersOf(artifact: string, limit: number): { readonly runs: Array<RunInfo & { readonly slot: string }>; readonly total: number } {
+    return {
+      runs: this.s.consumersPage.all(artifact, limit).map((r) => ({ ...runInfo(r), slot: r.slot })),
+      total: this.s.consumerCount.get(artifact)?.n ?? 0
+    }
   }
 
   artifactsMany(hashes: ReadonlyArray<string>): Map<string, ArtifactInfo> {

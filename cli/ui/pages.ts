@@ -345,36 +345,51 @@ ${log === undefined ? `<p class="muted">no log</p>` : `<pre class="log" id="log"
   }
 }
 
-/** The lineage graph of a run, up (what made its inputs) and down (what used its output), runs as nodes. */
+/**
+ * The lineage graph of a run, runs as nodes: up, what made its inputs (to the sources), and down, the runs that
+ * read its output and those that read theirs, the newest LINEAGE_MAX at each level.
+ */
 const lineageSvg = (ctx: UiContext, run: RunInfo): string => {
-  const up = lineage(ctx.q, { _tag: "run", id: run.id, via: `run #${run.id}` }, "up", 6)
-  const down = run.output ? lineage(ctx.q, { _tag: "artifacts", hashes: [run.output], via: "output" }, "down", 3) : undefined
   const nodes = new Map<string, GraphNode>()
   const edges = new Set<string>()
-  for (const g of [up, down]) {
-    if (!g) continue
-    const producerOf = new Map<string, string>()
-    for (const e of g.edges) if (e.role === "output") producerOf.set(e.to, e.from)
-    for (const n of g.nodes) {
-      if (n.type !== "run" || !n.run) continue
-      const r = n.run
-      nodes.set(n.id, {
-        id: n.id,
-        label: `${r.stage} #${r.id}`,
-        sub: r.status,
-        fill: r.id === run.id ? "#80cbc4" : r.status === "ok" ? "#e8f5e9" : r.status === "running" ? "#e3f2fd" : "#ffebee",
-        href: `/runs/${r.id}`
-      })
-    }
-    for (const e of g.edges) {
-      if (e.role !== "input") continue
-      const from = producerOf.get(e.from) ?? ctx.q.producers(e.from.replace(/^artifact:/, ""))[0]?.id
-      const fromId = typeof from === "number" ? `run:${from}` : from
-      if (fromId && nodes.has(fromId) && nodes.has(e.to)) edges.add(`${fromId}\n${e.to}`)
-    }
+  const add = (r: RunInfo) =>
+    nodes.set(`run:${r.id}`, {
+      id: `run:${r.id}`,
+      label: `${r.stage} #${r.id}`,
+      sub: r.status,
+      fill: r.id === run.id ? "#80cbc4" : r.status === "ok" ? "#e8f5e9" : r.status === "running" ? "#e3f2fd" : "#ffebee",
+      href: `/runs/${r.id}`
+    })
+  add(run)
+  const up = lineage(ctx.q, { _tag: "run", id: run.id, via: `run #${run.id}` }, "up", 6)
+  const producerOf = new Map<string, string>()
+  for (const e of up.edges) if (e.role === "output") producerOf.set(e.to, e.from)
+  for (const n of up.nodes) if (n.type === "run" && n.run) add(n.run)
+  for (const e of up.edges) {
+    const from = e.role === "input" ? producerOf.get(e.from) : undefined
+    if (from && nodes.has(from) && nodes.has(e.to)) edges.add(`${from}\n${e.to}`)
   }
-  return graphSvg([...nodes.values()], [...edges].map((e) => e.split("\n") as [string, string]))
+  let left = 0
+  let level: Array<RunInfo> = [run]
+  for (let depth = 0; depth < 2; depth++) {
+    const next: Array<RunInfo> = []
+    for (const r of level) {
+      if (!r.output) continue
+      const c = ctx.q.consumersOf(r.output, LINEAGE_MAX)
+      left += Math.max(0, c.total - c.runs.length)
+      for (const u of c.runs) {
+        if (!nodes.has(`run:${u.id}`)) next.push(u)
+        add(u)
+        edges.add(`run:${r.id}\nrun:${u.id}`)
+      }
+    }
+    level = next.slice(0, LINEAGE_MAX)
+  }
+  const svg = graphSvg([...nodes.values()], [...edges].map((e) => e.split("\n") as [string, string]))
+  return left > 0 ? `${svg}<p class="muted">${left} more runs that read these outputs are not drawn (pipe lineage lists them all)</p>` : svg
 }
+
+const LINEAGE_MAX = 40
 
 export const runPage = async (ctx: UiContext, id: number): Promise<Answer> => {
   const run = ctx.q.run(id)
@@ -387,7 +402,7 @@ export const runPage = async (ctx: UiContext, id: number): Promise<Answer> => {
   const files = run.output ? ctx.q.files(run.output) : []
   const outputs = files.map((f) => [link(`/files/${run.output}/${f.path.split("/").map(encodeURIComponent).join("/")}`, f.path), num(f.size.toLocaleString("en"))])
   const images = files.filter((f) => IMAGE.test(f.path)).slice(0, 12)
-  const consumers = run.output ? ctx.q.consumersOfMany([run.output]) : []
+  const consumers = run.output ? ctx.q.consumersOf(run.output, 50) : { runs: [], total: 0 }
   const live = await runLive(ctx, run)
   const metrics = Object.entries(run.metrics ?? {})
   return {
@@ -415,7 +430,7 @@ ${run.ranOn ? `<dt>ran on</dt><dd>${esc(run.ranOn)}${run.jobId ? ` (job ${esc(ru
           }`
         : `<p class="muted">none recorded${run.status === "running" ? " yet" : ""}</p>`
     }
-${consumers.length ? `<h2>Used by</h2>${tableHtml(["run", "stage", "slot"], consumers.slice(0, 50).map((c) => [runLink(c.id), esc(c.stage), esc(c.slot)]))}` : ""}
+${consumers.total ? `<h2>Used by <span class="muted">(${consumers.total} run${consumers.total === 1 ? "" : "s"}${consumers.total > consumers.runs.length ? `, the newest ${consumers.runs.length} listed` : ""})</span></h2>${tableHtml(["run", "stage", "slot"], consumers.runs.map((c) => [runLink(c.id), esc(c.stage), esc(c.slot)]))}` : ""}
 <h2>Lineage</h2><div id="lineage">${lineageSvg(ctx, run)}</div>`
   }
 }
