@@ -140,7 +140,7 @@ const expArg = Args.text({ name: "experiment" }).pipe(
 )
 
 /** A key the typed one begins (test_acc: test_accuracy), else the closest by spelling. */
-const suggest = (name: string, keys: ReadonlyArray<string>): string => {
+export const suggest = (name: string, keys: ReadonlyArray<string>): string => {
   const longer = keys.filter((k) => k.startsWith(name)).sort((a, b) => a.length - b.length)
   return longer.length ? ` (did you mean '${longer[0]}'?)` : didYouMean(name, keys)
 }

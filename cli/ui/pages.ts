@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, realpathSync } from "node:fs"
 import { join, sep } from "node:path"
 import { expLabel, type ExperimentInfo } from "../../cache/experiments.js"
-import { parseExpCondition } from "../../cache/expFilter.js"
+import { expField, parseExpCondition } from "../../cache/expFilter.js"
 import { lineage } from "../../cache/lineage.js"
 import { blobPath } from "../../artifacts/blobs.js"
 import { logFile, seriesFile } from "../../cache/records.js"
@@ -15,7 +15,7 @@ import { parseCondition } from "../../cache/runFilter.js"
 import type { RunInfo } from "../../cache/runInfo.js"
 import type { StoreApi } from "../../cache/store.js"
 import type { SweepPointInfo } from "../../cache/sweeps.js"
-import { expColumns } from "../exps.js"
+import { expColumns, suggest } from "../exps.js"
 import { duration, flat, short, value, when } from "../format.js"
 import { runColumns } from "../runs.js"
 import { graphSvg, type GraphNode } from "./graph.js"
@@ -194,6 +194,13 @@ export const experimentsPage = (ctx: UiContext, url: URL, headline: string | und
   let status = 200
   try {
     const conditions = where.map((w) => parseExpCondition(w))
+    // A field no experiment has is a typo more often than not: said, with the closest known key, as pipe exps says it.
+    for (const raw of [...conditions.map((c) => c.field), ...(sort ? [sort.replace(/^-/, "")] : [])]) {
+      const f = expField(raw)
+      if (f._tag !== "key" || ctx.store.experiments.hasKey(f, pipeline)) continue
+      const keys = ctx.store.experiments.knownKeys(pipeline)
+      throw new BadRequest(`no experiment${pipeline ? ` of ${pipeline}` : ""} has a param or figure '${f.key}'${suggest(f.key, keys)}`)
+    }
     const rows = ctx.store.experiments.list({
       ...(pipeline !== undefined ? { pipeline } : {}),
       ...(sweep !== undefined ? { sweep } : {}),
@@ -394,7 +401,8 @@ const LINEAGE_MAX = 40
 export const runPage = async (ctx: UiContext, id: number): Promise<Answer> => {
   const run = ctx.q.run(id)
   if (!run) return { status: 404, title: "Not found", html: `<p class="error">there is no run #${id} in this store (pipe gc may have removed it)</p>` }
-  const inputs = ctx.q.inputs(run.id).map((i) => {
+  // From the key record: a running run's inputs are known before its edges are recorded.
+  const inputs = Object.entries(run.record.inputs ?? {}).map(([name, artifact]) => ({ name, artifact: String(artifact) })).map((i) => {
     const producer = ctx.q.producers(i.artifact)[0]
     const a = ctx.q.artifact(i.artifact)
     return [esc(i.name), `<code>${esc(short(i.artifact))}</code>`, esc(a?.type ?? "?"), producer ? `${runLink(producer.id)} ${esc(producer.stage)}` : `<span class="muted">unknown</span>`]

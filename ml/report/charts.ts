@@ -314,7 +314,7 @@ export const lineSpec = (title: string, points: ReadonlyArray<LinePoint>, xTitle
   data: { values: points },
   mark: { type: "line", point: { size: 20 }, strokeWidth: 2 },
   encoding: {
-    x: { field: "x", type: "quantitative", title: xTitle, axis: { tickMinStep: 1 } },
+    x: { field: "x", type: "quantitative", title: xTitle, axis: { tickMinStep: 1, format: "d" } },
     y: { field: "y", type: "quantitative", title: yTitle, scale: { zero: false } },
     color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 360, columns: 2 } }
   }
