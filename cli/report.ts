@@ -249,10 +249,16 @@ const searchOnly = (store: StoreApi, q: Queries, id: number): boolean => {
 /** The figure a training's metrics.jsonl has after each epoch: the figure's own field, or its short form (val_accuracy: val_acc). */
 const epochCurve = (text: string, figure: string): Array<{ epoch: number; value: number }> =>
   text.split("\n").flatMap((line) => {
-    if (!line.trim()) return []
-    const h = JSON.parse(line) as Record<string, unknown>
-    const v = h[figure] ?? h[figure.replace(/_accuracy$/, "_acc")]
-    return h["type"] === "epoch" && typeof h["epoch"] === "number" && typeof v === "number" ? [{ epoch: h["epoch"], value: v }] : []
+    let h: unknown
+    try {
+      h = JSON.parse(line)
+    } catch {
+      return []
+    }
+    if (typeof h !== "object" || h === null) return []
+    const r = h as Record<string, unknown>
+    const v = r[figure] ?? r[figure.replace(/_accuracy$/, "_acc")]
+    return r["type"] === "epoch" && typeof r["epoch"] === "number" && typeof v === "number" ? [{ epoch: r["epoch"], value: v }] : []
   })
 
 /** A search's trials, best first, each with its figure by epoch from its training's metrics.jsonl when the store still has it. */
@@ -269,7 +275,9 @@ const searchInput = (store: StoreApi, q: Queries, id: number) =>
         const run = runId === undefined ? undefined : q.run(runId)
         const file = run?.output ? store.records.files(run.output).find((f) => f.path === "metrics.jsonl") : undefined
         const text = file ? readStoreFile(store, file.hash) : undefined
-        if (runId !== undefined && text === undefined) notes.push(`trial ${p.point}: its training (run #${runId}) is no longer in the store, so it has no curve; run the sweep again to rebuild it`)
+        if (runId !== undefined && text === undefined && (!run || run.status === "ok")) {
+          notes.push(`trial ${p.point}: its training (run #${runId}) is no longer in the store, so it has no curve; run the sweep again to rebuild it`)
+        }
         return {
           point: p.point,
           params: p.params,
@@ -368,7 +376,8 @@ export const reportCommand = Command.make(
           const params = analyzeStage ? (analyzeStage.params as Schema.Schema.Type<typeof analyzeKind.params>) : Schema.decodeUnknownSync(analyzeKind.params)({})
           // A search that evaluates nothing (a halving search trains only): its trials, charted from their trainings.
           if (Option.isSome(a.sweep) && searchOnly(store, q, a.sweep.value)) {
-            const gone = sweepGone(store, q, a.sweep.value, kindOf)
+            // Only a dropped sweep stops it: a training gc removed leaves its trial without a curve, with a note.
+            const gone = sweepGone(store, q, a.sweep.value, () => "train")
             if (gone) return yield* gone
             const input = yield* searchInput(store, q, a.sweep.value)
             const report = yield* Effect.tryPromise({

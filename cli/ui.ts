@@ -29,7 +29,7 @@ export const uiCommand = Command.make("ui", { file: O.file, store: O.store, json
     const given = Option.getOrUndefined(a.token) ?? process.env["PIPE_UI_TOKEN"] ?? undefined
     const secret = given === "auto" ? randomBytes(18).toString("base64url") : given
     if (secret !== undefined && secret.length < 12) return yield* new UsageError({ message: "--token must be at least 12 characters (or --token auto to make one)" })
-    const loopback = LOOPBACK.has(a.host) || a.host.startsWith("127.")
+    const loopback = LOOPBACK.has(a.host) || (isIP(a.host) === 4 && a.host.startsWith("127."))
     if (!loopback && secret === undefined) {
       return yield* new UsageError({
         message: `--host ${a.host} would let other machines read this store: give --token SECRET (or --token auto, or PIPE_UI_TOKEN) so every request must carry it, or leave --host out to serve 127.0.0.1 only`

@@ -12,7 +12,7 @@
  * decisions do not depend on timing: the same search makes the same promotions at any --jobs, and a rerun, whose
  * results come from the cache in another order, makes them again and trains nothing.
  */
-import { Effect, Either, Queue } from "effect"
+import { Effect, Exit, Queue } from "effect"
 import type { StageCopy, Override } from "./overrides.js"
 import type { Goal, MetricRef } from "./metric.js"
 import type { Point } from "./sweep.js"
@@ -88,13 +88,6 @@ export class Promotions {
     const out: Array<{ point: Point; rung: number }> = []
     this.take(rung, out)
     return out
-  }
-
-  /** The highest rung each trial entered, and whether it was promoted from there. */
-  reached(index: number): { readonly rung: number; readonly promoted: boolean } {
-    let rung = 0
-    for (let k = 0; k < this.rungs; k++) if (this.entered[k]!.some((p) => p.index === index)) rung = k
-    return { rung, promoted: this.promoted[rung]!.has(index) }
   }
 
   private take(rung: number, out: Array<{ point: Point; rung: number }>) {
@@ -184,7 +177,8 @@ export const runHalving = (opts: HalvingOptions) =>
       // Synchronous: the first rung's trials all start at once, as the rungs after it do.
       return next < opts.points.length ? { point: opts.points[next++]!, rung: 0 } : undefined
     }
-    const finished = yield* Queue.unbounded<{ readonly rung: number; readonly result: Either.Either<PointResult, PipelineInvalid | UsageError> }>()
+    // Each trial's exit, a failure or a defect included: a trial that dies must end the search, not leave it waiting.
+    const finished = yield* Queue.unbounded<{ readonly rung: number; readonly result: Exit.Exit<PointResult, PipelineInvalid | UsageError> }>()
     let running = 0
     const launch = Effect.gen(function* () {
       for (let job = running < Math.max(1, opts.jobs) ? pick() : undefined; job; job = running < Math.max(1, opts.jobs) ? pick() : undefined) {
@@ -199,7 +193,7 @@ export const runHalving = (opts: HalvingOptions) =>
               name: opts.name === undefined ? undefined : `${opts.name}-r${rung + 1}-${point.index + 1}`
             })
             .pipe(
-              Effect.either,
+              Effect.exit,
               Effect.flatMap((result) => Queue.offer(finished, { rung, result }))
             )
         )
@@ -210,10 +204,10 @@ export const runHalving = (opts: HalvingOptions) =>
     while (running > 0) {
       const { rung, result } = yield* Queue.take(finished)
       running--
-      if (Either.isLeft(result)) return yield* Effect.fail(result.left)
-      last.set(result.right.point.index, { rung, result: result.right })
-      opts.reporter.trial(result.right, rung, opts.rungs[rung]!)
-      const promoted = book.done(rung, result.right)
+      if (Exit.isFailure(result)) return yield* Effect.failCause(result.cause)
+      last.set(result.value.point.index, { rung, result: result.value })
+      opts.reporter.trial(result.value, rung, opts.rungs[rung]!)
+      const promoted = book.done(rung, result.value)
       if (opts.asynchronous) for (const p of promoted) opts.reporter.promoted?.(p.point, p.rung, opts.rungs[p.rung]!)
       else if (promoted.length > 0) opts.reporter.rung?.(promoted[0]!.rung, opts.rungs[promoted[0]!.rung]!, promoted.map((p) => p.point))
       waiting.push(...promoted)

@@ -7,10 +7,10 @@
 export const esc = (s: unknown): string =>
   String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;")
 
-/** An attribute-safe query string from pairs (repeated keys allowed). */
+/** A query string from pairs (repeated keys allowed; undefined values left out, empty ones kept: pipeline= means all). */
 export const qs = (pairs: ReadonlyArray<readonly [string, string | number | undefined]>): string => {
   const p = new URLSearchParams()
-  for (const [k, v] of pairs) if (v !== undefined && v !== "") p.append(k, String(v))
+  for (const [k, v] of pairs) if (v !== undefined) p.append(k, String(v))
   const s = p.toString()
   return s ? `?${s}` : ""
 }

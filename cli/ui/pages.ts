@@ -45,15 +45,24 @@ const link = (href: string, text: string) => `<a href="${esc(href)}">${esc(text)
 const runLink = (id: number) => link(`/runs/${id}`, `#${id}`)
 const statusCell = (s: string) => `<span class="state-${esc(s)}">${esc(s)}</span>`
 
-/** A stored file's bytes, read only when its blob is a plain file inside the store's blobs (never through a link). */
-export const storeBlob = (root: string, blob: string): Buffer | undefined => {
+/** Where a stored file's blob is, only when it is a plain file inside the store's blobs (never through a link). */
+export const storeBlobPath = (root: string, blob: string): string | undefined => {
   if (!/^[0-9a-f]{16,128}$/.test(blob)) return undefined
   const p = blobPath(root, blob)
   try {
     if (!lstatSync(p).isFile()) return undefined
     const real = realpathSync(p)
-    if (!real.startsWith(realpathSync(join(root, "blobs")) + sep)) return undefined
-    return readFileSync(real)
+    return real.startsWith(realpathSync(join(root, "blobs")) + sep) ? real : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A stored file's bytes, read as storeBlobPath allows. */
+const storeBlob = (root: string, blob: string): Buffer | undefined => {
+  const p = storeBlobPath(root, blob)
+  try {
+    return p === undefined ? undefined : readFileSync(p)
   } catch {
     return undefined
   }
@@ -318,7 +327,7 @@ export const experimentPage = (ctx: UiContext, id: number): Answer => {
 <dt>command</dt><dd><code>${esc(e.command)}</code></dd>${e.sweep !== null ? `<dt>sweep</dt><dd>${link(`/sweeps/${e.sweep}`, `sweep ${e.sweep}`)}, point ${e.point}</dd>` : ""}
 <dt>code</dt><dd>pipe ${esc(e.pipeVersion ?? "?")}${e.gitCommit ? `, commit ${esc(short(e.gitCommit))}` : ""}</dd>${e.tags.length ? `<dt>tags</dt><dd>${esc(e.tags.join(", "))}</dd>` : ""}
 </dl>
-<h2>Runs</h2>${tableHtml(["stage", "run"], Object.entries(e.runs).map(([s, r]) => [esc(s), ctx.q.run(r) ? runLink(r) : `#${r} <span class="muted">(removed by gc)</span>`]))}
+<h2>Runs</h2>${tableHtml(["stage", "run"], Object.entries(e.runs).map(([s, r]) => [esc(s), ctx.q.run(r) ? runLink(r) : `#${esc(r)} <span class="muted">(removed by gc)</span>`]))}
 <h2>Params</h2>${kv(e.params)}
 <h2>Metrics</h2>${kv(e.metrics, true)}`
   }
@@ -338,7 +347,7 @@ export const runLive = async (ctx: UiContext, run: RunInfo): Promise<Answer> => 
     .filter((l) => l.trim() !== "")
     .slice(-40)
     .join("\n")
-  const epochs = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.x)))
+  const epochs = curves.reduce((m, c) => c.points.reduce((n, p) => Math.max(n, p.x), m), 0)
   return {
     status: 200,
     final: run.status !== "running",
@@ -533,7 +542,9 @@ export const sweepPage = async (ctx: UiContext, id: number): Promise<Answer> => 
   const points = ctx.store.sweeps.ranked(s)
   const keys = [...new Set(points.flatMap((p) => Object.keys(p.params)))]
   const halving = s.search?.search === "asha"
-  const expOf = new Map(ctx.store.experiments.list({ sweep: id, sort: "point" }).map((e) => [e.point, e.id]))
+  // A halving search records a trial at each rung it ran: its newest experiment is its furthest rung's.
+  const expOf = new Map<number | null, number>()
+  for (const e of ctx.store.experiments.list({ sweep: id })) if (!expOf.has(e.point)) expOf.set(e.point, e.id)
   const row = (p: SweepPointInfo, i: number) => [
     num(i + 1),
     num(p.point),

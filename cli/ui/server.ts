@@ -21,7 +21,7 @@ import {
   runLive,
   runPage,
   runsPage,
-  storeBlob,
+  storeBlobPath,
   sweepPage,
   sweepsPage,
   type Answer,
@@ -189,17 +189,18 @@ export const uiRouter = (ctx: UiContext, o: UiOptions) => {
         if (!/^[0-9a-f]{16,128}$/.test(artifact) || !ctx.q.artifact(artifact)) return none
         // The path as the store records it, compared whole: no file system path is ever built from the request.
         const file = ctx.q.files(artifact).find((f) => f.path === path)
-        const bytes = file && storeBlob(ctx.root, file.blob)
-        if (!bytes) return none
+        const blob = file && storeBlobPath(ctx.root, file.blob)
+        if (!blob) return none
         const type = TYPES[extname(file.path).toLowerCase()]
-        return HttpServerResponse.uint8Array(bytes, {
-          contentType: type ?? "application/octet-stream",
+        // Streamed from the blob: a data set's files are tens of megabytes.
+        return yield* HttpServerResponse.file(blob, {
           headers: {
+            "content-type": type ?? "application/octet-stream",
             ...SECURITY,
             "content-security-policy": FILE_CSP,
             ...(type ? {} : { "content-disposition": `attachment; filename="${file.path.split("/").at(-1)!.replace(/[^\w.-]/g, "_")}"` })
           }
-        })
+        }).pipe(Effect.orElseSucceed(() => none))
       }))
     )
   )
@@ -217,6 +218,13 @@ const cookieToken = (cookie: string | undefined) =>
     .map((c) => c.trim())
     .find((c) => c.startsWith(`${COOKIE}=`))
     ?.slice(COOKIE.length + 1)
+const decoded = (v: string | undefined) => {
+  try {
+    return v === undefined ? undefined : decodeURIComponent(v)
+  } catch {
+    return v
+  }
+}
 
 /**
  * The whole app: the guard (methods, Host, token), then the router; unknown paths get a 404 page. A token given
@@ -237,14 +245,15 @@ export const uiApp = (ctx: UiContext, o: UiOptions) =>
         if (given !== null) {
           if (!sameSecret(given, o.token)) return refuse(401, "wrong token")
           url.searchParams.delete("token")
-          return HttpServerResponse.redirect(`${url.pathname}${url.search}`, {
+          // Back to the same page on this server: a path such as //elsewhere.example must not leave it.
+          return HttpServerResponse.redirect(`/${url.pathname.replace(/^\/+/, "")}${url.search}`, {
             status: 303,
-            headers: { ...SECURITY, "set-cookie": `${COOKIE}=${o.token}; HttpOnly; SameSite=Strict; Path=/` }
+            headers: { ...SECURITY, "set-cookie": `${COOKIE}=${encodeURIComponent(o.token)}; HttpOnly; SameSite=Strict; Path=/` }
           })
         }
         const auth = req.headers["authorization"]
         const bearer = auth?.startsWith("Bearer ") ? auth.slice(7) : undefined
-        const presented = bearer ?? cookieToken(req.headers["cookie"])
+        const presented = bearer ?? decoded(cookieToken(req.headers["cookie"]))
         if (presented === undefined) return refuse(401, "this dashboard needs its token: open the URL pipe ui printed (with ?token=...)")
         if (!sameSecret(presented, o.token)) return refuse(401, "wrong token")
       }

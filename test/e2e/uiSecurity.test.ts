@@ -159,6 +159,12 @@ describe("pipe ui refuses", () => {
       const cookie = String(given.headers["set-cookie"])
       expect(cookie).toMatch(/^pipe_ui_token=correct-horse-battery-staple; HttpOnly; SameSite=Strict; Path=\//)
       expect((await raw(t.port, "/runs", { cookie: cookie.split(";")[0]! })).status).toBe(200)
+      // and never to another site, however the path is written
+      for (const p of ["/.//evil.example/x", "//evil.example/x", "/a/..//evil.example/x"]) {
+        const away = await raw(t.port, `${p}?token=${token}`)
+        expect(away.status).toBe(303)
+        expect(String(away.headers["location"])).toMatch(/^\/[^/]/)
+      }
     } finally {
       t.p.kill("SIGINT")
       await t.p.catch(() => {})
