@@ -337,14 +337,16 @@ export const experimentPage = (ctx: UiContext, id: number): Answer => {
 // One run
 
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i
+const PROGRESS = /\[[=> ]{8,}\]/
 
 /** The live part of a run page: status, curves and the end of its log. */
 export const runLive = async (ctx: UiContext, run: RunInfo): Promise<Answer> => {
   const curves = curvesOf(runRecords(ctx, run)).map((c) => ({ ...c, label: c.field }))
   const log = run.logPath === null ? undefined : storeFile(ctx.root, logFile(ctx.root, run.id))
-  const tail = (log ?? "")
-    .split(/\r?\n|\r/)
-    .filter((l) => l.trim() !== "")
+  // Progress bars ("epoch 2/6 [====>   ] 40% ...") are kept only as the last line: the rest of the log is what happened.
+  const lines = (log ?? "").split(/\r?\n|\r/).filter((l) => l.trim() !== "")
+  const tail = lines
+    .filter((l, i) => i === lines.length - 1 || !PROGRESS.test(l))
     .slice(-40)
     .join("\n")
   const epochs = curves.reduce((m, c) => c.points.reduce((n, p) => Math.max(n, p.x), m), 0)

@@ -158,6 +158,10 @@ describe("pipe ui", () => {
       await shot("live")
       await page.waitForFunction(() => document.querySelector("#run-status")?.getAttribute("data-status") === "ok", undefined, { timeout: 120_000 })
       expect((await chartPoints("accuracy")).filter((p) => p.series === "val_acc").map((p) => p.x)).toEqual([1, 2, 3, 4, 5, 6])
+      // the log's end: each epoch's summary, progress bars only as the last line
+      const log = (await page.textContent("#log")) ?? ""
+      expect(log).toMatch(/^epoch 6\/6: train loss /m)
+      expect(log.split("\n").slice(0, -1).filter((l) => /\[[=> ]{8,}\]/.test(l))).toEqual([])
       // the same page all along
       expect(await page.evaluate(() => (window as unknown as { stay?: number }).stay)).toBe(2)
       expect((await running).exitCode).toBe(0)
