@@ -139,7 +139,7 @@ export const curvesOf = (records: ReadonlyArray<Record<string, unknown>>): Array
 /** Charts of curves, one per group, each line labelled by `label(curve)`; SVG drawn by Vega on the server. */
 const chartsHtml = async (curves: ReadonlyArray<Curve & { readonly label: string }>, xTitle = "epoch"): Promise<string> => {
   if (curves.length === 0) return `<p class="muted">no figures by epoch or step recorded</p>`
-  const { lineSpec, toSvg } = await import("../../ml/report/charts.js")
+  const { inline, lineSpec, toSvg } = await import("../../ml/report/charts.js")
   const groups = (["loss", "accuracy", "other"] as const).filter((g) => curves.some((c) => c.group === g))
   const svgs = await Promise.all(
     groups.map((g) =>
@@ -153,7 +153,7 @@ const chartsHtml = async (curves: ReadonlyArray<Curve & { readonly label: string
       )
     )
   )
-  return `<div class="charts">${svgs.map((s, i) => `<div data-chart="${groups[i]}">${s.replace(/^<\?xml[^>]*>\s*/, "")}</div>`).join("")}</div>`
+  return `<div class="charts">${svgs.map((s, i) => `<div data-chart="${groups[i]}">${inline(s)}</div>`).join("")}</div>`
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -559,8 +559,7 @@ export const sweepPage = async (ctx: UiContext, id: number): Promise<Answer> => 
   const scored = points.flatMap((p) => (p.metric === null ? [] : [{ point: p.point, params: p.params, metric: p.metric, ...(p.status === "stopped" ? { stopped: true } : {}) }]))
   const charts: Array<string> = []
   if (s.metric && scored.length > 1) {
-    const { metricVsParamSpec, numericParams, parallelSpec, sweptParams, toSvg } = await import("../../ml/report/charts.js")
-    const strip = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
+    const { inline: strip, metricVsParamSpec, numericParams, parallelSpec, sweptParams, toSvg } = await import("../../ml/report/charts.js")
     if (sweptParams(scored).length > 0) charts.push(`<div data-chart="parallel">${strip(await toSvg(parallelSpec(s.metric, scored)))}</div>`)
     for (const param of numericParams(scored)) charts.push(`<div data-chart="scatter-${esc(param)}">${strip(await toSvg(metricVsParamSpec(s.metric, param, scored)))}</div>`)
   }

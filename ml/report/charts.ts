@@ -23,6 +23,9 @@ export const toSvg = async (spec: Spec): Promise<string> => {
   }
 }
 
+/** An SVG for inline use: the XML prologue is not allowed inside HTML. */
+export const inline = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
+
 const classScale = (classes: ReadonlyArray<string>) => ({ domain: [...classes], scheme: "tableau10" })
 
 /** Fig. 2 and 3: points coloured by class. */

@@ -20,6 +20,7 @@ import {
   parallelSpec,
   scatterSpec,
   sweptParams,
+  inline,
   toSvg,
   valAccuracySpec,
   type SweepPoint
@@ -115,8 +116,6 @@ export interface Report {
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")
 export const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 const pngHtml = (png: Buffer, alt: string) => `<img alt="${escape(alt)}" src="data:image/png;base64,${png.toString("base64")}">`
-/** An SVG for inline use: the XML prologue is not allowed inside HTML. */
-export const inline = (svg: string) => svg.replace(/^<\?xml[^>]*>\s*/, "")
 
 const SEED_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ["T-shirt/top", "Shirt"],

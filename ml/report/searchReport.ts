@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { parallelSpec, sweptParams, toSvg, trialCurvesSpec, type TrialCurve } from "./charts.js"
-import { escape, figuresHtml, inline, pageHtml, type Figure } from "./report.js"
+import { inline, parallelSpec, sweptParams, toSvg, trialCurvesSpec, type TrialCurve } from "./charts.js"
+import { escape, figuresHtml, pageHtml, type Figure } from "./report.js"
 
 export interface SearchTrial {
   /** Numbered from 1. */
